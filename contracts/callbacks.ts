@@ -1,0 +1,110 @@
+/**
+ * Turning a raw ThingSpace callback body into a CallbackEvent. Pure: the gateway uses it before
+ * signalling, tests use it directly. Tolerates ThingSpace's varying casing (`IMEI`/`Imei`/`imei`,
+ * `Success`/`SUCCESS`) and `ids` instead of `deviceIds` (thingspace-api-notes.md).
+ */
+import type { CallbackEvent, CallbackEventType, CallbackService, DeviceId } from './types.js';
+
+/** Body fields that differ between deliveries of the same callback, or must never be stored in events. */
+const VOLATILE_FIELDS = new Set(['username', 'password', 'callbackCount', 'maxCallbackThreshold']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads `[{kind, id}]` with kinds lower-cased, skipping malformed entries. */
+export function readDeviceIds(value: unknown): DeviceId[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item: unknown) =>
+    isRecord(item) && typeof item.kind === 'string' && typeof item.id === 'string'
+      ? [{ kind: item.kind.toLowerCase(), id: item.id }]
+      : [],
+  );
+}
+
+/**
+ * The content that identifies a callback: the body without credentials and delivery counters, keys
+ * sorted at every level, so a re-delivery (`callbackCount: 2`) has the same canonical form.
+ */
+export function canonicalCallbackContent(service: CallbackService, body: Record<string, unknown>): string {
+  const sorted = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sorted);
+    if (isRecord(value)) {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((k) => [k, sorted(value[k])]),
+      );
+    }
+    return value;
+  };
+  const content = Object.fromEntries(Object.entries(body).filter(([k]) => !VOLATILE_FIELDS.has(k)));
+  return JSON.stringify([service, sorted(content)]);
+}
+
+function eventType(deviceResponse: Record<string, unknown>): CallbackEventType {
+  if ('deactivateResponse' in deviceResponse) return 'deactivation';
+  if ('changeIdentifierResponse' in deviceResponse) return 'identifierChange';
+  if ('goToStateResponse' in deviceResponse) return 'goToState';
+  if ('deviceProfileResponse' in deviceResponse) return 'deviceProfile';
+  return 'unknown';
+}
+
+function eventStatus(body: Record<string, unknown>, deviceResponse: Record<string, unknown>): CallbackEvent['status'] {
+  const status = typeof body.status === 'string' ? body.status.toLowerCase() : undefined;
+  if (isRecord(body.faultResponse) || status === 'failed' || status === 'failure' || status === 'error') return 'failed';
+  if (status === 'warning') return 'warning';
+  if (isRecord(deviceResponse.deactivateResponse) && deviceResponse.deactivateResponse.deactivated === false) {
+    return 'failed';
+  }
+  return 'success';
+}
+
+/** Normalizes an authenticated callback body. `fingerprint`, `inboxId` and `receivedAt` come from the inbox. */
+export function normalizeCallback(
+  service: CallbackService,
+  body: Record<string, unknown>,
+  stored: { fingerprint: string; inboxId: number; receivedAt: string },
+): CallbackEvent {
+  const deviceResponse = isRecord(body.deviceResponse) ? body.deviceResponse : {};
+  const type = eventType(deviceResponse);
+  const event: CallbackEvent = {
+    ...stored,
+    service,
+    type,
+    status: eventStatus(body, deviceResponse),
+    deviceIds: readDeviceIds(body.deviceIds ?? body.ids),
+  };
+  if (typeof body.requestId === 'string' && body.requestId !== '') event.requestId = body.requestId;
+  const result =
+    type === 'identifierChange'
+      ? deviceResponse.changeIdentifierResponse
+      : type === 'goToState'
+        ? deviceResponse.goToStateResponse
+        : undefined;
+  if (isRecord(result)) event.resultDeviceIds = readDeviceIds(result.deviceIds);
+  if (isRecord(body.faultResponse)) {
+    event.fault = {
+      code: String(body.faultResponse.faultcode ?? body.faultResponse.faultCode ?? 'unknown'),
+      message: String(body.faultResponse.faultstring ?? body.faultResponse.faultString ?? ''),
+    };
+  }
+  return event;
+}
+
+/** Every identifier a callback mentions, top level and inside `deviceResponse`, for correlation. */
+export function callbackDeviceIds(body: Record<string, unknown>): DeviceId[] {
+  const found: DeviceId[] = [...readDeviceIds(body.deviceIds ?? body.ids)];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (isRecord(value)) {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'deviceIds' || key === 'ids') found.push(...readDeviceIds(child));
+        else visit(child);
+      }
+    }
+  };
+  visit(body.deviceResponse);
+  const unique = new Map(found.map((d) => [`${d.kind}:${d.id}`, d]));
+  return [...unique.values()];
+}

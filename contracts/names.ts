@@ -1,0 +1,85 @@
+/**
+ * Names other code and people rely on (DESIGN.md §7): the task queue, workflow types, signals, queries,
+ * search attributes, failure types, and the one workflow-id helper.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { CallbackEvent, DeviceId, EidDeviceSwapRequest, EidDeviceSwapStatus } from './types.js';
+
+export const TASK_QUEUE = 'euicc-lifecycle';
+
+export const WORKFLOW_TYPES = {
+  eidDeviceSwap: 'eidDeviceSwap',
+} as const;
+export type Operation = keyof typeof WORKFLOW_TYPES;
+
+/** The gateway sends callbacks in batches: one signal can carry many events for the same saga. */
+export const thingspaceCallbackSignal = defineSignal<[CallbackEvent[]]>('thingspaceCallback');
+export const statusQuery = defineQuery<EidDeviceSwapStatus>('status');
+
+export const searchAttributes = {
+  ThingSpaceAccount: defineSearchAttributeKey('ThingSpaceAccount', SearchAttributeType.KEYWORD),
+  ThingSpaceRequestId: defineSearchAttributeKey('ThingSpaceRequestId', SearchAttributeType.KEYWORD),
+  DeviceIds: defineSearchAttributeKey('DeviceIds', SearchAttributeType.KEYWORD_LIST),
+  SagaStep: defineSearchAttributeKey('SagaStep', SearchAttributeType.KEYWORD),
+  Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
+};
+
+/** `--search-attribute` arguments for `temporal server start-dev`. */
+export const SEARCH_ATTRIBUTE_DEFINITIONS: Record<keyof typeof searchAttributes, 'Keyword' | 'KeywordList'> = {
+  ThingSpaceAccount: 'Keyword',
+  ThingSpaceRequestId: 'Keyword',
+  DeviceIds: 'KeywordList',
+  SagaStep: 'Keyword',
+  Operation: 'Keyword',
+};
+
+/**
+ * Failure `type`s of the ApplicationFailures this project throws. Clients match on these, never on
+ * messages.
+ */
+export const FailureType = {
+  /** The request breaks a documented rule; nothing was sent to ThingSpace. Non-retryable. */
+  InvalidRequest: 'InvalidRequest',
+  /** A device of the request is already part of another open operation. Non-retryable. */
+  DeviceBusy: 'DeviceBusy',
+  /** ThingSpace refused the request (4xx); `details[0]` holds `{ status, errorCode }`. Non-retryable. */
+  ThingSpaceRejected: 'ThingSpaceRejected',
+  /** ThingSpace is unavailable (5xx, 429, network); retried by Temporal. */
+  ThingSpaceUnavailable: 'ThingSpaceUnavailable',
+  /** Login to ThingSpace failed; not retried so the account is never locked. */
+  ThingSpaceAuthFailed: 'ThingSpaceAuthFailed',
+  /** A callback reported that a step failed; `details[0]` holds `{ step, fault }`. */
+  StepFailed: 'StepFailed',
+  /** No callback arrived within the step timeout; `details[0]` holds `{ steps }`. */
+  StepTimedOut: 'StepTimedOut',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** `kind:id` with the kind lower-cased: the form used for correlation keys and the DeviceIds attribute. */
+export function deviceKey(device: DeviceId): string {
+  return `${device.kind.toLowerCase()}:${device.id}`;
+}
+
+/** Identifier kinds in order of preference for naming a device in a workflow id. */
+const KEY_KINDS = ['eid', 'iccid', 'imei', 'mdn', 'meid', 'esn', 'msisdn', 'imsi'];
+
+function primaryKey(devices: DeviceId[]): string {
+  for (const kind of KEY_KINDS) {
+    const found = devices.find((d) => d.kind.toLowerCase() === kind);
+    if (found) return deviceKey(found);
+  }
+  const first = devices[0];
+  return first ? deviceKey(first) : 'none';
+}
+
+/**
+ * Workflow ids, `<operation>:<business key>`, built only here. A swap is keyed by account and both
+ * devices, so a retried start of the same swap finds the running (or completed) saga instead of
+ * starting a second one.
+ */
+export const workflowIds = {
+  eidDeviceSwap(request: Pick<EidDeviceSwapRequest, 'accountName' | 'deviceToSwapOut' | 'deviceToSwapIn'>): string {
+    return `eidDeviceSwap:${request.accountName}:${primaryKey(request.deviceToSwapOut)}>${primaryKey(request.deviceToSwapIn)}`;
+  },
+};

@@ -1,0 +1,151 @@
+/**
+ * Input validation for saga requests, by the rules of the ThingSpace pages. Pure and deterministic:
+ * workflows run it first, the client runs it before starting a saga, so bad input fails with a message
+ * that names the field and nothing reaches ThingSpace.
+ */
+import type { DeviceId, EidDeviceSwapRequest, SagaOptions } from './types.js';
+
+/** One broken rule: `field` is a JSON path into the request, `message` a sentence for a person. */
+export interface ValidationIssue {
+  field: string;
+  message: string;
+}
+
+/** Identifier kinds ThingSpace knows (thingspace-api-notes.md, Device identifiers). */
+export const DEVICE_KINDS = ['eid', 'iccid', 'imei', 'mdn', 'msisdn', 'meid', 'esn', 'imsi'] as const;
+
+/** Formats ThingSpace documents; kinds without a rule here only need to be non-empty. */
+const ID_FORMATS: Record<string, { pattern: RegExp; rule: string }> = {
+  eid: { pattern: /^\d{32}$/, rule: '32 digits' },
+  // Some SIMs end the ICCID in a hex check digit (thingspace-api-notes.md).
+  iccid: { pattern: /^\d{18,19}[0-9A-Fa-f]$/, rule: '19 or 20 digits (the last may be a hex check digit)' },
+  imei: { pattern: /^\d{15,16}$/, rule: '15 digits (16 for an IMEISV)' },
+  mdn: { pattern: /^\d{10}$/, rule: '10 digits' },
+  meid: { pattern: /^[0-9A-Fa-f]{14,18}$/, rule: '14 to 18 hex digits' },
+};
+
+const DURATION = /^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)$/i;
+
+export class RequestValidator {
+  readonly issues: ValidationIssue[] = [];
+
+  add(field: string, message: string): void {
+    this.issues.push({ field, message });
+  }
+
+  object(value: unknown, field: string): value is Record<string, unknown> {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return true;
+    this.add(field, `${field} must be a JSON object`);
+    return false;
+  }
+
+  requiredString(body: Record<string, unknown>, field: string, path = field): string | undefined {
+    const value = body[field];
+    if (value === undefined || value === null || value === '') {
+      this.add(path, `${path} is required`);
+      return undefined;
+    }
+    if (typeof value !== 'string' || value.trim() === '') {
+      this.add(path, `${path} must be a non-empty string`);
+      return undefined;
+    }
+    return value;
+  }
+
+  optionalString(body: Record<string, unknown>, field: string, path = field): string | undefined {
+    const value = body[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || value.trim() === '') {
+      this.add(path, `${path} must be a non-empty string when given`);
+      return undefined;
+    }
+    return value;
+  }
+
+  pattern(value: string | undefined, pattern: RegExp, path: string, rule: string): void {
+    if (value !== undefined && !pattern.test(value)) this.add(path, `${path} must be ${rule}`);
+  }
+
+  /** An array of `{kind, id}` with known kinds, well-formed ids and no kind twice. */
+  deviceIds(value: unknown, path: string): DeviceId[] | undefined {
+    if (!Array.isArray(value) || value.length === 0) {
+      this.add(path, `${path} is required: a non-empty array of {kind, id}`);
+      return undefined;
+    }
+    const seen = new Set<string>();
+    const devices: DeviceId[] = [];
+    value.forEach((item: unknown, i) => {
+      const at = `${path}[${i}]`;
+      if (!this.object(item, at)) return;
+      const kind = this.requiredString(item, 'kind', `${at}.kind`);
+      const id = this.requiredString(item, 'id', `${at}.id`);
+      if (kind === undefined || id === undefined) return;
+      const lower = kind.toLowerCase();
+      if (!(DEVICE_KINDS as readonly string[]).includes(lower)) {
+        this.add(`${at}.kind`, `${at}.kind '${kind}' is not one of ${DEVICE_KINDS.join(', ')}`);
+        return;
+      }
+      if (seen.has(lower)) this.add(`${at}.kind`, `${at}.kind '${lower}' appears more than once`);
+      seen.add(lower);
+      const format = ID_FORMATS[lower];
+      if (format && !format.pattern.test(id)) this.add(`${at}.id`, `${at}.id must be ${format.rule} for kind ${lower}`);
+      devices.push({ kind: lower, id });
+    });
+    return devices;
+  }
+
+  requireKinds(devices: DeviceId[] | undefined, kinds: string[], path: string, why: string): void {
+    if (!devices) return;
+    for (const kind of kinds) {
+      if (!devices.some((d) => d.kind === kind)) this.add(path, `${path} must include the device's ${kind}: ${why}`);
+    }
+  }
+
+  options(value: unknown, path = 'options'): void {
+    if (value === undefined) return;
+    if (!this.object(value, path)) return;
+    const options = value as SagaOptions & Record<string, unknown>;
+    const timeout = options.stepTimeout;
+    if (timeout !== undefined) {
+      const ok =
+        (typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0) ||
+        (typeof timeout === 'string' && DURATION.test(timeout.trim()));
+      if (!ok)
+        this.add(`${path}.stepTimeout`, `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`);
+    }
+    if (options.failurePolicy !== undefined && options.failurePolicy !== 'fail') {
+      this.add(`${path}.failurePolicy`, `${path}.failurePolicy must be 'fail'`);
+    }
+  }
+}
+
+/** Rules of eid-device-swap.txt. Returns every issue found, in field order; empty when valid. */
+export function validateEidDeviceSwap(input: unknown): ValidationIssue[] {
+  const v = new RequestValidator();
+  if (!v.object(input, 'request')) return v.issues;
+  v.requiredString(input, 'accountName');
+  const out = v.deviceIds(input.deviceToSwapOut, 'deviceToSwapOut');
+  // The page: the swapped-out device is "specified by the device's MDN, EID, IMEI, and ICCID".
+  v.requireKinds(out, ['mdn', 'eid', 'imei', 'iccid'], 'deviceToSwapOut', 'the page requires MDN, EID, IMEI and ICCID');
+  const into = v.deviceIds(input.deviceToSwapIn, 'deviceToSwapIn');
+  // The page: the replacement is "specified by the device's EID and IMEI" (plus ICCID if it has a line).
+  v.requireKinds(into, ['eid', 'imei'], 'deviceToSwapIn', 'the page requires EID and IMEI');
+  if (out && into) {
+    const outKeys = new Set(out.map((d) => `${d.kind}:${d.id}`));
+    const shared = into.find((d) => outKeys.has(`${d.kind}:${d.id}`));
+    if (shared) v.add('deviceToSwapIn', `deviceToSwapIn shares ${shared.kind} ${shared.id} with deviceToSwapOut`);
+  }
+  v.optionalString(input, 'carrierIpPoolName');
+  v.pattern(v.requiredString(input, 'mdnZipCode'), /^\d{5}$/, 'mdnZipCode', '5 digits');
+  v.requiredString(input, 'serviceName');
+  v.requiredString(input, 'stateName');
+  v.requiredString(input, 'servicePlan');
+  v.pattern(v.requiredString(input, 'smsrOid'), /^\d+(\.\d+)+$/, 'smsrOid', 'an object id of dot-separated numbers');
+  v.options(input.options);
+  return v.issues;
+}
+
+/** One sentence for an error message, naming every field at fault. */
+export function describeIssues(issues: ValidationIssue[]): string {
+  return `Invalid request: ${issues.map((i) => i.message).join('; ')}`;
+}
