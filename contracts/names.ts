@@ -56,9 +56,9 @@ export const FailureType = {
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
-/** `kind:id` with the kind lower-cased: the form used for correlation keys and the DeviceIds attribute. */
+/** `kind:id`, lower-cased (ICCIDs may end in a hex digit): the form of correlation keys and the DeviceIds attribute. */
 export function deviceKey(device: DeviceId): string {
-  return `${device.kind.toLowerCase()}:${device.id}`;
+  return `${device.kind.toLowerCase()}:${device.id.toLowerCase()}`;
 }
 
 /** Identifier kinds in order of preference for naming a device in a workflow id. */

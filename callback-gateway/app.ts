@@ -1,0 +1,155 @@
+/**
+ * The callback gateway's HTTP app: authenticate → validate → persist → acknowledge. Correlation and
+ * signalling happen after the answer, in the dispatcher, because ThingSpace re-sends a callback whose
+ * answer takes longer than ~4 s (thingspace-api-notes.md).
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import {
+  CALLBACK_SERVICES,
+  callbackDeviceIds,
+  canonicalCallbackContent,
+  deviceKey,
+  type CallbackService,
+} from '../contracts/index.js';
+import type { Store } from '../store/index.js';
+import { fingerprint, safeEqual } from './auth.js';
+
+export interface GatewayDeps {
+  store: Store;
+  credentials: { username: string; password: string };
+  logger: Logger;
+  /** Largest accepted body, in express's notation ('1mb'). */
+  maxBody?: string;
+  /** Called after a new callback is stored, so the dispatcher can run at once. */
+  onStored?: () => void;
+  /** Extra readiness check (e.g. the dispatcher is running). */
+  ready?: () => boolean;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function matchService(name: string): CallbackService | undefined {
+  return CALLBACK_SERVICES.find((s) => s.toLowerCase() === name.toLowerCase());
+}
+
+/** For `POST /callbacks`: the service a callback comes from, by what its deviceResponse reports. */
+export function inferService(body: Record<string, unknown>): CallbackService | undefined {
+  const response = isRecord(body.deviceResponse) ? body.deviceResponse : {};
+  if ('goToStateResponse' in response) return 'StateService';
+  if ('deviceProfileResponse' in response) return 'DeviceProfileService';
+  if ('deactivateResponse' in response || 'changeIdentifierResponse' in response) return 'CarrierService';
+  const fault = isRecord(body.faultResponse) ? String(body.faultResponse.faultcode ?? '') : '';
+  return matchService(fault.split('.')[0] ?? '');
+}
+
+/** Correlation keys of a callback: its request id and every identifier it names. */
+export function callbackKeys(body: Record<string, unknown>): string[] {
+  const keys = callbackDeviceIds(body).map(deviceKey);
+  if (typeof body.requestId === 'string' && body.requestId !== '') keys.unshift(`requestid:${body.requestId}`);
+  return keys;
+}
+
+export function createApp(deps: GatewayDeps): express.Express {
+  const { store, credentials, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await store.ping();
+      if (deps.ready && !deps.ready()) throw new Error('dispatcher not running');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const counts = await store.counts();
+    const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
+    res.type('text/plain').send(`${lines.join('\n')}\n`);
+  });
+
+  const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });
+
+  const receive = async (req: Request, res: Response, serviceParam?: string) => {
+    // Credentials first: nothing from an unauthenticated sender is stored or echoed.
+    const body: unknown = req.body;
+    if (!isRecord(body)) {
+      res.status(400).json({ error: 'invalid_body', message: 'The callback body must be a JSON object' });
+      return;
+    }
+    const okUser = safeEqual(body.username, credentials.username);
+    const okPassword = safeEqual(body.password, credentials.password);
+    if (!okUser || !okPassword) {
+      logger.warn({ service: serviceParam }, 'Callback rejected: wrong credentials');
+      res.status(401).json({ error: 'unauthorized', message: 'Callback credentials do not match' });
+      return;
+    }
+    const service = serviceParam !== undefined ? matchService(serviceParam) : inferService(body);
+    if (!service) {
+      const message =
+        serviceParam !== undefined
+          ? `Unknown callback service; expected one of ${CALLBACK_SERVICES.join(', ')}`
+          : 'Cannot tell which ThingSpace service sent this callback; post it to /callbacks/:service';
+      res.status(400).json({ error: 'unknown_service', message });
+      return;
+    }
+    const keys = callbackKeys(body);
+    if (keys.length === 0) {
+      res.status(400).json({ error: 'invalid_body', message: 'The callback carries neither a requestId nor deviceIds' });
+      return;
+    }
+    const { username: _u, password: _p, ...stored } = body;
+    try {
+      const result = await store.recordCallback({
+        service,
+        fingerprint: fingerprint(canonicalCallbackContent(service, body)),
+        body: stored,
+        receivedAt: new Date().toISOString(),
+        keys,
+      });
+      res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
+      logger.info(
+        { service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
+        'Callback stored',
+      );
+      if (!result.duplicate) deps.onStored?.();
+    } catch (err) {
+      // Not stored: a non-2xx makes ThingSpace deliver it again.
+      logger.error({ err, service }, 'Callback could not be stored');
+      res.status(503).json({ error: 'unavailable', message: 'The callback could not be stored; send it again' });
+    }
+  };
+
+  const requireJson = (req: Request, res: Response, next: NextFunction) => {
+    if (!req.is('application/json') && !req.is('application/*+json')) {
+      res.status(415).json({ error: 'unsupported_media_type', message: 'Callbacks must be sent as application/json' });
+      return;
+    }
+    next();
+  };
+
+  app.post('/callbacks', requireJson, json, (req, res) => receive(req, res));
+  app.post('/callbacks/:service', requireJson, json, (req, res) => receive(req, res, String(req.params.service)));
+
+  // Body-parser errors (too large, malformed JSON) become deliberate JSON answers.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const status = isRecord(err) && typeof err.status === 'number' ? err.status : 500;
+    if (res.headersSent) return next(err);
+    if (status === 413) res.status(413).json({ error: 'too_large', message: 'The callback body is too large' });
+    else if (status === 400) res.status(400).json({ error: 'invalid_json', message: 'The callback body is not valid JSON' });
+    else {
+      logger.error({ err }, 'Unexpected gateway error');
+      res.status(500).json({ error: 'internal', message: 'Unexpected error' });
+    }
+  });
+  return app;
+}

@@ -1,0 +1,141 @@
+/**
+ * Delivers stored callbacks to their sagas: leases pending rows, correlates each (request id first,
+ * then device identifiers), and sends one `thingspaceCallback` signal per saga per round, so a burst of
+ * callbacks for one bulk saga does not become a burst of signals (DESIGN.md §10). Rows stay pending
+ * while Temporal is unreachable and are tried again; the store is the only state, so any number of
+ * gateways can run this loop.
+ */
+import type { Logger } from 'pino';
+import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
+import type { DispatchItem, Store } from '../store/index.js';
+
+/** Sends events to one saga. Throws `WorkflowGone` when the saga is no longer running. */
+export type SignalSaga = (workflowId: string, events: CallbackEvent[]) => Promise<void>;
+
+export class WorkflowGone extends Error {
+  override name = 'WorkflowGone';
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  signal: SignalSaga;
+  logger: Logger;
+  intervalMs?: number;
+  batchSize?: number;
+  /** Most events in one signal. */
+  maxEventsPerSignal?: number;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Runs a round soon (after a new callback was stored). */
+  kick(): void;
+  /** Runs one round now; resolves with how many rows it handled. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+  readonly running: boolean;
+}
+
+const LEASE_MS = 30_000;
+const RETRY_MS = 2_000;
+
+function toEvent(item: DispatchItem): CallbackEvent {
+  const { record } = item;
+  return normalizeCallback(record.service, record.body, {
+    fingerprint: record.fingerprint,
+    inboxId: record.id,
+    receivedAt: record.receivedAt,
+  });
+}
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { store, signal, logger } = options;
+  const intervalMs = options.intervalMs ?? 250;
+  const batchSize = options.batchSize ?? 500;
+  const maxEvents = options.maxEventsPerSignal ?? 100;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let round: Promise<number> | undefined;
+  let again = false;
+
+  async function deliver(workflowId: string, items: DispatchItem[]): Promise<void> {
+    for (let i = 0; i < items.length; i += maxEvents) {
+      const chunk = items.slice(i, i + maxEvents);
+      const ids = chunk.map((item) => item.record.id);
+      try {
+        await signal(workflowId, chunk.map(toEvent));
+        await store.markDelivered(ids, workflowId);
+        logger.info({ workflowId, count: ids.length }, 'Callbacks delivered');
+      } catch (err) {
+        if (err instanceof WorkflowGone) {
+          await store.markOrphaned(ids, workflowId, 'saga no longer running');
+          logger.warn({ workflowId, count: ids.length }, 'Callbacks orphaned: saga no longer running');
+        } else {
+          await store.releaseLease(ids, RETRY_MS);
+          logger.warn({ workflowId, err: (err as Error).message }, 'Signal failed; callbacks stay pending');
+        }
+      }
+    }
+  }
+
+  async function once(): Promise<number> {
+    const items = await store.leasePending(batchSize, LEASE_MS);
+    if (items.length === 0) return 0;
+    const bySaga = new Map<string, DispatchItem[]>();
+    const unmatched: number[] = [];
+    for (const item of items) {
+      if (item.workflowId) bySaga.set(item.workflowId, [...(bySaga.get(item.workflowId) ?? []), item]);
+      else unmatched.push(item.record.id);
+    }
+    if (unmatched.length > 0) {
+      await store.parkUnmatched(unmatched, 'no open saga matches its request id or devices');
+      logger.info({ count: unmatched.length }, 'Callbacks parked until a saga claims them');
+    }
+    await Promise.all([...bySaga].map(([workflowId, group]) => deliver(workflowId, group)));
+    return items.length;
+  }
+
+  async function loop(): Promise<void> {
+    timer = undefined;
+    if (!running) return;
+    try {
+      round = once();
+      const handled = await round;
+      if (handled > 0) again = true;
+    } catch (err) {
+      logger.error({ err }, 'Dispatch round failed');
+    } finally {
+      round = undefined;
+    }
+    if (running) {
+      timer = setTimeout(() => void loop(), again ? 0 : intervalMs);
+      again = false;
+    }
+  }
+
+  return {
+    get running() {
+      return running;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      timer = setTimeout(() => void loop(), 0);
+    },
+    kick() {
+      if (!running) return;
+      if (round) {
+        again = true;
+        return;
+      }
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => void loop(), 0);
+    },
+    runOnce: once,
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      await round?.catch(() => undefined);
+    },
+  };
+}

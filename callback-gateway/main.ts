@@ -1,0 +1,46 @@
+/** `npm run start:gateway`: the callback gateway on GATEWAY_PORT, dispatching to Temporal. */
+import { Client, Connection } from '@temporalio/client';
+import type { Server } from 'node:http';
+import { gatewaySchema, parseConfig, sqliteFile } from '../config/index.js';
+import { createLogger } from '../config/logger.js';
+import { openSqliteStore } from '../store/index.js';
+import { createApp } from './app.js';
+import { createDispatcher } from './dispatcher.js';
+import { temporalSignaler } from './signal.js';
+
+const config = parseConfig(gatewaySchema, process.env);
+const logger = createLogger('callback-gateway', config.LOG_LEVEL);
+const store = openSqliteStore(sqliteFile(config));
+// Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
+const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+const dispatcher = createDispatcher({
+  store,
+  signal: temporalSignaler(client),
+  logger,
+  intervalMs: config.DISPATCH_INTERVAL_MS,
+});
+const app = createApp({
+  store,
+  logger,
+  credentials: { username: config.CALLBACK_USERNAME, password: config.CALLBACK_PASSWORD },
+  maxBody: config.CALLBACK_MAX_BODY,
+  onStored: () => dispatcher.kick(),
+  ready: () => dispatcher.running,
+});
+
+const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
+  dispatcher.start();
+  logger.info({ url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}` }, 'Callback gateway listening');
+});
+
+async function shutdown(): Promise<void> {
+  logger.info('Callback gateway stopping');
+  server.close();
+  await dispatcher.stop();
+  await connection.close().catch(() => undefined);
+  await store.close();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());

@@ -1,0 +1,94 @@
+/**
+ * Process configuration: one zod schema per process, parsed once at start-up, failing fast with every
+ * bad variable named. Defaults serve `npm start` on one machine against the simulator. This is the only
+ * place that reads `process.env` (callers pass it in).
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
+const SIM = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret', username: 'sim-user', password: 'sim-password' };
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const temporal = {
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend host:port'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+};
+
+const store = {
+  DATA_DIR: z.string().min(1).default('.data').describe('Folder for the SQLite inbox and the dev server database'),
+  DATABASE_URL: z.string().url().optional().describe('PostgreSQL URL for the inbox; unset means SQLite in DATA_DIR'),
+};
+
+const thingspace = {
+  THINGSPACE_BASE_URL: z.string().url().default('http://127.0.0.1:3100/api').describe('ThingSpace API base URL'),
+  THINGSPACE_CLIENT_ID: z.string().min(1).default(SIM.clientId),
+  THINGSPACE_CLIENT_SECRET: z.string().min(1).default(SIM.clientSecret),
+  THINGSPACE_USERNAME: z.string().min(1).default(SIM.username),
+  THINGSPACE_PASSWORD: z.string().min(1).default(SIM.password),
+  THINGSPACE_ACCOUNT_NAME: z.string().min(1).default('0000123456-00001'),
+  THINGSPACE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000).describe('Per-request HTTP timeout'),
+};
+
+// ThingSpace limits callback credentials to 40 characters (thingspace-api-notes.md).
+const callbackCredentials = {
+  CALLBACK_USERNAME: z.string().min(1).max(40).default('euicc-callbacks'),
+  CALLBACK_PASSWORD: z.string().min(8).max(40).default('change-me-callback-secret'),
+};
+
+const logging = {
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+};
+
+export const workerSchema = z.object({ ...temporal, ...store, ...thingspace, ...logging });
+export const gatewaySchema = z.object({
+  ...temporal,
+  ...store,
+  ...callbackCredentials,
+  ...logging,
+  GATEWAY_PORT: port(3000),
+  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
+  DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
+  GATEWAY_METRICS: bool(true),
+});
+export const startSchema = z.object({
+  ...temporal,
+  ...store,
+  ...thingspace,
+  ...callbackCredentials,
+  ...logging,
+  GATEWAY_PORT: port(3000),
+  SIMULATOR_PORT: port(3100),
+  CALLBACK_PUBLIC_URL: z.string().url().optional().describe('URL ThingSpace calls; default the local gateway'),
+});
+
+export type WorkerConfig = z.infer<typeof workerSchema>;
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type StartConfig = z.infer<typeof startSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses `env` with `schema`; throws one ConfigError naming every bad variable (never its value). */
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration: ${problems}`);
+  }
+  return result.data;
+}
+
+/** The SQLite inbox file used when DATABASE_URL is unset. */
+export function sqliteFile(config: { DATA_DIR: string }): string {
+  return resolve(config.DATA_DIR, 'inbox.db');
+}

@@ -1,0 +1,100 @@
+/**
+ * `npm start`: the whole system on one machine — Temporal dev server (UI on :8233, data in .data/),
+ * ThingSpace simulator, callback gateway and worker — with the gateway's callback URLs registered.
+ * With real ThingSpace credentials and THINGSPACE_BASE_URL set, it talks to ThingSpace instead and
+ * does not start the simulator.
+ */
+import { resolve } from 'node:path';
+import { CALLBACK_SERVICES } from '../contracts/index.js';
+import { parseConfig, startSchema } from '../config/index.js';
+import { createThingSpaceClient } from '../thingspace/index.js';
+import { probeTemporal, startDevServer, type DevServer } from './lib/dev-server.js';
+import { startPart, waitForHttp, type Part } from './lib/processes.js';
+import { resolveTemporalCli } from './lib/temporal-cli.js';
+
+const config = parseConfig(startSchema, process.env);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const parts: Part[] = [];
+let temporal: DevServer | undefined;
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('Stopping…');
+    await Promise.all(parts.map((p) => p.stop()));
+    await temporal?.stop();
+  }
+  process.exit(code);
+}
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}/api`;
+const useSimulator = config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;
+const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
+const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
+const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
+
+try {
+  const [host, port] = config.TEMPORAL_ADDRESS.split(':');
+  const probe = await probeTemporal(config.TEMPORAL_ADDRESS);
+  if (probe === 'temporal') {
+    say(`Using the Temporal server already running at ${config.TEMPORAL_ADDRESS}`);
+  } else {
+    const cliPath = await resolveTemporalCli({ log: say });
+    temporal = await startDevServer({
+      cliPath,
+      ip: host ?? '127.0.0.1',
+      port: Number(port ?? 7233),
+      dbFile: resolve(config.DATA_DIR, 'temporal.db'),
+      log: (line) => say(`[temporal] ${line}`),
+    });
+  }
+
+  const env = { ...process.env, THINGSPACE_BASE_URL: thingspaceBaseUrl, FORCE_COLOR: '0' };
+  if (useSimulator) {
+    parts.push(startPart('simulator', 'simulator/main.ts', { ...env, SIMULATOR_PORT: String(config.SIMULATOR_PORT) }));
+    await waitForHttp(`http://127.0.0.1:${config.SIMULATOR_PORT}/__sim/health`);
+  }
+  parts.push(startPart('gateway', 'callback-gateway/main.ts', env));
+  await waitForHttp(`${gatewayUrl}/healthz`);
+  parts.push(startPart('worker', 'workers/main.ts', env));
+  for (const part of parts) {
+    part.child.once('exit', (code) => {
+      if (!stopping) {
+        say(`${part.name} exited (${code ?? 'signal'}); stopping everything`);
+        void stopAll(1);
+      }
+    });
+  }
+
+  const thingspace = createThingSpaceClient({
+    baseUrl: thingspaceBaseUrl,
+    clientId: config.THINGSPACE_CLIENT_ID,
+    clientSecret: config.THINGSPACE_CLIENT_SECRET,
+    username: config.THINGSPACE_USERNAME,
+    password: config.THINGSPACE_PASSWORD,
+  });
+  for (const service of CALLBACK_SERVICES) {
+    await thingspace.registerCallback(config.THINGSPACE_ACCOUNT_NAME, {
+      name: service,
+      url: `${callbackBase}/${service}`,
+      username: config.CALLBACK_USERNAME,
+      password: config.CALLBACK_PASSWORD,
+    });
+  }
+
+  say('');
+  say('euicc-orchestrator is running:');
+  say(`  Temporal UI        ${temporal?.uiUrl ?? 'http://127.0.0.1:8233'}`);
+  say(`  Temporal           ${config.TEMPORAL_ADDRESS} (task queue euicc-lifecycle)`);
+  say(`  Callback gateway   ${gatewayUrl} (callbacks registered for ${CALLBACK_SERVICES.join(', ')})`);
+  say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
+  say('');
+  say('Next, in another terminal:  npm run demo:swap');
+  say('Ctrl-C stops everything.');
+} catch (err) {
+  say(`Start-up failed: ${(err as Error).message}`);
+  await stopAll(1);
+}

@@ -1,0 +1,79 @@
+/**
+ * The gateway's durable inbox and the correlation table, shared by the gateway (callbacks in, signals
+ * out) and the worker's activities (claims and correlation keys). Every method is safe to call from
+ * several processes at once and idempotent where the doc says so.
+ */
+import type { CallbackService } from '../contracts/index.js';
+
+export type InboxState = 'pending' | 'delivered' | 'parked' | 'orphaned' | 'deadLetter';
+
+export interface InboxRecord {
+  id: number;
+  service: CallbackService;
+  fingerprint: string;
+  /** The callback body without credentials. */
+  body: Record<string, unknown>;
+  receivedAt: string;
+  /** How many times ThingSpace delivered it (re-deliveries share the fingerprint). */
+  deliveries: number;
+  state: InboxState;
+  workflowId?: string;
+  reason?: string;
+}
+
+export interface NewCallback {
+  service: CallbackService;
+  fingerprint: string;
+  body: Record<string, unknown>;
+  receivedAt: string;
+  /** Correlation keys: `requestid:<id>` and `kind:id` of every device the callback names. */
+  keys: string[];
+}
+
+/** A pending callback with the saga its keys point to (a request id wins over device ids). */
+export interface DispatchItem {
+  record: InboxRecord;
+  workflowId?: string;
+}
+
+export type ClaimResult = { ok: true } | { ok: false; busy: { key: string; workflowId: string }[] };
+
+export interface InboxCounts {
+  received: number;
+  duplicates: number;
+  pending: number;
+  delivered: number;
+  parked: number;
+  orphaned: number;
+  deadLetter: number;
+}
+
+export interface Store {
+  /** Stores a callback; a re-delivery (same fingerprint) only increments `deliveries`. */
+  recordCallback(callback: NewCallback): Promise<{ id: number; duplicate: boolean }>;
+  /**
+   * Leases up to `limit` pending callbacks for `leaseMs` so that concurrent dispatchers do not take
+   * the same rows; each comes with the saga it correlates to, if any.
+   */
+  leasePending(limit: number, leaseMs: number): Promise<DispatchItem[]>;
+  markDelivered(ids: number[], workflowId: string): Promise<void>;
+  /** Parks the callbacks that still match no open saga (checked in the same statement). */
+  parkUnmatched(ids: number[], reason: string): Promise<void>;
+  markOrphaned(ids: number[], workflowId: string, reason: string): Promise<void>;
+  /** Gives leased rows back so they are tried again after `retryInMs`. */
+  releaseLease(ids: number[], retryInMs: number): Promise<void>;
+  /**
+   * Claims device keys for a saga; idempotent for the same saga. Fails with the holders when any key
+   * is held by another open saga (a device is in at most one open operation).
+   */
+  claimDevices(workflowId: string, keys: string[]): Promise<ClaimResult>;
+  /** Adds correlation keys (e.g. `requestid:<id>`) to a saga and re-opens parked callbacks that match. */
+  addCorrelationKeys(workflowId: string, keys: string[]): Promise<number>;
+  /** Drops a saga's claims and keys; idempotent. */
+  releaseWorkflow(workflowId: string): Promise<void>;
+  list(state: InboxState, limit: number): Promise<InboxRecord[]>;
+  counts(): Promise<InboxCounts>;
+  /** Checks the store answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

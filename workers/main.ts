@@ -1,0 +1,56 @@
+/** `npm run start:worker`: hosts the sagas and their activities until SIGINT/SIGTERM. */
+import { NativeConnection, Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { parseConfig, sqliteFile, workerSchema } from '../config/index.js';
+import { createLogger } from '../config/logger.js';
+import { openSqliteStore } from '../store/index.js';
+import { createThingSpaceClient } from '../thingspace/index.js';
+import { createLifecycleWorker } from './worker.js';
+
+const config = parseConfig(workerSchema, process.env);
+const logger = createLogger('worker', config.LOG_LEVEL);
+
+// The SDK's own logs (and workflow/activity `log` calls) go through the same redacting logger.
+Runtime.install({
+  logger: new DefaultLogger('INFO' as LogLevel, ({ level, message, meta }) => {
+    const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : level === 'DEBUG' || level === 'TRACE' ? 'debug' : 'info';
+    logger[method](meta ?? {}, message);
+  }),
+});
+
+async function connect(): Promise<NativeConnection> {
+  // Temporal may still be starting (npm start launches both): wait rather than crash.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    } catch (err) {
+      if (attempt >= 60) throw err;
+      if (attempt === 1) logger.info({ address: config.TEMPORAL_ADDRESS }, 'Waiting for Temporal');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+const store = openSqliteStore(sqliteFile(config));
+const thingspace = createThingSpaceClient(
+  {
+    baseUrl: config.THINGSPACE_BASE_URL,
+    clientId: config.THINGSPACE_CLIENT_ID,
+    clientSecret: config.THINGSPACE_CLIENT_SECRET,
+    username: config.THINGSPACE_USERNAME,
+    password: config.THINGSPACE_PASSWORD,
+    timeoutMs: config.THINGSPACE_TIMEOUT_MS,
+  },
+  { logger },
+);
+const connection = await connect();
+const worker = await createLifecycleWorker({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  activities: createActivities({ thingspace, store }),
+});
+logger.info({ taskQueue: worker.options.taskQueue }, 'Worker polling');
+await worker.run();
+await connection.close();
+await store.close();
+logger.info('Worker stopped');

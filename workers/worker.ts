@@ -1,0 +1,27 @@
+/** Builds the worker that hosts every saga and activity on the `euicc-lifecycle` task queue. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { TASK_QUEUE } from '../contracts/index.js';
+import type { Activities } from '../activities/index.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface LifecycleWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  activities: Activities;
+  /** Defaults to `euicc-lifecycle`; tests use their own queue. */
+  taskQueue?: string;
+  /** A pre-built bundle (tests build one per run) instead of bundling the workflows again. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    activities: options.activities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+  });
+}

@@ -1,0 +1,43 @@
+/** Pieces every saga shares. Workflow code: deterministic, no I/O. */
+import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
+
+/** Failure types that retrying cannot fix. */
+export const NON_RETRYABLE: string[] = [
+  FailureType.InvalidRequest,
+  FailureType.DeviceBusy,
+  FailureType.ThingSpaceRejected,
+  FailureType.ThingSpaceAuthFailed,
+];
+
+/** Default wait for each step's callback: ThingSpace's own re-sends span 15 minutes; carrier work can take hours. */
+export const DEFAULT_STEP_TIMEOUT = '2 hours';
+
+export function stepTimeoutOf(options: SagaOptions | undefined): string | number {
+  return options?.stepTimeout ?? DEFAULT_STEP_TIMEOUT;
+}
+
+/**
+ * Exactly-once effect over at-least-once delivery: the gateway may signal the same callback more than
+ * once (a crash between signal and bookkeeping), and ThingSpace may send it twice; both share a
+ * fingerprint, so only the first is applied.
+ */
+export class CallbackLedger {
+  private readonly seen = new Set<string>();
+  received = 0;
+  duplicates = 0;
+
+  /** The events not seen before, in order. */
+  accept(events: CallbackEvent[]): CallbackEvent[] {
+    const fresh: CallbackEvent[] = [];
+    for (const event of events) {
+      this.received += 1;
+      if (this.seen.has(event.fingerprint)) {
+        this.duplicates += 1;
+        continue;
+      }
+      this.seen.add(event.fingerprint);
+      fresh.push(event);
+    }
+    return fresh;
+  }
+}

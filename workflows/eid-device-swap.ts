@@ -1,0 +1,186 @@
+/**
+ * eidDeviceSwap saga (eid-device-swap.txt): validate → claim devices → submit → await the three
+ * outcomes ThingSpace reports by callback, in any order → release the devices.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  describeIssues,
+  deviceKey,
+  FailureType,
+  searchAttributes,
+  statusQuery,
+  SWAP_STEPS,
+  thingspaceCallbackSignal,
+  validateEidDeviceSwap,
+  type CallbackEvent,
+  type DeviceId,
+  type EidDeviceSwapRequest,
+  type EidDeviceSwapResult,
+  type EidDeviceSwapStatus,
+  type StepState,
+  type SwapSagaPhase,
+  type SwapStep,
+} from '../contracts/index.js';
+import type { Activities } from '../activities/index.js';
+import { CallbackLedger, NON_RETRYABLE, stepTimeoutOf } from './common.js';
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const thingspace = proxyActivities<Activities>({
+  // Above the ThingSpace client's own 30 s request timeout, so the client reports timeouts itself.
+  startToCloseTimeout: '1 minute',
+  // A ThingSpace outage of several minutes is waited out; after an hour the saga fails.
+  scheduleToCloseTimeout: '1 hour',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** Which waiting step a failure callback without a deviceResponse is about, by the service that sent it. */
+function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>): SwapStep | undefined {
+  if (event.type === 'deactivation' || event.type === 'identifierChange' || event.type === 'goToState') {
+    return event.type;
+  }
+  // The page: deactivation and identifier change come from CarrierService, GoToState from StateService.
+  const candidates: SwapStep[] = event.service === 'StateService' ? ['goToState'] : ['deactivation', 'identifierChange'];
+  return candidates.find((s) => steps[s].state === 'waiting');
+}
+
+export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidDeviceSwapResult> {
+  let phase: SwapSagaPhase = 'validating';
+  let requestId: string | undefined;
+  const steps = Object.fromEntries(SWAP_STEPS.map((s) => [s, { state: 'waiting' }])) as Record<SwapStep, StepState>;
+  const results: Partial<Record<SwapStep, DeviceId[]>> = {};
+  const callbackRequestIds = new Set<string>();
+  const ledger = new CallbackLedger();
+
+  const apply = (event: CallbackEvent) => {
+    if (event.requestId) callbackRequestIds.add(event.requestId);
+    if (event.status === 'warning') return;
+    const step = event.status === 'failed' ? stepOfFailure(event, steps) : event.type;
+    if (step !== 'deactivation' && step !== 'identifierChange' && step !== 'goToState') {
+      log.warn('Callback of no swap step ignored', { inboxId: event.inboxId, type: event.type });
+      return;
+    }
+    if (steps[step].state !== 'waiting') return;
+    const at = new Date().toISOString();
+    const base = event.requestId ? { at, requestId: event.requestId } : { at };
+    if (event.status === 'failed') {
+      steps[step] = { ...base, state: 'failed', fault: event.fault ?? { code: 'unknown', message: 'Failed' } };
+    } else {
+      steps[step] = { ...base, state: 'confirmed', confirmedBy: 'callback' };
+      if (event.resultDeviceIds) results[step] = event.resultDeviceIds;
+    }
+  };
+
+  setHandler(thingspaceCallbackSignal, (events) => {
+    for (const event of ledger.accept(events)) apply(event);
+  });
+  setHandler(
+    statusQuery,
+    (): EidDeviceSwapStatus => ({
+      phase,
+      ...(requestId ? { requestId } : {}),
+      steps,
+      callbacksReceived: ledger.received,
+      duplicatesIgnored: ledger.duplicates,
+    }),
+  );
+
+  const setPhase = (next: SwapSagaPhase) => {
+    phase = next;
+    upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
+  };
+
+  const issues = validateEidDeviceSwap(request);
+  if (issues.length > 0) {
+    phase = 'failed';
+    throw ApplicationFailure.create({
+      type: FailureType.InvalidRequest,
+      nonRetryable: true,
+      message: describeIssues(issues),
+      details: [{ issues }],
+    });
+  }
+
+  const devices = [...request.deviceToSwapOut, ...request.deviceToSwapIn];
+  upsertSearchAttributes([
+    { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+    { key: searchAttributes.ThingSpaceAccount, value: request.accountName },
+    { key: searchAttributes.DeviceIds, value: devices.map(deviceKey) },
+  ]);
+
+  const stepTimeout = stepTimeoutOf(request.options);
+  try {
+    setPhase('claiming');
+    await store.claimDevices(devices);
+
+    setPhase('submitting');
+    const submitted = await thingspace.submitEidDeviceSwap(request);
+    requestId = submitted.requestId;
+    const submittedAt = new Date().toISOString();
+    upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
+    await store.addCorrelationKeys([`requestid:${requestId}`]);
+
+    setPhase('awaitingCallbacks');
+    const settled = () => SWAP_STEPS.every((s) => steps[s].state === 'confirmed');
+    const failed = () => SWAP_STEPS.find((s) => steps[s].state === 'failed');
+    const inTime = await condition(() => settled() || failed() !== undefined, stepTimeout);
+
+    const failedStep = failed();
+    if (failedStep) {
+      const fault = steps[failedStep].fault;
+      throw ApplicationFailure.create({
+        type: FailureType.StepFailed,
+        nonRetryable: true,
+        message: `Swap step ${failedStep} failed: ${fault?.code}: ${fault?.message}`,
+        details: [{ step: failedStep, fault, requestId }],
+      });
+    }
+    if (!inTime) {
+      const waiting = SWAP_STEPS.filter((s) => steps[s].state === 'waiting');
+      for (const s of waiting) steps[s] = { state: 'timedOut', at: new Date().toISOString() };
+      throw ApplicationFailure.create({
+        type: FailureType.StepTimedOut,
+        nonRetryable: true,
+        message: `No callback for ${waiting.join(', ')} within the step timeout`,
+        details: [{ steps: waiting, requestId }],
+      });
+    }
+
+    setPhase('completed');
+    log.info('Swap completed', { requestId });
+    return {
+      accountName: request.accountName,
+      requestId,
+      callbackRequestIds: [...callbackRequestIds].sort(),
+      swappedInDevice: results.identifierChange ?? request.deviceToSwapIn,
+      swappedOutDevice: results.goToState ?? [],
+      steps,
+      submittedAt,
+      completedAt: new Date().toISOString(),
+    };
+  } catch (err) {
+    if ((phase as SwapSagaPhase) !== 'completed') setPhase('failed');
+    throw err;
+  } finally {
+    // Runs even when the saga is cancelled: a device must never stay claimed by a closed saga.
+    await CancellationScope.nonCancellable(() => store.releaseDevices());
+    log.info('Devices released', { workflowId: workflowInfo().workflowId });
+  }
+}
