@@ -6,7 +6,7 @@ import { activityInfo, cancellationSignal, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
-import { toApplicationFailure } from './errors.js';
+import { rethrowAtActivityBoundary } from './errors.js';
 
 /** The ThingSpace calls the activities need; the client in thingspace/ provides them. */
 export interface ThingSpacePort {
@@ -27,7 +27,7 @@ function thingspaceBody<T extends { options?: unknown }>(request: T): Omit<T, 'o
 export function createActivities({ thingspace, store }: ActivityDeps) {
   const workflowId = (): string => {
     const id = activityInfo().workflowExecution?.workflowId;
-    if (!id) throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', 'InternalError');
+    if (!id) throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
     return id;
   };
 
@@ -69,7 +69,7 @@ export function createActivities({ thingspace, store }: ActivityDeps) {
         log.info('ThingSpace accepted the swap', { requestId });
         return { requestId };
       } catch (err) {
-        throw toApplicationFailure(err);
+        rethrowAtActivityBoundary(err);
       }
     },
   };

@@ -53,6 +53,8 @@ export const FailureType = {
   StepFailed: 'StepFailed',
   /** No callback arrived within the step timeout; `details[0]` holds `{ steps }`. */
   StepTimedOut: 'StepTimedOut',
+  /** An unexpected error inside an activity; retried by Temporal. */
+  InternalError: 'InternalError',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -1,0 +1,11 @@
+export { createThingSpaceClient, type ThingSpaceClient, type ThingSpaceClientDeps } from './client.js';
+export {
+  ThingSpaceError,
+  parseThingSpaceError,
+  parseRetryAfter,
+  stripServiceName,
+  networkError,
+  type ThingSpaceErrorInit,
+  type ResponseHeaders,
+} from './errors.js';
+export type * from './models.js';

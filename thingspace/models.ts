@@ -1,0 +1,96 @@
+/**
+ * Request and response shapes of the ThingSpace M2M endpoints this client calls. Field names follow the
+ * ThingSpace pages (thingspace-docs/) and thingspace-api-notes.md.
+ */
+import type { CallbackService, DeviceId, EidDeviceSwapRequest } from '../contracts/index.js';
+
+export type { DeviceId };
+
+/** Where and as whom the client talks to ThingSpace. Secrets here never reach logs or errors. */
+export interface ThingSpaceClientConfig {
+  /** Base URL including `/api`, e.g. `https://thingspace.verizon.com/api` or the simulator's `http://127.0.0.1:3100/api`. */
+  baseUrl: string;
+  /** OAuth client id and secret, sent as HTTP Basic to `ts/v1/oauth2/token`. */
+  clientId: string;
+  clientSecret: string;
+  /** M2M account login for `m2m/v1/session/login`. */
+  username: string;
+  password: string;
+  /**
+   * Time limit of one HTTP request, in milliseconds. Default 30 000. Keep it below the start-to-close
+   * timeout of the activities that call the client, so a hung request fails the attempt rather than the
+   * whole activity timing out.
+   */
+  timeoutMs?: number;
+}
+
+/** Body of `POST /m2m/v1/devices/actions/eidDeviceSwap` (eid-device-swap.txt): the saga request without `options`. */
+export type EidDeviceSwapBody = Omit<EidDeviceSwapRequest, 'options'>;
+
+/** The synchronous answer to an asynchronous request; the outcome arrives by callback. */
+export interface RequestAccepted {
+  requestId: string;
+}
+
+/** Body of `POST /m2m/v1/callbacks/{accountName}`. One URL per service per account. */
+export interface CallbackRegistration {
+  /** The callback service, e.g. `CarrierService`. */
+  name: CallbackService | (string & {});
+  url: string;
+  /** Echoed in every callback body, at most 40 characters; not the login credentials. */
+  username?: string;
+  password?: string;
+}
+
+export interface CallbackRegistrationResult {
+  accountName: string;
+  serviceName: string;
+}
+
+/**
+ * One entry of `GET /m2m/v1/callbacks/{accountName}`. ThingSpace also returns the callback password;
+ * the client drops it so listings can be logged and shown to operators.
+ */
+export interface RegisteredCallback {
+  accountName: string;
+  serviceName: string;
+  url: string;
+  username?: string;
+}
+
+/** Body of `POST /m2m/v1/devices/actions/list` (thingspace-api-notes.md, Reconciliation endpoints). */
+export interface DeviceListRequest {
+  accountName?: string;
+  deviceId?: DeviceId;
+  filter?: { deviceIdentifierFilters?: Array<{ kind: string; contains: string }> };
+  currentState?: string;
+  maxNumberOfDevices?: number;
+  /** Paging cursor: the largest device id of the previous page. */
+  largestDeviceIdSeen?: number;
+}
+
+export interface CarrierInformation {
+  carrierName?: string;
+  servicePlan?: string;
+  /** `active`, `deactive`, `pre-active`, `suspend`; casing varies, compare case-insensitively. */
+  state?: string;
+  [field: string]: unknown;
+}
+
+/** A device as the list reports it; fields the client does not interpret are kept as received. */
+export interface DeviceInformation {
+  accountName?: string;
+  /** Kinds lower-cased; read from `deviceIds` or, when ThingSpace sends it, `ids`. */
+  deviceIds: DeviceId[];
+  carrierInformations: CarrierInformation[];
+  connected?: boolean;
+  createdAt?: string;
+  lastActivationDate?: string;
+  [field: string]: unknown;
+}
+
+export interface DeviceListResult {
+  /** True when ThingSpace has another page (it answers HTTP 202 then); page on with `largestDeviceIdSeen`. */
+  hasMoreData: boolean;
+  devices: DeviceInformation[];
+}
