@@ -23,6 +23,8 @@ export interface GatewayDeps {
   maxBody?: string;
   /** Called after a new callback is stored, so the dispatcher can run at once. */
   onStored?: () => void;
+  /** Serve inbox counters on GET /metrics (default true). */
+  metrics?: boolean;
   /** Extra readiness check (e.g. the dispatcher is running). */
   ready?: () => boolean;
 }
@@ -71,11 +73,13 @@ export function createApp(deps: GatewayDeps): express.Express {
     }
   });
 
-  app.get('/metrics', async (_req, res) => {
-    const counts = await store.counts();
-    const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
-    res.type('text/plain').send(`${lines.join('\n')}\n`);
-  });
+  if (deps.metrics ?? true) {
+    app.get('/metrics', async (_req, res) => {
+      const counts = await store.counts();
+      const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
+      res.type('text/plain').send(`${lines.join('\n')}\n`);
+    });
+  }
 
   const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });
 
@@ -108,25 +112,24 @@ export function createApp(deps: GatewayDeps): express.Express {
       return;
     }
     const { username: _u, password: _p, ...stored } = body;
+    let result: { id: number; duplicate: boolean };
     try {
-      const result = await store.recordCallback({
+      result = await store.recordCallback({
         service,
         fingerprint: fingerprint(canonicalCallbackContent(service, body)),
         body: stored,
         receivedAt: new Date().toISOString(),
         keys,
       });
-      res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
-      logger.info(
-        { service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
-        'Callback stored',
-      );
-      if (!result.duplicate) deps.onStored?.();
     } catch (err) {
       // Not stored: a non-2xx makes ThingSpace deliver it again.
       logger.error({ err, service }, 'Callback could not be stored');
       res.status(503).json({ error: 'unavailable', message: 'The callback could not be stored; send it again' });
+      return;
     }
+    res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
+    logger.info({ service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId }, 'Callback stored');
+    if (!result.duplicate) deps.onStored?.();
   };
 
   const requireJson = (req: Request, res: Response, next: NextFunction) => {
@@ -146,7 +149,9 @@ export function createApp(deps: GatewayDeps): express.Express {
     if (res.headersSent) return next(err);
     if (status === 413) res.status(413).json({ error: 'too_large', message: 'The callback body is too large' });
     else if (status === 400) res.status(400).json({ error: 'invalid_json', message: 'The callback body is not valid JSON' });
-    else {
+    else if (status === 415) {
+      res.status(415).json({ error: 'unsupported_media_type', message: 'Send callbacks as UTF-8 JSON without content encoding' });
+    } else {
       logger.error({ err }, 'Unexpected gateway error');
       res.status(500).json({ error: 'internal', message: 'Unexpected error' });
     }

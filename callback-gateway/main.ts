@@ -25,6 +25,7 @@ const app = createApp({
   logger,
   credentials: { username: config.CALLBACK_USERNAME, password: config.CALLBACK_PASSWORD },
   maxBody: config.CALLBACK_MAX_BODY,
+  metrics: config.GATEWAY_METRICS,
   onStored: () => dispatcher.kick(),
   ready: () => dispatcher.running,
 });

@@ -9,8 +9,7 @@ import { z } from 'zod';
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
 const SIM = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret', username: 'sim-user', password: 'sim-password' };
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-const bool = (fallback: boolean) =>
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
@@ -56,7 +55,7 @@ export const gatewaySchema = z.object({
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
-  GATEWAY_METRICS: bool(true),
+  GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
 });
 export const startSchema = z.object({
   ...temporal,
@@ -82,7 +81,10 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    // Zod's enum messages repeat the value given; name the allowed values instead.
+    const problems = result.error.issues
+      .map((i) => `${i.path.join('.')}: ${i.code === 'invalid_enum_value' ? `must be one of ${i.options.join(', ')}` : i.message}`)
+      .join('; ');
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   return result.data;

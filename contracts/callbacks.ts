@@ -54,6 +54,10 @@ function eventStatus(body: Record<string, unknown>, deviceResponse: Record<strin
   const status = typeof body.status === 'string' ? body.status.toLowerCase() : undefined;
   if (isRecord(body.faultResponse) || status === 'failed' || status === 'failure' || status === 'error') return 'failed';
   if (status === 'warning') return 'warning';
+  // Anything but a documented success (or no status, as on the GoToState example) is not final.
+  if (status !== undefined && status !== 'success' && status !== 'successful' && status !== 'completed') {
+    return 'warning';
+  }
   if (isRecord(deviceResponse.deactivateResponse) && deviceResponse.deactivateResponse.deactivated === false) {
     return 'failed';
   }

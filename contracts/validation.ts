@@ -3,6 +3,7 @@
  * workflows run it first, the client runs it before starting a saga, so bad input fails with a message
  * that names the field and nothing reaches ThingSpace.
  */
+import { msToNumber } from '@temporalio/common';
 import type { DeviceId, EidDeviceSwapRequest, SagaOptions } from './types.js';
 
 /** One broken rule: `field` is a JSON path into the request, `message` a sentence for a person. */
@@ -24,7 +25,17 @@ const ID_FORMATS: Record<string, { pattern: RegExp; rule: string }> = {
   meid: { pattern: /^[0-9A-Fa-f]{14,18}$/, rule: '14 to 18 hex digits' },
 };
 
-const DURATION = /^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)$/i;
+/** True when Temporal reads `value` as a duration above zero (the same parser the workflow uses). */
+function positiveDuration(value: string | number): boolean {
+  // A bare '30' would be read as milliseconds: ask for the unit rather than guess.
+  if (typeof value === 'string' && !/[a-z]/i.test(value)) return false;
+  try {
+    const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+    return Number.isFinite(ms) && ms > 0;
+  } catch {
+    return false;
+  }
+}
 
 export class RequestValidator {
   readonly issues: ValidationIssue[] = [];
@@ -107,9 +118,7 @@ export class RequestValidator {
     const options = value as SagaOptions & Record<string, unknown>;
     const timeout = options.stepTimeout;
     if (timeout !== undefined) {
-      const ok =
-        (typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0) ||
-        (typeof timeout === 'string' && DURATION.test(timeout.trim()));
+      const ok = (typeof timeout === 'number' || typeof timeout === 'string') && positiveDuration(timeout);
       if (!ok)
         this.add(`${path}.stepTimeout`, `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`);
     }
@@ -131,8 +140,9 @@ export function validateEidDeviceSwap(input: unknown): ValidationIssue[] {
   // The page: the replacement is "specified by the device's EID and IMEI" (plus ICCID if it has a line).
   v.requireKinds(into, ['eid', 'imei'], 'deviceToSwapIn', 'the page requires EID and IMEI');
   if (out && into) {
-    const outKeys = new Set(out.map((d) => `${d.kind}:${d.id}`));
-    const shared = into.find((d) => outKeys.has(`${d.kind}:${d.id}`));
+    const key = (d: DeviceId) => `${d.kind}:${d.id.toLowerCase()}`;
+    const outKeys = new Set(out.map(key));
+    const shared = into.find((d) => outKeys.has(key(d)));
     if (shared) v.add('deviceToSwapIn', `deviceToSwapIn shares ${shared.kind} ${shared.id} with deviceToSwapOut`);
   }
   v.optionalString(input, 'carrierIpPoolName');

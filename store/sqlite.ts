@@ -73,7 +73,7 @@ function toRecord(row: InboxRow): InboxRecord {
   return record;
 }
 
-/** Request-id keys outrank device keys: `requestid:` sorts after device kinds, so order by kind. */
+/** A request-id correlation outranks device ones: a device may have moved to a newer saga. */
 const MATCH_SQL = `
   SELECT c.workflow_id FROM callback_keys k JOIN correlations c ON c.key = k.key
   WHERE k.inbox_id = ? ORDER BY (c.kind = 'request') DESC, c.created_at LIMIT 1`;
@@ -153,7 +153,7 @@ export function openSqliteStore(file: string): Store {
   const addKeys = db.transaction((workflowId: string, keys: string[]): number => {
     const insert = db.prepare(
       `INSERT INTO correlations (key, workflow_id, kind, created_at) VALUES (?, ?, 'request', ?)
-       ON CONFLICT (key) DO UPDATE SET workflow_id = excluded.workflow_id`,
+       ON CONFLICT (key) DO NOTHING`,
     );
     for (const key of keys) insert.run(key, workflowId, now());
     return reopenParked(keys);

@@ -1,0 +1,217 @@
+import { resolve } from 'node:path';
+import { ConfigError, gatewaySchema, parseConfig, sqliteFile, workerSchema } from '../../config/index.js';
+
+/** What parseConfig threw, as a plain object so that the whole of it can be compared. */
+function failure(run: () => unknown): { name: string; message: string } {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return { name: (err as Error).name, message: (err as Error).message };
+  }
+  throw new Error('parseConfig accepted the environment');
+}
+
+const GATEWAY_DEFAULTS = {
+  TEMPORAL_ADDRESS: '127.0.0.1:7233',
+  TEMPORAL_NAMESPACE: 'default',
+  DATA_DIR: '.data',
+  CALLBACK_USERNAME: 'euicc-callbacks',
+  CALLBACK_PASSWORD: 'change-me-callback-secret',
+  LOG_LEVEL: 'info',
+  GATEWAY_PORT: 3000,
+  GATEWAY_HOST: '127.0.0.1',
+  CALLBACK_MAX_BODY: '1mb',
+  DISPATCH_INTERVAL_MS: 250,
+  GATEWAY_METRICS: true,
+};
+
+describe('parseConfig with the gateway schema', () => {
+  it('an empty environment gives the defaults that serve npm start on one machine', () => {
+    expect(parseConfig(gatewaySchema, {})).toEqual(GATEWAY_DEFAULTS);
+  });
+
+  it('empty strings count as unset, so a blank line in .env falls back to the default', () => {
+    expect(parseConfig(gatewaySchema, { GATEWAY_PORT: '', CALLBACK_PASSWORD: '', DATABASE_URL: '' })).toEqual(
+      GATEWAY_DEFAULTS,
+    );
+  });
+
+  it('reads the variables it knows, coerces numbers, and ignores the rest of process.env', () => {
+    const env = {
+      PATH: '/usr/bin',
+      HOME: '/root',
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'euicc-prod',
+      DATABASE_URL: 'postgres://inbox:pw@db.internal:5432/inbox',
+      CALLBACK_USERNAME: 'ts-callbacks',
+      CALLBACK_PASSWORD: 'a-long-callback-secret',
+      LOG_LEVEL: 'warn',
+      GATEWAY_PORT: '9001',
+      GATEWAY_HOST: '0.0.0.0',
+      CALLBACK_MAX_BODY: '256kb',
+      DISPATCH_INTERVAL_MS: '100',
+      GATEWAY_METRICS: 'false',
+    };
+    expect(parseConfig(gatewaySchema, env)).toEqual({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'euicc-prod',
+      DATA_DIR: '.data',
+      DATABASE_URL: 'postgres://inbox:pw@db.internal:5432/inbox',
+      CALLBACK_USERNAME: 'ts-callbacks',
+      CALLBACK_PASSWORD: 'a-long-callback-secret',
+      LOG_LEVEL: 'warn',
+      GATEWAY_PORT: 9001,
+      GATEWAY_HOST: '0.0.0.0',
+      CALLBACK_MAX_BODY: '256kb',
+      DISPATCH_INTERVAL_MS: 100,
+      GATEWAY_METRICS: false,
+    });
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+  ])("the boolean GATEWAY_METRICS=%p is read as %p, never as JavaScript's Boolean('false')", (value, expected) => {
+    expect(parseConfig(gatewaySchema, { GATEWAY_METRICS: value }).GATEWAY_METRICS).toBe(expected);
+  });
+
+  it.each(['False', 'off', 'maybe'])('a boolean it cannot read (%p) stops the start naming the variable', (value) => {
+    expect(failure(() => parseConfig(gatewaySchema, { GATEWAY_METRICS: value })).message).toMatch(
+      /^Invalid configuration: GATEWAY_METRICS: /,
+    );
+  });
+
+  it('a port that is not a number stops the start with an error naming GATEWAY_PORT', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { GATEWAY_PORT: 'http' }))).toEqual({
+      name: 'ConfigError',
+      message: 'Invalid configuration: GATEWAY_PORT: Expected number, received nan',
+    });
+  });
+
+  it.each([
+    ['70000', 'Number must be less than or equal to 65535'],
+    ['-1', 'Number must be greater than or equal to 0'],
+    ['80.5', 'Expected integer, received float'],
+  ])('a port of %p is out of range: %s', (port, reason) => {
+    expect(failure(() => parseConfig(gatewaySchema, { GATEWAY_PORT: port }))).toEqual({
+      name: 'ConfigError',
+      message: `Invalid configuration: GATEWAY_PORT: ${reason}`,
+    });
+  });
+
+  it('every bad variable is named in one error, so an operator fixes them all at once', () => {
+    expect(
+      failure(() =>
+        parseConfig(gatewaySchema, { GATEWAY_PORT: '99999', DISPATCH_INTERVAL_MS: '0', DATABASE_URL: 'db' }),
+      ),
+    ).toEqual({
+      name: 'ConfigError',
+      message:
+        'Invalid configuration: DATABASE_URL: Invalid url; GATEWAY_PORT: Number must be less than or equal to 65535; ' +
+        'DISPATCH_INTERVAL_MS: Number must be greater than 0',
+    });
+  });
+
+  it('a callback password that breaks a rule is named, and its value never appears in the error', () => {
+    const tooShort = 'Zq9-xY';
+    const tooLong = `Zq9-secret-${'k'.repeat(40)}`;
+    const short = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD: tooShort }));
+    const long = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD: tooLong }));
+    expect(short).toEqual({
+      name: 'ConfigError',
+      message: 'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s)',
+    });
+    expect(long).toEqual({
+      name: 'ConfigError',
+      message: 'Invalid configuration: CALLBACK_PASSWORD: String must contain at most 40 character(s)',
+    });
+    expect(`${short.message}${long.message}`).not.toContain('Zq9');
+  });
+
+  it('a malformed DATABASE_URL with a password in it is named without the password', () => {
+    const { message } = failure(() => parseConfig(gatewaySchema, { DATABASE_URL: 'postgres//inbox:hunter2@db:5432' }));
+    expect(message).toBe('Invalid configuration: DATABASE_URL: Invalid url');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('a callback username over the 40 characters ThingSpace allows is refused', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { CALLBACK_USERNAME: 'u'.repeat(41) })).message).toBe(
+      'Invalid configuration: CALLBACK_USERNAME: String must contain at most 40 character(s)',
+    );
+  });
+
+  it('names a bad variable without repeating its value, as parseConfig promises', () => {
+    const { message } = failure(() => parseConfig(gatewaySchema, { LOG_LEVEL: 'Zq9-loud', GATEWAY_METRICS: 'Zq9-on' }));
+    expect(message).toMatch(/^Invalid configuration: LOG_LEVEL: .*; GATEWAY_METRICS: /);
+    expect(message).not.toContain('Zq9');
+  });
+});
+
+describe('parseConfig with the worker schema', () => {
+  it('an empty environment gives the simulator defaults', () => {
+    expect(parseConfig(workerSchema, {})).toEqual({
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      DATA_DIR: '.data',
+      THINGSPACE_BASE_URL: 'http://127.0.0.1:3100/api',
+      THINGSPACE_CLIENT_ID: 'sim-client-id',
+      THINGSPACE_CLIENT_SECRET: 'sim-client-secret',
+      THINGSPACE_USERNAME: 'sim-user',
+      THINGSPACE_PASSWORD: 'sim-password',
+      THINGSPACE_ACCOUNT_NAME: '0000123456-00001',
+      THINGSPACE_TIMEOUT_MS: 30_000,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('real ThingSpace settings replace the simulator defaults', () => {
+    const config = parseConfig(workerSchema, {
+      THINGSPACE_BASE_URL: 'https://thingspace.verizon.com/api',
+      THINGSPACE_CLIENT_ID: 'client-id',
+      THINGSPACE_CLIENT_SECRET: 'client-secret',
+      THINGSPACE_USERNAME: 'api-user',
+      THINGSPACE_PASSWORD: 'api-password',
+      THINGSPACE_ACCOUNT_NAME: '1223334444-01234',
+      THINGSPACE_TIMEOUT_MS: '20000',
+    });
+    expect(config).toEqual({
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      DATA_DIR: '.data',
+      THINGSPACE_BASE_URL: 'https://thingspace.verizon.com/api',
+      THINGSPACE_CLIENT_ID: 'client-id',
+      THINGSPACE_CLIENT_SECRET: 'client-secret',
+      THINGSPACE_USERNAME: 'api-user',
+      THINGSPACE_PASSWORD: 'api-password',
+      THINGSPACE_ACCOUNT_NAME: '1223334444-01234',
+      THINGSPACE_TIMEOUT_MS: 20_000,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('a bad base URL and timeout are named; the ThingSpace password given alongside is not repeated', () => {
+    const { message } = failure(() =>
+      parseConfig(workerSchema, {
+        THINGSPACE_BASE_URL: 'thingspace.verizon.com/api',
+        THINGSPACE_TIMEOUT_MS: 'soon',
+        THINGSPACE_PASSWORD: 'Zq9-api-password',
+        THINGSPACE_CLIENT_SECRET: 'Zq9-client-secret',
+      }),
+    );
+    expect(message).toBe(
+      'Invalid configuration: THINGSPACE_BASE_URL: Invalid url; THINGSPACE_TIMEOUT_MS: Expected number, received nan',
+    );
+  });
+});
+
+describe('sqliteFile', () => {
+  it('puts the inbox in DATA_DIR, resolved to an absolute path', () => {
+    expect(sqliteFile({ DATA_DIR: '/var/lib/euicc' })).toBe('/var/lib/euicc/inbox.db');
+    expect(sqliteFile({ DATA_DIR: '.data' })).toBe(resolve('.data', 'inbox.db'));
+  });
+});

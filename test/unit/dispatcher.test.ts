@@ -1,0 +1,372 @@
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { callbackKeys } from '../../callback-gateway/app.js';
+import { fingerprint } from '../../callback-gateway/auth.js';
+import { createDispatcher, WorkflowGone, type SignalSaga } from '../../callback-gateway/dispatcher.js';
+import { canonicalCallbackContent } from '../../contracts/callbacks.js';
+import type { CallbackEvent, CallbackService } from '../../contracts/types.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import type { InboxRecord, Store } from '../../store/types.js';
+
+const RECEIVED_AT = '2025-11-23T10:00:00.000Z';
+const SWAP = 'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000263619234>eid:89033023312150000000000256691984';
+const OTHER_SWAP =
+  'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000200000001>eid:89033023312150000000000200000002';
+
+const deactivation = {
+  username: 'ts-callbacks',
+  password: 'cb-secret-7f3a9c',
+  requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
+  deviceIds: [
+    { id: '990003420535573', kind: 'imei' },
+    { id: '89148000000800784259', kind: 'iccid' },
+  ],
+  deviceResponse: { deactivateResponse: { deactivated: true } },
+  status: 'Success',
+  callbackCount: 1,
+  maxCallbackThreshold: 4,
+};
+
+const identifierChange = {
+  username: 'ts-callbacks',
+  password: 'cb-secret-7f3a9c',
+  requestId: 'ebc3ee16-386c-4531-8da0-e43fc656bf4d',
+  deviceIds: [
+    { id: '89148000004346060638', kind: 'Iccid' },
+    { id: '358729070031093', kind: 'Imei' },
+    { id: '89033023312150000000000263619234', kind: 'Eid' },
+  ],
+  deviceResponse: {
+    changeIdentifierResponse: {
+      deviceIds: [
+        { id: '352971090107661', kind: 'imei' },
+        { id: '89033023312150000000000256691984', kind: 'eid' },
+      ],
+      servicePlan: '18337',
+    },
+  },
+  status: 'Success',
+  callbackCount: 1,
+  maxCallbackThreshold: 4,
+};
+
+const goToState = {
+  username: 'ts-callbacks',
+  password: 'cb-secret-7f3a9c',
+  requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
+  deviceIds: [
+    { id: '99412344682328800000', kind: 'Iccid' },
+    { id: '990013907835573', kind: 'Imei' },
+  ],
+  deviceResponse: {
+    goToStateResponse: {
+      deviceIds: [{ id: '99412344682328800000', kind: 'Iccid' }],
+      serviceName: 'WiFi',
+      stateName: 'WiFi Activate',
+    },
+  },
+};
+
+/** A plain success callback for an arbitrary request id, for tests that need many of them. */
+function simple(requestId: string, imei = '990013907835573'): Record<string, unknown> {
+  return {
+    requestId,
+    deviceIds: [{ kind: 'imei', id: imei }],
+    deviceResponse: { deactivateResponse: { deactivated: true } },
+    status: 'Success',
+  };
+}
+
+interface Received {
+  id: number;
+  fingerprint: string;
+}
+
+/** Stores a callback exactly as the gateway does after authenticating it. */
+async function receive(store: Store, service: CallbackService, body: Record<string, unknown>): Promise<Received> {
+  const { username: _u, password: _p, ...stored } = body;
+  const print = fingerprint(canonicalCallbackContent(service, body));
+  const { id } = await store.recordCallback({
+    service,
+    fingerprint: print,
+    body: stored,
+    receivedAt: RECEIVED_AT,
+    keys: callbackKeys(body),
+  });
+  return { id, fingerprint: print };
+}
+
+/** The event `simple(requestId, imei)` becomes. */
+function simpleEvent(r: Received, requestId: string, imei = '990013907835573'): CallbackEvent {
+  return {
+    fingerprint: r.fingerprint,
+    inboxId: r.id,
+    receivedAt: RECEIVED_AT,
+    service: 'CarrierService',
+    type: 'deactivation',
+    status: 'success',
+    requestId,
+    deviceIds: [{ kind: 'imei', id: imei }],
+  };
+}
+
+function ids(records: InboxRecord[]): number[] {
+  return records.map((r) => r.id).sort((a, b) => a - b);
+}
+
+describe('callback dispatcher', () => {
+  let store: Store;
+  let signal: jest.Mock<SignalSaga>;
+
+  beforeEach(() => {
+    store = openSqliteStore(':memory:');
+    signal = jest.fn<SignalSaga>().mockResolvedValue(undefined);
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await store.close();
+  });
+
+  function dispatcher(extra: { maxEventsPerSignal?: number; batchSize?: number } = {}) {
+    return createDispatcher({ store, signal, logger: pino({ level: 'silent' }), ...extra });
+  }
+
+  it('the three callbacks of one swap, matched by devices and by request id, reach the saga in one signal', async () => {
+    await store.claimDevices(SWAP, ['imei:990003420535573', 'eid:89033023312150000000000263619234']);
+    await store.addCorrelationKeys(SWAP, ['requestid:595f5c44-c31c-4552-8670-020a1545a84d']);
+    const first = await receive(store, 'CarrierService', deactivation);
+    const second = await receive(store, 'CarrierService', identifierChange);
+    const third = await receive(store, 'StateService', goToState);
+
+    expect(await dispatcher().runOnce()).toBe(3);
+
+    expect(signal.mock.calls).toEqual([
+      [
+        SWAP,
+        [
+          {
+            fingerprint: first.fingerprint,
+            inboxId: first.id,
+            receivedAt: RECEIVED_AT,
+            service: 'CarrierService',
+            type: 'deactivation',
+            status: 'success',
+            requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
+            deviceIds: [
+              { kind: 'imei', id: '990003420535573' },
+              { kind: 'iccid', id: '89148000000800784259' },
+            ],
+          },
+          {
+            fingerprint: second.fingerprint,
+            inboxId: second.id,
+            receivedAt: RECEIVED_AT,
+            service: 'CarrierService',
+            type: 'identifierChange',
+            status: 'success',
+            requestId: 'ebc3ee16-386c-4531-8da0-e43fc656bf4d',
+            deviceIds: [
+              { kind: 'iccid', id: '89148000004346060638' },
+              { kind: 'imei', id: '358729070031093' },
+              { kind: 'eid', id: '89033023312150000000000263619234' },
+            ],
+            resultDeviceIds: [
+              { kind: 'imei', id: '352971090107661' },
+              { kind: 'eid', id: '89033023312150000000000256691984' },
+            ],
+          },
+          {
+            fingerprint: third.fingerprint,
+            inboxId: third.id,
+            receivedAt: RECEIVED_AT,
+            service: 'StateService',
+            type: 'goToState',
+            status: 'success',
+            requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
+            deviceIds: [
+              { kind: 'iccid', id: '99412344682328800000' },
+              { kind: 'imei', id: '990013907835573' },
+            ],
+            resultDeviceIds: [{ kind: 'iccid', id: '99412344682328800000' }],
+          },
+        ],
+      ],
+    ]);
+    const delivered = await store.list('delivered', 10);
+    expect(ids(delivered)).toEqual([first.id, second.id, third.id]);
+    expect(delivered.map((r) => r.workflowId)).toEqual([SWAP, SWAP, SWAP]);
+    expect(JSON.stringify(signal.mock.calls)).not.toContain('cb-secret-7f3a9c');
+  });
+
+  it('a round with nothing pending signals nobody, and delivered callbacks are not signalled twice', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
+    await receive(store, 'CarrierService', simple('r-1'));
+    const d = dispatcher();
+    expect(await d.runOnce()).toBe(1);
+    expect(await d.runOnce()).toBe(0);
+    expect(signal).toHaveBeenCalledTimes(1);
+  });
+
+  it('callbacks of two sagas go out as one signal per saga', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1', 'requestid:r-3']);
+    await store.addCorrelationKeys(OTHER_SWAP, ['requestid:r-2']);
+    const a1 = await receive(store, 'CarrierService', simple('r-1'));
+    const b = await receive(store, 'CarrierService', simple('r-2', '990013907835581'));
+    const a2 = await receive(store, 'CarrierService', simple('r-3'));
+
+    expect(await dispatcher().runOnce()).toBe(3);
+
+    const calls = [...signal.mock.calls].sort(([x], [y]) => x.localeCompare(y));
+    expect(calls).toEqual([
+      [OTHER_SWAP, [simpleEvent(b, 'r-2', '990013907835581')]],
+      [SWAP, [simpleEvent(a1, 'r-1'), simpleEvent(a2, 'r-3')]],
+    ]);
+    expect((await store.counts()).delivered).toBe(3);
+  });
+
+  it('a callback that matches no saga is parked, and delivered once a saga claims its device', async () => {
+    const early = await receive(store, 'CarrierService', simple('r-unknown'));
+    const d = dispatcher();
+
+    expect(await d.runOnce()).toBe(1);
+    expect(signal).not.toHaveBeenCalled();
+    expect(await store.list('parked', 10)).toEqual([
+      {
+        id: early.id,
+        service: 'CarrierService',
+        fingerprint: early.fingerprint,
+        body: simple('r-unknown'),
+        receivedAt: RECEIVED_AT,
+        deliveries: 1,
+        state: 'parked',
+        reason: 'no open saga matches its request id or devices',
+      },
+    ]);
+    expect(await d.runOnce()).toBe(0);
+
+    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    expect(await d.runOnce()).toBe(1);
+    expect(signal.mock.calls).toEqual([[SWAP, [simpleEvent(early, 'r-unknown')]]]);
+    expect((await store.list('delivered', 10)).map((r) => r.id)).toEqual([early.id]);
+  });
+
+  it('callbacks for a saga that no longer runs are marked orphaned for operators to see', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
+    const late = await receive(store, 'CarrierService', simple('r-1'));
+    signal.mockRejectedValue(new WorkflowGone(SWAP));
+    const d = dispatcher();
+
+    expect(await d.runOnce()).toBe(1);
+    expect(await store.list('orphaned', 10)).toEqual([
+      {
+        id: late.id,
+        service: 'CarrierService',
+        fingerprint: late.fingerprint,
+        body: simple('r-1'),
+        receivedAt: RECEIVED_AT,
+        deliveries: 1,
+        state: 'orphaned',
+        workflowId: SWAP,
+        reason: 'saga no longer running',
+      },
+    ]);
+    expect(await d.runOnce()).toBe(0);
+    expect(signal).toHaveBeenCalledTimes(1);
+  });
+
+  it('while Temporal is unreachable, callbacks stay pending and are signalled again about 2 s later', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1', 'requestid:r-2']);
+    const one = await receive(store, 'CarrierService', simple('r-1'));
+    const two = await receive(store, 'CarrierService', simple('r-2'));
+    signal.mockRejectedValueOnce(new Error('14 UNAVAILABLE: connection refused'));
+    const d = dispatcher();
+
+    expect(await d.runOnce()).toBe(2);
+    expect(ids(await store.list('pending', 10))).toEqual([one.id, two.id]);
+    expect(await d.runOnce()).toBe(0);
+    expect(signal).toHaveBeenCalledTimes(1);
+
+    const realNow = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(realNow + 1_500);
+    expect(await d.runOnce()).toBe(0);
+    jest.spyOn(Date, 'now').mockReturnValue(realNow + 2_500);
+    expect(await d.runOnce()).toBe(2);
+
+    const events = [simpleEvent(one, 'r-1'), simpleEvent(two, 'r-2')];
+    expect(signal.mock.calls).toEqual([
+      [SWAP, events],
+      [SWAP, events],
+    ]);
+    expect(await store.list('pending', 10)).toEqual([]);
+    expect(ids(await store.list('delivered', 10))).toEqual([one.id, two.id]);
+  });
+
+  it("one saga's failing signal does not hold back another saga's callbacks", async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
+    await store.addCorrelationKeys(OTHER_SWAP, ['requestid:r-2']);
+    const stuck = await receive(store, 'CarrierService', simple('r-1'));
+    const fine = await receive(store, 'CarrierService', simple('r-2', '990013907835581'));
+    signal.mockImplementation(async (workflowId) => {
+      if (workflowId === SWAP) throw new Error('deadline exceeded');
+    });
+
+    expect(await dispatcher().runOnce()).toBe(2);
+    expect(ids(await store.list('pending', 10))).toEqual([stuck.id]);
+    expect(ids(await store.list('delivered', 10))).toEqual([fine.id]);
+  });
+
+  it('a saga with more callbacks than maxEventsPerSignal gets them in several signals, in inbox order', async () => {
+    const requestIds = ['r-1', 'r-2', 'r-3', 'r-4', 'r-5'];
+    await store.addCorrelationKeys(
+      SWAP,
+      requestIds.map((r) => `requestid:${r}`),
+    );
+    const received: Received[] = [];
+    for (const r of requestIds) received.push(await receive(store, 'CarrierService', simple(r)));
+    const events = received.map((r, i) => simpleEvent(r, requestIds[i]!));
+
+    expect(await dispatcher({ maxEventsPerSignal: 2 }).runOnce()).toBe(5);
+
+    expect(signal.mock.calls).toEqual([
+      [SWAP, events.slice(0, 2)],
+      [SWAP, events.slice(2, 4)],
+      [SWAP, events.slice(4)],
+    ]);
+    expect((await store.counts()).delivered).toBe(5);
+  });
+
+  it('when one chunk of a split batch fails, only that chunk stays pending', async () => {
+    const requestIds = ['r-1', 'r-2', 'r-3'];
+    await store.addCorrelationKeys(
+      SWAP,
+      requestIds.map((r) => `requestid:${r}`),
+    );
+    const received: Received[] = [];
+    for (const r of requestIds) received.push(await receive(store, 'CarrierService', simple(r)));
+    signal.mockResolvedValueOnce(undefined).mockRejectedValueOnce(new Error('deadline exceeded'));
+
+    expect(await dispatcher({ maxEventsPerSignal: 2 }).runOnce()).toBe(3);
+    expect(ids(await store.list('delivered', 10))).toEqual([received[0]!.id, received[1]!.id]);
+    expect(ids(await store.list('pending', 10))).toEqual([received[2]!.id]);
+  });
+
+  it('a round takes at most batchSize callbacks; the next round takes the rest', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1', 'requestid:r-2', 'requestid:r-3']);
+    for (const r of ['r-1', 'r-2', 'r-3']) await receive(store, 'CarrierService', simple(r));
+    const d = dispatcher({ batchSize: 2 });
+
+    expect(await d.runOnce()).toBe(2);
+    expect(await d.runOnce()).toBe(1);
+    expect(signal.mock.calls.map(([, events]) => events.map((e) => e.requestId))).toEqual([['r-1', 'r-2'], ['r-3']]);
+  });
+
+  it('reports running between start and stop', async () => {
+    const d = dispatcher();
+    expect(d.running).toBe(false);
+    d.start();
+    expect(d.running).toBe(true);
+    await d.stop();
+    expect(d.running).toBe(false);
+  });
+});

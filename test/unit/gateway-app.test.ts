@@ -1,0 +1,447 @@
+import { jest } from '@jest/globals';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { callbackKeys, createApp, inferService, type GatewayDeps } from '../../callback-gateway/app.js';
+import { fingerprint, safeEqual } from '../../callback-gateway/auth.js';
+import { canonicalCallbackContent } from '../../contracts/callbacks.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import type { Store } from '../../store/types.js';
+
+const CREDENTIALS = { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' };
+const RECEIVED_AT = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+/** The page's "Device deactivated" callback, as ThingSpace sends it to this gateway (credentials in the body). */
+function deactivation(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...CREDENTIALS,
+    requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
+    deviceIds: [
+      { id: '990003420535573', kind: 'imei' },
+      { id: '89148000000800784259', kind: 'iccid' },
+    ],
+    deviceResponse: { deactivateResponse: { deactivated: true } },
+    status: 'Success',
+    callbackCount: 1,
+    maxCallbackThreshold: 4,
+    ...overrides,
+  };
+}
+
+/** The page's GoToState callback (StateService), which has no status field. */
+function goToState(): Record<string, unknown> {
+  const deviceIds = [
+    { id: '99412344682328800000', kind: 'Iccid' },
+    { id: '990013907835573', kind: 'Imei' },
+  ];
+  return {
+    ...CREDENTIALS,
+    requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
+    deviceIds,
+    deviceResponse: {
+      usageResponse: [],
+      goToStateResponse: { deviceIds, serviceName: 'WiFi', stateName: 'WiFi Activate' },
+    },
+  };
+}
+
+function withoutCredentials(body: Record<string, unknown>): Record<string, unknown> {
+  const { username: _u, password: _p, ...rest } = body;
+  return rest;
+}
+
+interface Running {
+  url: string;
+  server: Server;
+}
+
+async function listen(deps: GatewayDeps): Promise<Running> {
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function post(url: string, body: unknown, contentType = 'application/json'): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function answer(response: Response): Promise<{ status: number; body: unknown }> {
+  return { status: response.status, body: await response.json() };
+}
+
+describe('callback gateway app over real HTTP', () => {
+  let store: Store;
+  let onStored: jest.Mock<() => void>;
+  let gateway: Running;
+
+  beforeEach(async () => {
+    store = openSqliteStore(':memory:');
+    onStored = jest.fn<() => void>();
+    gateway = await listen({
+      store,
+      credentials: CREDENTIALS,
+      logger: pino({ level: 'silent' }),
+      maxBody: '4kb',
+      onStored,
+    });
+  });
+
+  afterEach(async () => {
+    await close(gateway.server);
+    await store.close();
+  });
+
+  describe('receiving callbacks', () => {
+    it('a CarrierService callback with the right credentials is stored, without them, and then acknowledged', async () => {
+      const body = deactivation();
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, body);
+
+      expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
+      const stored = await store.list('pending', 10);
+      expect(stored).toEqual([
+        {
+          id: 1,
+          service: 'CarrierService',
+          fingerprint: fingerprint(canonicalCallbackContent('CarrierService', body)),
+          body: withoutCredentials(body),
+          receivedAt: RECEIVED_AT,
+          deliveries: 1,
+          state: 'pending',
+        },
+      ]);
+      expect(JSON.stringify(stored)).not.toContain(CREDENTIALS.password);
+      expect(JSON.stringify(stored)).not.toContain(CREDENTIALS.username);
+      expect(onStored).toHaveBeenCalledTimes(1);
+    });
+
+    it("ThingSpace's re-delivery (callbackCount 2) is acknowledged as a duplicate and stored only once", async () => {
+      await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
+
+      expect(await answer(response)).toEqual({ status: 200, body: { status: 'duplicate', id: 1 } });
+      expect((await store.list('pending', 10)).map((r) => ({ id: r.id, deliveries: r.deliveries }))).toEqual([
+        { id: 1, deliveries: 2 },
+      ]);
+      expect(onStored).toHaveBeenCalledTimes(1);
+    });
+
+    it('the service in the path is matched case-insensitively and stored in its canonical spelling', async () => {
+      const response = await post(`${gateway.url}/callbacks/stateservice`, goToState());
+      expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
+      expect((await store.list('pending', 10)).map((r) => r.service)).toEqual(['StateService']);
+    });
+
+    it('content type application/json with a charset, or a +json type, is accepted', async () => {
+      const first = await post(
+        `${gateway.url}/callbacks/CarrierService`,
+        deactivation(),
+        'application/json; charset=utf-8',
+      );
+      const second = await post(
+        `${gateway.url}/callbacks/StateService`,
+        goToState(),
+        'application/vnd.thingspace+json',
+      );
+      expect([first.status, second.status]).toEqual([200, 200]);
+    });
+
+    it('POST /callbacks infers StateService from a goToStateResponse and CarrierService from a deactivateResponse', async () => {
+      expect(await answer(await post(`${gateway.url}/callbacks`, goToState()))).toEqual({
+        status: 200,
+        body: { status: 'accepted', id: 1 },
+      });
+      expect(await answer(await post(`${gateway.url}/callbacks`, deactivation()))).toEqual({
+        status: 200,
+        body: { status: 'accepted', id: 2 },
+      });
+      expect((await store.list('pending', 10)).map((r) => [r.id, r.service])).toEqual([
+        [2, 'CarrierService'],
+        [1, 'StateService'],
+      ]);
+    });
+
+    it('POST /callbacks without anything that tells the service apart is refused with a pointer to the service path', async () => {
+      const body = { ...CREDENTIALS, requestId: 'r-1', status: 'Success' };
+      expect(await answer(await post(`${gateway.url}/callbacks`, body))).toEqual({
+        status: 400,
+        body: {
+          error: 'unknown_service',
+          message: 'Cannot tell which ThingSpace service sent this callback; post it to /callbacks/:service',
+        },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+  });
+
+  describe('refusing callbacks', () => {
+    it('a wrong password is refused with 401 and nothing is stored', async () => {
+      const response = await post(
+        `${gateway.url}/callbacks/CarrierService`,
+        deactivation({ password: 'old-password' }),
+      );
+      expect(await answer(response)).toEqual({
+        status: 401,
+        body: { error: 'unauthorized', message: 'Callback credentials do not match' },
+      });
+      expect(await store.counts()).toEqual({
+        received: 0,
+        duplicates: 0,
+        pending: 0,
+        delivered: 0,
+        parked: 0,
+        orphaned: 0,
+        deadLetter: 0,
+      });
+      expect(onStored).not.toHaveBeenCalled();
+    });
+
+    it('a wrong username is refused with 401', async () => {
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ username: 'someone' }));
+      expect(await answer(response)).toEqual({
+        status: 401,
+        body: { error: 'unauthorized', message: 'Callback credentials do not match' },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('missing or non-string credentials are refused with 401', async () => {
+      const none = withoutCredentials(deactivation());
+      const numeric = deactivation({ password: 12345678 });
+      expect((await post(`${gateway.url}/callbacks/CarrierService`, none)).status).toBe(401);
+      expect((await post(`${gateway.url}/callbacks/CarrierService`, numeric)).status).toBe(401);
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('the 401 answer never echoes what the sender put in the body', async () => {
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ password: 'guess-1234' }));
+      const text = await response.text();
+      expect(text).not.toContain('guess-1234');
+      expect(text).not.toContain(CREDENTIALS.password);
+    });
+
+    it('a body that is not sent as JSON is refused with 415', async () => {
+      const response = await post(
+        `${gateway.url}/callbacks/CarrierService`,
+        JSON.stringify(deactivation()),
+        'text/plain',
+      );
+      expect(await answer(response)).toEqual({
+        status: 415,
+        body: { error: 'unsupported_media_type', message: 'Callbacks must be sent as application/json' },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('malformed JSON is refused with a 400 JSON reason', async () => {
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, '{"username":"ts-callbacks",');
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await answer(response)).toEqual({
+        status: 400,
+        body: { error: 'invalid_json', message: 'The callback body is not valid JSON' },
+      });
+    });
+
+    it('a JSON body that is not an object is refused with 400', async () => {
+      const response = await post(`${gateway.url}/callbacks/CarrierService`, [deactivation()]);
+      expect(await answer(response)).toEqual({
+        status: 400,
+        body: { error: 'invalid_body', message: 'The callback body must be a JSON object' },
+      });
+    });
+
+    it('a body over the configured limit is refused with 413 and nothing is stored', async () => {
+      const response = await post(
+        `${gateway.url}/callbacks/CarrierService`,
+        deactivation({ padding: 'x'.repeat(8 * 1024) }),
+      );
+      expect(await answer(response)).toEqual({
+        status: 413,
+        body: { error: 'too_large', message: 'The callback body is too large' },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('a JSON body in a charset body-parser cannot read is refused with 415, not reported as a server fault', async () => {
+      const response = await post(
+        `${gateway.url}/callbacks/CarrierService`,
+        JSON.stringify(deactivation()),
+        'application/json; charset=iso-8859-1',
+      );
+      expect(await answer(response)).toEqual({
+        status: 415,
+        body: { error: 'unsupported_media_type', message: expect.any(String) },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('an unknown service in the path is refused with 400 naming the known services', async () => {
+      const response = await post(`${gateway.url}/callbacks/BillingService`, deactivation());
+      expect(await answer(response)).toEqual({
+        status: 400,
+        body: {
+          error: 'unknown_service',
+          message: 'Unknown callback service; expected one of CarrierService, StateService, DeviceProfileService',
+        },
+      });
+      expect((await store.counts()).received).toBe(0);
+    });
+
+    it('a callback with neither a request id nor device identifiers is refused with 400', async () => {
+      const body = { ...CREDENTIALS, deviceResponse: { deactivateResponse: { deactivated: true } }, status: 'Success' };
+      expect(await answer(await post(`${gateway.url}/callbacks/CarrierService`, body))).toEqual({
+        status: 400,
+        body: { error: 'invalid_body', message: 'The callback carries neither a requestId nor deviceIds' },
+      });
+    });
+  });
+
+  describe('operations endpoints', () => {
+    it('/healthz answers ok', async () => {
+      expect(await answer(await fetch(`${gateway.url}/healthz`))).toEqual({ status: 200, body: { status: 'ok' } });
+    });
+
+    it('/readyz answers ready while the store answers', async () => {
+      expect(await answer(await fetch(`${gateway.url}/readyz`))).toEqual({ status: 200, body: { status: 'ready' } });
+    });
+
+    it('/metrics shows the inbox counts as text', async () => {
+      await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
+      await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
+      await post(`${gateway.url}/callbacks/StateService`, goToState());
+
+      const response = await fetch(`${gateway.url}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await response.text()).toBe(
+        [
+          'euicc_gateway_callbacks_received 2',
+          'euicc_gateway_callbacks_duplicates 1',
+          'euicc_gateway_callbacks_pending 2',
+          'euicc_gateway_callbacks_delivered 0',
+          'euicc_gateway_callbacks_parked 0',
+          'euicc_gateway_callbacks_orphaned 0',
+          'euicc_gateway_callbacks_deadLetter 0',
+          '',
+        ].join('\n'),
+      );
+    });
+  });
+});
+
+describe('callback gateway app with a failing store', () => {
+  let real: Store;
+  let running: Running | undefined;
+
+  beforeEach(() => {
+    real = openSqliteStore(':memory:');
+  });
+
+  afterEach(async () => {
+    if (running) await close(running.server);
+    running = undefined;
+    await real.close();
+  });
+
+  it('when the inbox cannot be written, the callback is answered 503 so that ThingSpace sends it again', async () => {
+    const onStored = jest.fn<() => void>();
+    const store: Store = {
+      ...real,
+      recordCallback: () => Promise.reject(new Error('SQLITE_FULL: database or disk is full')),
+    };
+    running = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }), onStored });
+
+    const response = await post(`${running.url}/callbacks/CarrierService`, deactivation());
+    expect(await answer(response)).toEqual({
+      status: 503,
+      body: { error: 'unavailable', message: 'The callback could not be stored; send it again' },
+    });
+    expect(onStored).not.toHaveBeenCalled();
+  });
+
+  it('/readyz answers 503 when the store does not answer a ping', async () => {
+    const store: Store = { ...real, ping: () => Promise.reject(new Error('database is locked')) };
+    running = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }) });
+    expect(await answer(await fetch(`${running.url}/readyz`))).toEqual({
+      status: 503,
+      body: { status: 'unavailable' },
+    });
+  });
+
+  it('/readyz answers 503 while the dispatcher is not running', async () => {
+    running = await listen({
+      store: real,
+      credentials: CREDENTIALS,
+      logger: pino({ level: 'silent' }),
+      ready: () => false,
+    });
+    expect(await answer(await fetch(`${running.url}/readyz`))).toEqual({
+      status: 503,
+      body: { status: 'unavailable' },
+    });
+  });
+});
+
+describe('inferService', () => {
+  it.each([
+    [{ deviceResponse: { goToStateResponse: {} } }, 'StateService'],
+    [{ deviceResponse: { deviceProfileResponse: {} } }, 'DeviceProfileService'],
+    [{ deviceResponse: { deactivateResponse: { deactivated: true } } }, 'CarrierService'],
+    [{ deviceResponse: { changeIdentifierResponse: {} } }, 'CarrierService'],
+    [{ faultResponse: { faultcode: 'StateService.REQUEST_FAILED.UnexpectedError' } }, 'StateService'],
+    [{ faultResponse: { faultcode: 'carrierservice.INPUT_INVALID.Device.Kind.Invalid' } }, 'CarrierService'],
+    [{ faultResponse: { faultcode: 'BillingService.REQUEST_FAILED.Oops' } }, undefined],
+    [{ deviceResponse: {} }, undefined],
+    [{}, undefined],
+  ])('reads %j as coming from %p', (body, service) => {
+    expect(inferService(body)).toBe(service);
+  });
+});
+
+describe('callbackKeys', () => {
+  it('lists the request id first, then every device the callback names, kinds and ids lower-cased', () => {
+    const body = {
+      requestId: 'r-1',
+      deviceIds: [
+        { kind: 'Iccid', id: '8914800000080078425F' },
+        { kind: 'IMEI', id: '990013907835573' },
+      ],
+      deviceResponse: {
+        changeIdentifierResponse: { deviceIds: [{ kind: 'eid', id: '89033023312150000000000256691984' }] },
+      },
+    };
+    expect(callbackKeys(body)).toEqual([
+      'requestid:r-1',
+      'iccid:8914800000080078425f',
+      'imei:990013907835573',
+      'eid:89033023312150000000000256691984',
+    ]);
+  });
+
+  it('a callback without a request id is keyed by its devices only, and one without either has no keys', () => {
+    expect(callbackKeys({ requestId: '', ids: [{ kind: 'mdn', id: '8586928930' }] })).toEqual(['mdn:8586928930']);
+    expect(callbackKeys({ status: 'Success' })).toEqual([]);
+  });
+});
+
+describe('safeEqual', () => {
+  it('is true only for the same string', () => {
+    expect(safeEqual('cb-secret-7f3a9c', 'cb-secret-7f3a9c')).toBe(true);
+    expect(safeEqual('cb-secret-7f3a9', 'cb-secret-7f3a9c')).toBe(false);
+    expect(safeEqual('', 'cb-secret-7f3a9c')).toBe(false);
+    expect(safeEqual(undefined, 'cb-secret-7f3a9c')).toBe(false);
+    expect(safeEqual(['cb-secret-7f3a9c'], 'cb-secret-7f3a9c')).toBe(false);
+  });
+});
