@@ -1,4 +1,5 @@
 /** Pieces every saga shares. Workflow code: deterministic, no I/O. */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
 
 /** Failure types that retrying cannot fix. */
@@ -40,4 +41,23 @@ export class CallbackLedger {
     }
     return fresh;
   }
+}
+
+/**
+ * The failure a saga ends with. An activity's typed failure (`ThingSpaceRejected`, `DeviceBusy`, …)
+ * arrives wrapped in an ActivityFailure; the saga re-raises it at the top, with the same type, message
+ * and details, so callers match `WorkflowFailedError.cause.type` whatever step failed.
+ */
+export function sagaFailure(err: unknown): unknown {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    const { type, message, details } = err.cause;
+    return ApplicationFailure.create({
+      type: type ?? FailureType.InternalError,
+      message,
+      details: details as unknown[],
+      nonRetryable: true,
+      cause: err,
+    });
+  }
+  return err;
 }

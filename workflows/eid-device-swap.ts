@@ -31,7 +31,7 @@ import {
   type SwapStep,
 } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
-import { CallbackLedger, NON_RETRYABLE, stepTimeoutOf } from './common.js';
+import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf } from './common.js';
 
 const store = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -177,7 +177,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     };
   } catch (err) {
     if ((phase as SwapSagaPhase) !== 'completed') setPhase('failed');
-    throw err;
+    throw sagaFailure(err);
   } finally {
     // Runs even when the saga is cancelled: a device must never stay claimed by a closed saga.
     await CancellationScope.nonCancellable(() => store.releaseDevices());

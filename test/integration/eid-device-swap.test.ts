@@ -1,0 +1,250 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
+import { FailureType, searchAttributes, type EidDeviceSwapResult } from '../../contracts/index.js';
+import { ACCOUNT, CALLBACK_CREDENTIALS, seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
+
+interface SimRequest {
+  operation: string;
+  status: number;
+}
+
+let system: TestSystem;
+
+beforeAll(async () => {
+  system = await startSystem();
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+beforeEach(async () => {
+  await system.sim('POST', '/__sim/faults', { clear: true });
+});
+
+async function simRequests(operation: string, since = 0): Promise<SimRequest[]> {
+  const log = await system.sim<SimRequest[]>('GET', '/__sim/requests');
+  return log.slice(since).filter((r) => r.operation === operation);
+}
+
+async function requestLogLength(): Promise<number> {
+  return (await system.sim<SimRequest[]>('GET', '/__sim/requests')).length;
+}
+
+/** The failure a saga ended with. */
+async function failureOf(handle: EidDeviceSwapHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+function expectCompleted(result: EidDeviceSwapResult, swappedIn: { kind: string; id: string }[]): void {
+  const confirmed = { state: 'confirmed', confirmedBy: 'callback', at: expect.any(String), requestId: expect.any(String) };
+  expect(result).toEqual({
+    accountName: ACCOUNT,
+    requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    callbackRequestIds: expect.arrayContaining([result.requestId]),
+    swappedInDevice: expect.arrayContaining(swappedIn),
+    swappedOutDevice: expect.arrayContaining([expect.objectContaining({ kind: 'iccid' })]),
+    steps: { deactivation: confirmed, identifierChange: confirmed, goToState: confirmed },
+    submittedAt: expect.any(String),
+    completedAt: expect.any(String),
+  });
+  // The page's examples: the two CarrierService callbacks carry other request ids than the swap's.
+  expect(result.callbackRequestIds).toHaveLength(3);
+}
+
+describe('eidDeviceSwap saga', () => {
+  it('completes when the three callbacks arrive in the documented order', async () => {
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    const result = await handle.result();
+    expectCompleted(result, pair.swapIn);
+
+    const status = await handle.status();
+    expect(status).toEqual({
+      phase: 'completed',
+      requestId: result.requestId,
+      steps: result.steps,
+      callbacksReceived: 3,
+      duplicatesIgnored: 0,
+    });
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(searchAttributes.Operation)).toBe('eidDeviceSwap');
+    expect(described.typedSearchAttributes.get(searchAttributes.ThingSpaceRequestId)).toBe(result.requestId);
+    expect(described.typedSearchAttributes.get(searchAttributes.SagaStep)).toBe('completed');
+    expect(described.typedSearchAttributes.get(searchAttributes.DeviceIds)).toContain(
+      `imei:${pair.swapOut.find((d) => d.kind === 'imei')?.id}`,
+    );
+    // The simulator's inventory moved the MDN to the replacement.
+    const mdn = pair.swapOut.find((d) => d.kind === 'mdn')?.id;
+    const swappedIn = await system.sim<{ mdn?: string; state: string }>(
+      'GET',
+      `/__sim/devices/eid/${pair.swapIn.find((d) => d.kind === 'eid')?.id}`,
+    );
+    expect(swappedIn).toMatchObject({ mdn, state: 'active' });
+  });
+
+  it('completes when the callbacks arrive in reverse order', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { order: 'reverse' } });
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expectCompleted(await handle.result(), pair.swapIn);
+  });
+
+  it('applies each callback once when ThingSpace delivers every callback twice', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { duplicate: 1 } });
+    const pair = await seedSwapPair(system);
+    const before = await system.store.counts();
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expectCompleted(await handle.result(), pair.swapIn);
+    await waitForSimulatorQuiet();
+    const after = await system.store.counts();
+    expect(after.received - before.received).toBe(3);
+    expect(after.duplicates - before.duplicates).toBe(3);
+    const status = await handle.status();
+    expect(status.callbacksReceived - status.duplicatesIgnored).toBe(3);
+  });
+
+  it('completes when the GoToState callback arrives before the submit activity has returned', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { beforeResponse: ['goToState'] } });
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expectCompleted(await handle.result(), pair.swapIn);
+  });
+
+  it('fails at once, without retries, when ThingSpace answers 400 for an unknown device', async () => {
+    const pair = await seedSwapPair(system);
+    const unknownEid = '8903302331215000000000000000000' + '1';
+    const request = swapRequest({ ...pair, swapIn: [{ kind: 'eid', id: unknownEid }, pair.swapIn[1]!] });
+    const since = await requestLogLength();
+    const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe(FailureType.ThingSpaceRejected);
+    // The activity's failure is the cause of the workflow's.
+    expect(failure.message).toContain('DeviceNotFound');
+    const submits = await simRequests('eidDeviceSwap', since);
+    expect(submits.map((r) => r.status)).toEqual([400]);
+    // The devices were released: a new swap of the same swap-out device can start.
+    const claimAgain = await system.store.claimDevices(`probe-${randomUUID()}`, [`eid:${unknownEid}`]);
+    expect(claimAgain).toEqual({ ok: true });
+  });
+
+  it('retries the submit when ThingSpace answers 503 and then 200', async () => {
+    await system.sim('POST', '/__sim/faults', { responses: [{ operation: 'eidDeviceSwap', status: 503, times: 1 }] });
+    const pair = await seedSwapPair(system);
+    const since = await requestLogLength();
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expectCompleted(await handle.result(), pair.swapIn);
+    const submits = await simRequests('eidDeviceSwap', since);
+    expect(submits.map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('renews an expired session with exactly one login and completes', async () => {
+    const warmUp = await seedSwapPair(system);
+    await startEidDeviceSwap(system.client, swapRequest(warmUp), { taskQueue: system.taskQueue }).then((h) =>
+      h.result(),
+    );
+    await system.sim('POST', '/__sim/sessions/expire');
+    const since = await requestLogLength();
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expectCompleted(await handle.result(), pair.swapIn);
+    expect((await simRequests('login', since)).map((r) => r.status)).toEqual([200]);
+    expect((await simRequests('eidDeviceSwap', since)).map((r) => r.status)).toEqual([400, 200]);
+  });
+
+  it('answers 401 to a callback with wrong credentials, stores nothing and signals nothing', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair, { options: { stepTimeout: '1 minute' } }), {
+      taskQueue: system.taskQueue,
+    });
+    await waitFor(async () => (await handle.status()).steps.identifierChange.state === 'confirmed');
+    await waitFor(async () => (await handle.status()).steps.deactivation.state === 'confirmed');
+    const before = await system.store.counts();
+    const { requestId } = await handle.status();
+    const imei = pair.swapOut.find((d) => d.kind === 'imei')!;
+    const forged = {
+      username: CALLBACK_CREDENTIALS.username,
+      password: 'not-the-password',
+      requestId,
+      deviceIds: [imei],
+      deviceResponse: { goToStateResponse: { deviceIds: [imei], serviceName: 'WiFi', stateName: 'WiFi Activate' } },
+    };
+    const res = await fetch(`${system.gatewayUrl}/callbacks/StateService`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(forged),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: 'unauthorized', message: 'Callback credentials do not match' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await system.store.counts()).toEqual(before);
+    const status = await handle.status();
+    expect(status.steps.goToState).toEqual({ state: 'waiting' });
+    expect(status.callbacksReceived).toBe(2);
+    await handle.terminate('test finished');
+  });
+
+  it('rejects an invalid request with InvalidRequest naming the field, sending nothing to ThingSpace', async () => {
+    const pair = await seedSwapPair(system);
+    const since = await requestLogLength();
+    const handle = await system.client.workflow.start('eidDeviceSwap', {
+      taskQueue: system.taskQueue,
+      workflowId: `eidDeviceSwap:invalid:${randomUUID()}`,
+      args: [{ ...swapRequest(pair), mdnZipCode: '9880' }],
+    });
+    const failure = await failureOf(handle as unknown as EidDeviceSwapHandle);
+    expect(failure.type).toBe(FailureType.InvalidRequest);
+    expect(failure.message).toBe('Invalid request: mdnZipCode must be 5 digits');
+    expect(failure.nonRetryable).toBe(true);
+    expect(await simRequests('eidDeviceSwap', since)).toEqual([]);
+  });
+
+  it('fails the second of two open swaps of the same device with DeviceBusy', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
+    const pair = await seedSwapPair(system);
+    const first = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    await waitFor(async () => (await first.status()).phase === 'awaitingCallbacks');
+    const other = await seedSwapPair(system);
+    const second = await startEidDeviceSwap(
+      system.client,
+      swapRequest({ swapOut: pair.swapOut, swapIn: other.swapIn }),
+      { taskQueue: system.taskQueue },
+    );
+    const failure = await failureOf(second);
+    expect(failure.type).toBe(FailureType.DeviceBusy);
+    await first.terminate('test finished');
+  });
+
+  it('returns the saga already running when the same swap is started twice', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
+    const pair = await seedSwapPair(system);
+    const first = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    const again = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    expect(again.workflowId).toBe(first.workflowId);
+    expect((await again.describe()).runId).toBe((await first.describe()).runId);
+    await first.terminate('test finished');
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitForSimulatorQuiet(): Promise<void> {
+  await waitFor(async () => (await system.sim<{ pending: number }>('GET', '/__sim/callbacks/pending')).pending === 0);
+  await new Promise((r) => setTimeout(r, 300));
+}

@@ -1,0 +1,206 @@
+/**
+ * The whole system in one test process, every part real: the shared Temporal dev server, a worker on
+ * its own task queue, the callback gateway with its SQLite inbox, and the ThingSpace simulator, all
+ * over HTTP on loopback ports chosen by the OS.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createActivities } from '../../activities/index.js';
+import { createApp } from '../../callback-gateway/app.js';
+import { createDispatcher, type Dispatcher } from '../../callback-gateway/dispatcher.js';
+import { temporalSignaler } from '../../callback-gateway/signal.js';
+import { CALLBACK_SERVICES, type DeviceId, type EidDeviceSwapRequest } from '../../contracts/index.js';
+import { createSimulator } from '../../simulator/app.js';
+import { openSqliteStore, type Store } from '../../store/index.js';
+import { createThingSpaceClient } from '../../thingspace/index.js';
+import { createLifecycleWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+
+export const ACCOUNT = '0000123456-00001';
+export const CALLBACK_CREDENTIALS = { username: 'test-callbacks', password: 'test-callback-password' };
+const SIM_CREDENTIALS = {
+  clientId: 'sim-client-id',
+  clientSecret: 'sim-client-secret',
+  username: 'sim-user',
+  password: 'sim-password',
+};
+
+let runtimeInstalled = false;
+let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
+
+function listen(app: { listen: (port: number, host: string) => Server }): Promise<{ server: Server; url: string }> {
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1');
+    server.once('listening', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ server, url: `http://127.0.0.1:${port}` });
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface TestSystem {
+  client: Client;
+  taskQueue: string;
+  store: Store;
+  gatewayUrl: string;
+  simulatorUrl: string;
+  dispatcher: Dispatcher;
+  /** JSON call to the simulator's control API. */
+  sim<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(): Promise<TestSystem> {
+  const address = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run integration tests through jest (global setup)');
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+    } catch {
+      // Installed already by an earlier test file in this process.
+    }
+  }
+  bundle ??= await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+
+  const logger = pino({ level: 'silent' });
+  const dir = mkdtempSync(join(tmpdir(), 'euicc-it-'));
+  const store = openSqliteStore(join(dir, 'inbox.db'));
+
+  const simulator = createSimulator({ callbackDelayMs: 20, retryIntervalMs: 200, seed: 7 });
+  const sim = await listen(simulator.app);
+
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });
+  const gateway = await listen(
+    createApp({ store, logger, credentials: CALLBACK_CREDENTIALS, onStored: () => dispatcher.kick() }),
+  );
+  dispatcher.start();
+
+  const thingspace = createThingSpaceClient({ baseUrl: `${sim.url}/api`, ...SIM_CREDENTIALS });
+  for (const service of CALLBACK_SERVICES) {
+    await thingspace.registerCallback(ACCOUNT, {
+      name: service,
+      url: `${gateway.url}/callbacks/${service}`,
+      ...CALLBACK_CREDENTIALS,
+    });
+  }
+
+  const taskQueue = `it-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker: Worker = await createLifecycleWorker({
+    connection: nativeConnection,
+    taskQueue,
+    activities: createActivities({ thingspace, store }),
+    workflowBundle: bundle,
+  });
+  const running = worker.run();
+
+  const simCall = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${sim.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`simulator ${method} ${path} answered ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  return {
+    client,
+    taskQueue,
+    store,
+    gatewayUrl: gateway.url,
+    simulatorUrl: sim.url,
+    dispatcher,
+    sim: simCall,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await dispatcher.stop();
+      await close(gateway.server);
+      await simulator.close();
+      await close(sim.server);
+      await connection.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let serial = 0;
+
+/** Digits unique to this test run, so that workflow ids (derived from devices) never collide across runs. */
+function uniqueDigits(length: number): string {
+  serial += 1;
+  const seed = `${Date.now()}${process.pid}${serial}`.replace(/\D/g, '');
+  return seed.slice(-length).padStart(length, '9');
+}
+
+export interface SeededPair {
+  swapOut: DeviceId[];
+  swapIn: DeviceId[];
+}
+
+/** Seeds an active device with a line and a pre-active eUICC replacement, both unique to this test. */
+export async function seedSwapPair(system: TestSystem): Promise<SeededPair> {
+  const n = uniqueDigits(9);
+  const out = {
+    accountName: ACCOUNT,
+    eid: `890330233121500000000${n}01`.padEnd(32, '0').slice(0, 32),
+    iccid: `8914800000${n}1`,
+    imei: `35${n}1111`.slice(0, 15),
+    mdn: `5${n}`,
+    state: 'active',
+    servicePlan: '4G 2GB',
+  };
+  const into = {
+    accountName: ACCOUNT,
+    eid: `890330233121500000000${n}02`.padEnd(32, '0').slice(0, 32),
+    iccid: `8914800000${n}2`,
+    imei: `35${n}2222`.slice(0, 15),
+    state: 'pre-active',
+    servicePlan: '4G 2GB',
+  };
+  await system.sim('POST', '/__sim/devices', { devices: [out, into] });
+  return {
+    swapOut: [
+      { kind: 'mdn', id: out.mdn },
+      { kind: 'eid', id: out.eid },
+      { kind: 'imei', id: out.imei },
+      { kind: 'iccid', id: out.iccid },
+    ],
+    swapIn: [
+      { kind: 'eid', id: into.eid },
+      { kind: 'imei', id: into.imei },
+    ],
+  };
+}
+
+export function swapRequest(pair: SeededPair, overrides: Partial<EidDeviceSwapRequest> = {}): EidDeviceSwapRequest {
+  return {
+    accountName: ACCOUNT,
+    deviceToSwapOut: pair.swapOut,
+    deviceToSwapIn: pair.swapIn,
+    mdnZipCode: '98802',
+    serviceName: 'WiFi',
+    stateName: 'WiFi Activate',
+    servicePlan: '4G 2GB',
+    smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.5',
+    ...overrides,
+  };
+}
