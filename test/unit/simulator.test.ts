@@ -151,7 +151,9 @@ describe('OAuth token endpoint', () => {
       body: { error: 'unsupported_grant_type' },
     });
     const wrong = `Basic ${Buffer.from('sim-client-id:nope').toString('base64')}`;
-    expect(await http(url, { headers: { ...form, authorization: wrong }, body: 'grant_type=client_credentials' })).toMatchObject({
+    expect(
+      await http(url, { headers: { ...form, authorization: wrong }, body: 'grant_type=client_credentials' }),
+    ).toMatchObject({
       status: 401,
       body: { error: 'invalid_client', error_description: expect.any(String) },
     });
@@ -169,7 +171,10 @@ describe('OAuth token endpoint', () => {
       headers: { 'vz-m2m-token': c.session, 'content-type': 'application/json' },
       body: JSON.stringify(list),
     });
-    expect(noBearer).toMatchObject({ status: 401, body: { fault: { code: '900902', message: 'Missing Credentials' } } });
+    expect(noBearer).toMatchObject({
+      status: 401,
+      body: { fault: { code: '900902', message: 'Missing Credentials' } },
+    });
 
     const revoke = await http(`${h.api}/ts/v1/oauth2/revoke`, {
       headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
@@ -213,7 +218,10 @@ describe('M2M session', () => {
     for (let i = 0; i < 5; i++) {
       expect(await login(h.api, token, 'wrong')).toEqual({
         status: 400,
-        body: { errorCode: 'UnifiedWebService.INPUT_INVALID.UserCredentials.Invalid', errorMessage: expect.any(String) },
+        body: {
+          errorCode: 'UnifiedWebService.INPUT_INVALID.UserCredentials.Invalid',
+          errorMessage: expect.any(String),
+        },
         text: expect.any(String),
         headers: expect.anything(),
       });
@@ -263,10 +271,12 @@ describe('callback registration', () => {
 
     const register = (name: string, url: string, extra: Record<string, unknown> = {}) =>
       c.call('POST', `/callbacks/${ACCOUNT}`, { name, url, ...extra });
-    expect(await register('CarrierService', 'http://127.0.0.1:9001/a', { username: 'u', password: 'p' })).toMatchObject({
-      status: 200,
-      body: { accountName: ACCOUNT, serviceName: 'CarrierService' },
-    });
+    expect(await register('CarrierService', 'http://127.0.0.1:9001/a', { username: 'u', password: 'p' })).toMatchObject(
+      {
+        status: 200,
+        body: { accountName: ACCOUNT, serviceName: 'CarrierService' },
+      },
+    );
     await register('CarrierService', 'http://127.0.0.1:9001/b');
     await register('StateService', 'http://127.0.0.1:9001/s');
     expect((await c.call('GET', `/callbacks/${ACCOUNT}`)).body).toEqual([
@@ -286,9 +296,12 @@ describe('callback registration', () => {
     const h = await start();
     const c = await client(h.api);
     const ok = { name: 'CarrierService', url: 'http://127.0.0.1:9001/cb' };
-    const code = async (account: string, body: unknown) => (await c.call('POST', `/callbacks/${account}`, body)).body.errorCode;
+    const code = async (account: string, body: unknown) =>
+      (await c.call('POST', `/callbacks/${account}`, body)).body.errorCode;
     expect(await code('9999999999-00001', ok)).toBe('UnifiedWebService.REQUEST_FAILED.AccountNotFound');
-    expect(await code(ACCOUNT, { ...ok, name: 'NoSuchService' })).toBe('UnifiedWebService.INPUT_INVALID.CallbackService.Invalid');
+    expect(await code(ACCOUNT, { ...ok, name: 'NoSuchService' })).toBe(
+      'UnifiedWebService.INPUT_INVALID.CallbackService.Invalid',
+    );
     expect(await code(ACCOUNT, { ...ok, url: 'ftp://x' })).toBe('UnifiedWebService.INPUT_INVALID.CallbackUrl.Invalid');
     expect(await code(ACCOUNT, { ...ok, password: 'x'.repeat(41) })).toBe(
       'UnifiedWebService.INPUT_INVALID.CallbackCredentials.Invalid',
@@ -305,7 +318,10 @@ describe('device list', () => {
     const statuses: number[] = [];
     let largest = 0;
     for (;;) {
-      const page = await c.call('POST', '/devices/actions/list', { accountName: ACCOUNT, largestDeviceIdSeen: largest });
+      const page = await c.call('POST', '/devices/actions/list', {
+        accountName: ACCOUNT,
+        largestDeviceIdSeen: largest,
+      });
       statuses.push(page.status);
       for (const d of page.body.devices as Json[]) seen.push(d.deviceIds.find((i: Json) => i.kind === 'imei').id);
       const last = (page.body.devices as Json[]).at(-1);
@@ -356,17 +372,26 @@ describe('device list', () => {
   test('filters by state; unknown devices and accounts are errors', async () => {
     const h = await start();
     const c = await client(h.api);
-    const preActive = await c.call('POST', '/devices/actions/list', { accountName: ACCOUNT, currentState: 'PRE-ACTIVE' });
+    const preActive = await c.call('POST', '/devices/actions/list', {
+      accountName: ACCOUNT,
+      currentState: 'PRE-ACTIVE',
+    });
     expect(preActive.status).toBe(200);
-    expect((preActive.body.devices as Json[]).map((d) => d.carrierInformations[0].state)).toEqual(Array(5).fill('pre-active'));
-    expect((preActive.body.devices as Json[]).every((d) => !d.deviceIds.some((i: Json) => i.kind === 'mdn'))).toBe(true);
-    expect((await c.call('POST', '/devices/actions/list', { deviceId: { kind: 'imei', id: '490154203237518' } })).body).toEqual({
+    expect((preActive.body.devices as Json[]).map((d) => d.carrierInformations[0].state)).toEqual(
+      Array(5).fill('pre-active'),
+    );
+    expect((preActive.body.devices as Json[]).every((d) => !d.deviceIds.some((i: Json) => i.kind === 'mdn'))).toBe(
+      true,
+    );
+    expect(
+      (await c.call('POST', '/devices/actions/list', { deviceId: { kind: 'imei', id: '490154203237518' } })).body,
+    ).toEqual({
       errorCode: 'UnifiedWebService.REQUEST_FAILED.DeviceNotFound',
       errorMessage: expect.any(String),
     });
-    expect((await c.call('POST', '/devices/actions/list', { deviceId: { kind: 'serial', id: '1' } })).body.errorCode).toBe(
-      'UnifiedWebService.INPUT_INVALID.Device.Kind.Invalid',
-    );
+    expect(
+      (await c.call('POST', '/devices/actions/list', { deviceId: { kind: 'serial', id: '1' } })).body.errorCode,
+    ).toBe('UnifiedWebService.INPUT_INVALID.Device.Kind.Invalid');
     expect((await c.call('POST', '/devices/actions/list', { accountName: '1-1' })).body.errorCode).toBe(
       'UnifiedWebService.REQUEST_FAILED.AccountNotFound',
     );
@@ -378,8 +403,18 @@ describe('eidDeviceSwap validation', () => {
   const swapIn = (h: Harness) => devices(h).find((d) => d.state === 'pre-active') as SimDevice;
   const cases: [string, (h: Harness) => unknown, number, string][] = [
     ['a body that is not JSON', () => '{nope', 400, 'INPUT_INVALID.RequestUndefined'],
-    ['no accountName', (h) => swapBody(swapOut(h), swapIn(h), { accountName: undefined }), 400, 'INPUT_INVALID.Account.NotDefined'],
-    ['no deviceToSwapIn', (h) => swapBody(swapOut(h), swapIn(h), { deviceToSwapIn: [] }), 400, 'INPUT_INVALID.Device.NotDefined'],
+    [
+      'no accountName',
+      (h) => swapBody(swapOut(h), swapIn(h), { accountName: undefined }),
+      400,
+      'INPUT_INVALID.Account.NotDefined',
+    ],
+    [
+      'no deviceToSwapIn',
+      (h) => swapBody(swapOut(h), swapIn(h), { deviceToSwapIn: [] }),
+      400,
+      'INPUT_INVALID.Device.NotDefined',
+    ],
     [
       'an unknown kind',
       (h) => swapBody(swapOut(h), swapIn(h), { deviceToSwapIn: [{ kind: 'serial', id: '1' }] }),
@@ -388,19 +423,43 @@ describe('eidDeviceSwap validation', () => {
     ],
     [
       'a malformed EID',
-      (h) => swapBody(swapOut(h), swapIn(h), { deviceToSwapIn: [{ kind: 'eid', id: '123' }, { kind: 'imei', id: swapIn(h).imei }] }),
+      (h) =>
+        swapBody(swapOut(h), swapIn(h), {
+          deviceToSwapIn: [
+            { kind: 'eid', id: '123' },
+            { kind: 'imei', id: swapIn(h).imei },
+          ],
+        }),
       400,
       'INPUT_INVALID.Device.Identifier.Invalid',
     ],
     [
       'a swap-out device without its ICCID',
-      (h) => ({ ...swapBody(swapOut(h), swapIn(h)), deviceToSwapOut: (swapBody(swapOut(h), swapIn(h)).deviceToSwapOut as Json[]).slice(0, 3) }),
+      (h) => ({
+        ...swapBody(swapOut(h), swapIn(h)),
+        deviceToSwapOut: (swapBody(swapOut(h), swapIn(h)).deviceToSwapOut as Json[]).slice(0, 3),
+      }),
       400,
       'INPUT_INVALID.Device.Identifier.Missing',
     ],
-    ['a missing servicePlan', (h) => swapBody(swapOut(h), swapIn(h), { servicePlan: '' }), 400, 'INPUT_INVALID.Parameter.NotDefined'],
-    ['a malformed zip code', (h) => swapBody(swapOut(h), swapIn(h), { mdnZipCode: 'ABCDE' }), 400, 'INPUT_INVALID.Parameter.Invalid'],
-    ['an unknown account', (h) => swapBody(swapOut(h), swapIn(h), { accountName: '9999999999-00001' }), 400, 'REQUEST_FAILED.AccountNotFound'],
+    [
+      'a missing servicePlan',
+      (h) => swapBody(swapOut(h), swapIn(h), { servicePlan: '' }),
+      400,
+      'INPUT_INVALID.Parameter.NotDefined',
+    ],
+    [
+      'a malformed zip code',
+      (h) => swapBody(swapOut(h), swapIn(h), { mdnZipCode: 'ABCDE' }),
+      400,
+      'INPUT_INVALID.Parameter.Invalid',
+    ],
+    [
+      'an unknown account',
+      (h) => swapBody(swapOut(h), swapIn(h), { accountName: '9999999999-00001' }),
+      400,
+      'REQUEST_FAILED.AccountNotFound',
+    ],
     [
       'an unknown device',
       (h) =>
@@ -483,7 +542,9 @@ describe('gateway behaviour and response faults', () => {
     const first = await c.call('POST', '/devices/actions/list', body);
     expect(first.status).toBe(503);
     expect(first.headers.get('retry-after')).toBe('3');
-    expect(first.body).toEqual({ fault: { code: '101503', message: 'Runtime Error', description: expect.any(String) } });
+    expect(first.body).toEqual({
+      fault: { code: '101503', message: 'Runtime Error', description: expect.any(String) },
+    });
     expect((await c.call('POST', '/devices/actions/list', body)).status).toBe(503);
     expect((await c.call('POST', '/devices/actions/list', body)).status).toBe(200);
     expect(await login(h.api, c.token)).toMatchObject({ status: 429, body: { message: 'Too Many Requests' } });
@@ -500,6 +561,27 @@ describe('gateway behaviour and response faults', () => {
     });
   });
 
+  test('clear drops queued faults; delayMs without a status only holds the real answer', async () => {
+    const h = await start();
+    const c = await client(h.api);
+    const post = (body: unknown) =>
+      http(`${h.running.url}/__sim/faults`, {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await post({ responses: [{ operation: 'deviceList', status: 500, times: 5 }], callbacks: { order: 'reverse' } });
+    const cleared = await post({ clear: true, responses: [{ operation: 'deviceList', delayMs: 150 }] });
+    expect(cleared.body).toEqual({
+      responses: [{ operation: 'deviceList', delayMs: 150, times: 1, processed: false }],
+      callbacks: { order: 'documented', duplicate: 0, drop: 0, fail: {}, beforeResponse: [], never: [] },
+    });
+    const started = Date.now();
+    const res = await c.call('POST', '/devices/actions/list', { accountName: ACCOUNT });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect((await http(`${h.running.url}/__sim/health`, { method: 'GET' })).body).toEqual({ ok: true, seed: 1 });
+  });
+
   test('invalid fault requests are refused with the reason', async () => {
     const h = await start();
     const res = await http(`${h.running.url}/__sim/faults`, {
@@ -507,7 +589,10 @@ describe('gateway behaviour and response faults', () => {
       body: JSON.stringify({ callbacks: { duplicate: 2 } }),
     });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'InvalidControlRequest', issues: [{ path: 'callbacks.duplicate', message: expect.any(String) }] });
+    expect(res.body).toEqual({
+      error: 'InvalidControlRequest',
+      issues: [{ path: 'callbacks.duplicate', message: expect.any(String) }],
+    });
   });
 });
 
@@ -541,14 +626,24 @@ describe('control API', () => {
 
     const clash = await http(`${url}/__sim/devices`, {
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...added, imei: '353456789012999', eid: undefined, iccid: '89148000009999999998', mdn: '3125550199' }),
+      body: JSON.stringify({
+        ...added,
+        imei: '353456789012999',
+        eid: undefined,
+        iccid: '89148000009999999998',
+        mdn: '3125550199',
+      }),
     });
     expect(clash.status).toBe(400);
 
     const c = await client(h.api);
-    expect((await c.call('POST', '/devices/actions/list', { accountName: '0000999999-00001' })).body.devices).toHaveLength(1);
+    expect(
+      (await c.call('POST', '/devices/actions/list', { accountName: '0000999999-00001' })).body.devices,
+    ).toHaveLength(1);
 
-    expect((await http(`${url}/__sim/reset`, { headers: { 'content-type': 'application/json' }, body: '{"seed":9}' })).body).toEqual({
+    expect(
+      (await http(`${url}/__sim/reset`, { headers: { 'content-type': 'application/json' }, body: '{"seed":9}' })).body,
+    ).toEqual({
       seed: 9,
     });
     expect((await http(`${url}/__sim/devices`, { method: 'GET' })).body).toHaveLength(fixtureCount);

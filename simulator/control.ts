@@ -1,0 +1,124 @@
+/**
+ * The control API under `/__sim` (DESIGN.md §7): seed devices, inject faults, expire credentials, and read
+ * what the simulator saw and sent, so tests can assert on it and wait until it is quiet.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { deviceInputSchema, InventoryConflictError } from './devices.js';
+import { faultsRequestSchema } from './faults.js';
+import type { SimulatorState } from './state.js';
+
+const resetSchema = z.object({ seed: z.number().int().optional() }).strict();
+const devicesSchema = z.union([
+  z.array(deviceInputSchema),
+  z.object({ devices: z.array(deviceInputSchema) }).strict(),
+  deviceInputSchema,
+]);
+
+function badRequest(res: Response, error: z.ZodError | Error): void {
+  const issues =
+    error instanceof z.ZodError
+      ? error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+      : [{ path: '', message: error.message }];
+  res.status(400).json({ error: 'InvalidControlRequest', issues });
+}
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, req: Request, res: Response): T | undefined {
+  const result = schema.safeParse(req.body ?? {});
+  if (result.success) return result.data;
+  badRequest(res, result.error);
+  return undefined;
+}
+
+export function controlRouter(state: SimulatorState): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '10mb' }));
+
+  router.get('/health', (_req, res) => {
+    res.json({ ok: true, seed: state.seed });
+  });
+
+  router.post('/reset', (req, res) => {
+    const body = parse(resetSchema, req, res);
+    if (!body) return;
+    state.reset(body.seed);
+    res.json({ seed: state.seed });
+  });
+
+  router.get('/devices', (_req, res) => {
+    res.json(state.inventory.all());
+  });
+
+  router.post('/devices', (req, res) => {
+    const body = parse(devicesSchema, req, res);
+    if (!body) return;
+    const inputs = Array.isArray(body) ? body : 'devices' in body ? body.devices : [body];
+    try {
+      res.json(state.inventory.upsert(inputs));
+    } catch (error) {
+      if (error instanceof InventoryConflictError) return badRequest(res, error);
+      throw error;
+    }
+  });
+
+  router.get('/devices/:kind/:id', (req, res) => {
+    const kind = String(req.params.kind);
+    const id = String(req.params.id);
+    const device = state.inventory.find(kind, id) ?? state.inventory.findRetired(kind, id)?.device;
+    if (!device) return res.status(404).json({ error: 'DeviceNotFound', kind, id });
+    res.json(device);
+  });
+
+  router.get('/faults', (_req, res) => {
+    res.json(state.faults.snapshot());
+  });
+
+  router.post('/faults', (req, res) => {
+    const body = parse(faultsRequestSchema, req, res);
+    if (!body) return;
+    state.faults.apply(body);
+    res.json(state.faults.snapshot());
+  });
+
+  router.delete('/faults', (_req, res) => {
+    state.faults.clear();
+    res.json(state.faults.snapshot());
+  });
+
+  router.post('/sessions/expire', (_req, res) => {
+    res.json({ expired: state.auth.expireSessions() });
+  });
+
+  router.post('/tokens/expire', (_req, res) => {
+    res.json({ expired: state.auth.expireTokens() });
+  });
+
+  router.post('/logins/unlock', (_req, res) => {
+    res.json({ unlocked: state.auth.unlock() });
+  });
+
+  router.get('/requests', (req, res) => {
+    const operation = typeof req.query.operation === 'string' ? req.query.operation : undefined;
+    res.json(operation ? state.requestLog.filter((r) => r.operation === operation) : state.requestLog);
+  });
+
+  router.get('/callbacks', (req, res) => {
+    const requestId = typeof req.query.requestId === 'string' ? req.query.requestId : undefined;
+    const log = state.dispatcher.log;
+    res.json(requestId ? log.filter((e) => e.requestId === requestId) : log);
+  });
+
+  router.get('/callbacks/pending', (_req, res) => {
+    res.json({ pending: state.dispatcher.pending() });
+  });
+
+  router.get('/operations', (_req, res) => {
+    res.json(state.operations);
+  });
+
+  router.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'NotFound' });
+  });
+
+  return router;
+}

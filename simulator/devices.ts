@@ -1,0 +1,421 @@
+/**
+ * The device inventory: what ThingSpace knows about each device of each account, and the device-list
+ * endpoint the orchestrator reconciles with (`POST /m2m/v1/devices/actions/list`, thingspace-api-notes.md).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { DeviceId } from '../contracts/types.js';
+import { ErrorCode, respond, sendError } from './errors.js';
+
+/** Line states as the device list spells them (thingspace-api-notes.md, Reconciliation endpoints). */
+export const DEVICE_STATES = ['active', 'deactive', 'pre-active', 'suspend'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+/** States in which a device holds a line of service (eid-device-swap.txt: "an active line of service"). */
+export function hasLine(state: DeviceState): boolean {
+  return state === 'active' || state === 'suspend';
+}
+
+/** Identifier kinds ThingSpace accepts, and the formats it documents (thingspace-api-notes.md). */
+export const DEVICE_KINDS = ['eid', 'iccid', 'imei', 'mdn', 'msisdn', 'meid', 'esn', 'imsi'] as const;
+const ID_FORMATS: Record<string, RegExp> = {
+  eid: /^\d{32}$/,
+  // Some SIMs end the ICCID in a hex check digit.
+  iccid: /^\d{18,19}[0-9A-Fa-f]$/,
+  imei: /^\d{15,16}$/,
+  mdn: /^\d{10}$/,
+  msisdn: /^\d{10,15}$/,
+  meid: /^[0-9A-Fa-f]{14,18}$/,
+  esn: /^(\d{11}|[0-9A-Fa-f]{8})$/,
+  imsi: /^\d{14,15}$/,
+};
+
+/** The ThingSpace error for a malformed `{kind, id}`, or undefined when it is well formed. */
+export function deviceIdProblem(value: unknown, path: string): { code: ErrorCode; message: string } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { code: ErrorCode.DeviceIdentifierInvalid, message: `${path} must be an object with kind and id.` };
+  }
+  const { kind, id } = value as Record<string, unknown>;
+  if (typeof kind !== 'string' || !(DEVICE_KINDS as readonly string[]).includes(kind.toLowerCase())) {
+    return { code: ErrorCode.DeviceKindInvalid, message: `${path}.kind '${String(kind)}' is not a valid device kind.` };
+  }
+  const format = ID_FORMATS[kind.toLowerCase()];
+  if (typeof id !== 'string' || id === '' || (format !== undefined && !format.test(id))) {
+    return { code: ErrorCode.DeviceIdentifierInvalid, message: `${path}.id is not a valid ${kind.toLowerCase()}.` };
+  }
+  return undefined;
+}
+
+export const deviceInputSchema = z
+  .object({
+    accountName: z.string().min(1),
+    eid: z
+      .string()
+      .regex(ID_FORMATS.eid as RegExp, 'eid must be 32 digits')
+      .optional(),
+    iccid: z.string().regex(ID_FORMATS.iccid as RegExp, 'iccid must be 19 or 20 digits'),
+    imei: z.string().regex(ID_FORMATS.imei as RegExp, 'imei must be 15 or 16 digits'),
+    mdn: z
+      .string()
+      .regex(ID_FORMATS.mdn as RegExp, 'mdn must be 10 digits')
+      .optional(),
+    state: z.enum(DEVICE_STATES),
+    servicePlan: z.string().min(1),
+    smsrOid: z.string().min(1).optional(),
+    serviceName: z.string().min(1).optional(),
+    stateName: z.string().min(1).optional(),
+    createdAt: z.string().datetime({ offset: true }).optional(),
+    lastActivationDate: z.string().datetime({ offset: true }).optional(),
+    ipAddress: z.string().min(1).optional(),
+    connected: z.boolean().optional(),
+  })
+  .strict();
+export type DeviceInput = z.input<typeof deviceInputSchema>;
+
+export const fixtureSchema = z
+  .object({
+    /** Accounts that exist even without devices. Accounts of the devices always exist. */
+    accounts: z.array(z.string().min(1)).default([]),
+    devices: z.array(deviceInputSchema),
+  })
+  .strict();
+export type SimulatorFixture = z.input<typeof fixtureSchema>;
+
+/** The fixture shipped with the simulator: one account with active devices and swap-in candidates. */
+export function bundledFixturePath(): string {
+  return fileURLToPath(new URL('./fixtures/devices.json', import.meta.url));
+}
+
+export function loadFixture(path: string = bundledFixturePath()): SimulatorFixture {
+  return fixtureSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** A line of service a device no longer carries; kept so reconciliation can still look its ICCID up. */
+export interface RetiredLine {
+  iccid: string;
+  mdn?: string;
+  state: DeviceState;
+  servicePlan: string;
+  retiredAt: string;
+}
+
+export interface SimDevice {
+  /** ThingSpace's internal device number: the device list pages by it (`largestDeviceIdSeen`). */
+  deviceNumber: number;
+  accountName: string;
+  eid?: string;
+  iccid: string;
+  imei: string;
+  mdn?: string;
+  state: DeviceState;
+  servicePlan: string;
+  smsrOid?: string;
+  serviceName?: string;
+  stateName?: string;
+  createdAt: string;
+  lastActivationDate?: string;
+  ipAddress?: string;
+  connected: boolean;
+  retiredLines: RetiredLine[];
+}
+
+export class InventoryConflictError extends Error {
+  override name = 'InventoryConflictError';
+}
+
+const UNIQUE_KINDS = ['eid', 'iccid', 'imei', 'mdn'] as const;
+
+function same(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+}
+
+function currentId(device: SimDevice, kind: string): string | undefined {
+  switch (kind) {
+    case 'eid':
+      return device.eid;
+    case 'iccid':
+      return device.iccid;
+    case 'imei':
+      return device.imei;
+    case 'mdn':
+      return device.mdn;
+    case 'msisdn':
+      // An MSISDN is the MDN with the country code (1 for the US).
+      return device.mdn === undefined ? undefined : `1${device.mdn}`;
+    default:
+      return undefined;
+  }
+}
+
+/** The devices of every account. Mutated only through its methods. */
+export class Inventory {
+  readonly accounts = new Set<string>();
+  private devices: SimDevice[] = [];
+  private nextNumber = 1;
+
+  constructor(
+    fixture: SimulatorFixture,
+    private readonly now: () => number,
+  ) {
+    this.reset(fixture);
+  }
+
+  /** Back to exactly the fixture; device numbers start again at 1. */
+  reset(fixture: SimulatorFixture): void {
+    const parsed = fixtureSchema.parse(fixture);
+    this.accounts.clear();
+    this.devices = [];
+    this.nextNumber = 1;
+    parsed.accounts.forEach((a) => this.accounts.add(a));
+    this.upsert(parsed.devices);
+  }
+
+  all(): SimDevice[] {
+    return [...this.devices].sort((a, b) => a.deviceNumber - b.deviceNumber);
+  }
+
+  byNumber(deviceNumber: number): SimDevice | undefined {
+    return this.devices.find((d) => d.deviceNumber === deviceNumber);
+  }
+
+  /** The device currently carrying this identifier (kind compared case-insensitively). */
+  find(kind: string, id: string): SimDevice | undefined {
+    const k = kind.toLowerCase();
+    return this.devices.find((d) => same(currentId(d, k), id));
+  }
+
+  /** A deactivated or replaced line by its ICCID or MDN, when no device carries that identifier now. */
+  findRetired(kind: string, id: string): { device: SimDevice; line: RetiredLine } | undefined {
+    const k = kind.toLowerCase();
+    if (k !== 'iccid' && k !== 'mdn') return undefined;
+    for (const device of this.devices) {
+      const line = [...device.retiredLines].reverse().find((l) => same(k === 'iccid' ? l.iccid : l.mdn, id));
+      if (line) return { device, line };
+    }
+    return undefined;
+  }
+
+  /** True when some device, now or in a retired line, used this identifier. */
+  isKnown(kind: string, id: string): boolean {
+    return this.find(kind, id) !== undefined || this.findRetired(kind, id) !== undefined;
+  }
+
+  /**
+   * Adds devices, or replaces the device that shares an EID, IMEI or ICCID with one. All or nothing:
+   * throws InventoryConflictError when a result would give two devices the same identifier.
+   */
+  upsert(inputs: DeviceInput[]): SimDevice[] {
+    const working = [...this.devices];
+    let nextNumber = this.nextNumber;
+    const accounts: string[] = [];
+    const result: SimDevice[] = [];
+    for (const raw of inputs) {
+      const input = deviceInputSchema.parse(raw);
+      const index = working.findIndex(
+        (d) => same(d.imei, input.imei) || same(d.eid, input.eid) || same(d.iccid, input.iccid),
+      );
+      const previous = index >= 0 ? working[index] : undefined;
+      const device: SimDevice = {
+        ...input,
+        deviceNumber: previous?.deviceNumber ?? nextNumber++,
+        createdAt: input.createdAt ?? new Date(this.now()).toISOString(),
+        connected: input.connected ?? input.state === 'active',
+        retiredLines: [],
+      };
+      for (const kind of UNIQUE_KINDS) {
+        const clash = working.find((d) => d !== previous && same(currentId(d, kind), currentId(device, kind)));
+        if (clash) {
+          throw new InventoryConflictError(
+            `${kind} ${String(currentId(device, kind))} already belongs to device number ${clash.deviceNumber}`,
+          );
+        }
+      }
+      if (index >= 0) working[index] = device;
+      else working.push(device);
+      accounts.push(device.accountName);
+      result.push(device);
+    }
+    this.devices = working;
+    this.nextNumber = nextNumber;
+    accounts.forEach((a) => this.accounts.add(a));
+    return result;
+  }
+}
+
+/** Current identifiers of a device as ThingSpace lists them: lower-case kinds. */
+export function deviceIdsOf(device: SimDevice): DeviceId[] {
+  const ids: DeviceId[] = [];
+  if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
+  ids.push({ id: device.iccid, kind: 'iccid' });
+  ids.push({ id: device.imei, kind: 'imei' });
+  if (device.mdn) {
+    ids.push({ id: device.mdn, kind: 'mdn' });
+    ids.push({ id: `1${device.mdn}`, kind: 'msisdn' });
+  }
+  return ids;
+}
+
+interface ListEntry {
+  accountName: string;
+  billingCycleEndDate: string;
+  carrierInformations: { carrierName: string; servicePlan: string; state: DeviceState }[];
+  connected: boolean;
+  createdAt: string;
+  customFields: { key: string; value: string }[];
+  deviceIds: DeviceId[];
+  extendedAttributes: { key: string; value: string }[];
+  groupNames: string[];
+  ipAddress?: string;
+  lastActivationBy?: string;
+  lastActivationDate?: string;
+  lastConnectionDate?: string;
+}
+
+function listEntry(
+  device: SimDevice,
+  deviceIds: DeviceId[],
+  line: Pick<SimDevice, 'servicePlan' | 'state'>,
+): ListEntry {
+  const entry: ListEntry = {
+    accountName: device.accountName,
+    billingCycleEndDate: '',
+    carrierInformations: [{ carrierName: 'Verizon Wireless', servicePlan: line.servicePlan, state: line.state }],
+    connected: device.connected,
+    createdAt: device.createdAt,
+    customFields: [],
+    deviceIds,
+    // Clients page with the internal device id found here on the last device of a page.
+    extendedAttributes: [
+      { key: 'DeviceId', value: String(device.deviceNumber) },
+      ...(device.smsrOid ? [{ key: 'SmsrOid', value: device.smsrOid }] : []),
+    ],
+    groupNames: [`Default: ${device.accountName}`],
+  };
+  if (device.ipAddress && line.state === 'active') entry.ipAddress = device.ipAddress;
+  if (device.lastActivationDate) {
+    entry.lastActivationBy = 'ThingSpace Simulator';
+    entry.lastActivationDate = device.lastActivationDate;
+    entry.lastConnectionDate = device.lastActivationDate;
+  }
+  return entry;
+}
+
+function retiredEntry(device: SimDevice, line: RetiredLine): ListEntry {
+  const ids: DeviceId[] = [];
+  if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
+  ids.push({ id: line.iccid, kind: 'iccid' }, { id: device.imei, kind: 'imei' });
+  if (line.mdn) ids.push({ id: line.mdn, kind: 'mdn' });
+  return { ...listEntry(device, ids, line), connected: false };
+}
+
+interface ListDeps {
+  inventory: Inventory;
+  pageSize: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonNegativeInt(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+interface IdentifierFilter {
+  kind: string;
+  contains?: string;
+  startswith?: string;
+  endswith?: string;
+}
+
+function matchesIdentifierFilter(ids: DeviceId[], filter: IdentifierFilter): boolean {
+  return ids.some(
+    (d) =>
+      d.kind === filter.kind.toLowerCase() &&
+      (filter.contains === undefined || d.id.includes(filter.contains)) &&
+      (filter.startswith === undefined || d.id.startsWith(filter.startswith)) &&
+      (filter.endswith === undefined || d.id.endsWith(filter.endswith)),
+  );
+}
+
+/**
+ * `POST /m2m/v1/devices/actions/list`: 200 with the last page, 202 while `hasMoreData` is true; the next
+ * page starts after `largestDeviceIdSeen` (thingspace-api-notes.md, Reconciliation endpoints).
+ */
+export function deviceListHandler(deps: ListDeps) {
+  return (req: Request, res: Response): void => {
+    const body: unknown = req.body;
+    if (!isRecord(body)) return sendError(res, ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
+    const { accountName, deviceId, currentState, servicePlan, earliest, latest, filter } = body;
+    if (accountName !== undefined && typeof accountName !== 'string') {
+      return sendError(res, ErrorCode.AccountNotDefined, 'accountName must be a string.');
+    }
+    if (typeof accountName === 'string' && !deps.inventory.accounts.has(accountName)) {
+      return sendError(res, ErrorCode.AccountNotFound, `Account ${accountName} was not found.`);
+    }
+    for (const [name, value] of Object.entries({ currentState, servicePlan, earliest, latest })) {
+      if (value !== undefined && typeof value !== 'string') {
+        return sendError(res, ErrorCode.ParameterInvalid, `${name} must be a string.`);
+      }
+    }
+    for (const name of ['maxNumberOfDevices', 'largestDeviceIdSeen'] as const) {
+      if (body[name] !== undefined && !nonNegativeInt(body[name])) {
+        return sendError(res, ErrorCode.ParameterInvalid, `${name} must be a non-negative integer.`);
+      }
+    }
+    const identifierFilters: IdentifierFilter[] = [];
+    if (filter !== undefined) {
+      const list = isRecord(filter) ? filter.deviceIdentifierFilters : undefined;
+      if (!isRecord(filter) || (list !== undefined && !Array.isArray(list))) {
+        return sendError(res, ErrorCode.ParameterInvalid, 'filter.deviceIdentifierFilters must be an array.');
+      }
+      for (const item of (list as unknown[] | undefined) ?? []) {
+        if (!isRecord(item) || typeof item.kind !== 'string') {
+          return sendError(res, ErrorCode.DeviceKindInvalid, 'Every device identifier filter needs a kind.');
+        }
+        identifierFilters.push(item as unknown as IdentifierFilter);
+      }
+    }
+
+    let entries: { number: number; entry: ListEntry; device: SimDevice }[];
+    if (deviceId !== undefined) {
+      const problem = deviceIdProblem(deviceId, 'deviceId');
+      if (problem) return sendError(res, problem.code, problem.message);
+      const { kind, id } = deviceId as DeviceId;
+      const current = deps.inventory.find(kind, id);
+      const retired = current ? undefined : deps.inventory.findRetired(kind, id);
+      const device = current ?? retired?.device;
+      if (!device || (typeof accountName === 'string' && device.accountName !== accountName)) {
+        return sendError(res, ErrorCode.DeviceNotFound, `Device ${kind.toLowerCase()} ${id} was not found.`);
+      }
+      const entry = retired
+        ? retiredEntry(retired.device, retired.line)
+        : listEntry(device, deviceIdsOf(device), device);
+      entries = [{ number: device.deviceNumber, entry, device }];
+    } else {
+      entries = deps.inventory
+        .all()
+        .filter((d) => accountName === undefined || d.accountName === accountName)
+        .map((d) => ({ number: d.deviceNumber, entry: listEntry(d, deviceIdsOf(d), d), device: d }));
+    }
+
+    const after = typeof body.largestDeviceIdSeen === 'number' ? body.largestDeviceIdSeen : 0;
+    const wanted =
+      typeof body.maxNumberOfDevices === 'number' && body.maxNumberOfDevices > 0 ? body.maxNumberOfDevices : Infinity;
+    const matching = entries.filter(
+      ({ number, entry, device }) =>
+        number > after &&
+        (currentState === undefined || entry.carrierInformations[0]?.state === String(currentState).toLowerCase()) &&
+        (servicePlan === undefined || entry.carrierInformations[0]?.servicePlan === servicePlan) &&
+        (earliest === undefined || Date.parse(device.createdAt) >= Date.parse(String(earliest))) &&
+        (latest === undefined || Date.parse(device.createdAt) <= Date.parse(String(latest))) &&
+        identifierFilters.every((f) => matchesIdentifierFilter(entry.deviceIds, f)),
+    );
+    const size = Math.min(wanted, deps.pageSize);
+    const page = matching.slice(0, size);
+    const hasMoreData = matching.length > page.length;
+    respond(res, hasMoreData ? 202 : 200, { hasMoreData, devices: page.map((p) => p.entry) });
+  };
+}

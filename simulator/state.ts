@@ -1,0 +1,171 @@
+/**
+ * Everything a simulator instance holds, with its options and their defaults. One instance per
+ * `createSimulator`: no module-level state, so tests can run several side by side.
+ */
+import { pino, type Logger } from 'pino';
+import { AuthState, type Credentials } from './auth.js';
+import { CallbackRegistry } from './callbacks.js';
+import { CallbackDispatcher, type DeliveryTiming, type RetryMode } from './delivery.js';
+import { Inventory, loadFixture, type SimulatorFixture } from './devices.js';
+import { FaultState } from './faults.js';
+import type { SwapRecord } from './operations.js';
+import { SeededRandom } from './random.js';
+
+/** Every option has a default; tests shrink the delays and inject a clock. */
+export interface SimulatorOptions extends Partial<Credentials> {
+  /** Seed of request ids, new ICCIDs/MDNs and fault rolls. Default 1. */
+  seed?: number;
+  /** Accounts and devices; default the bundled fixtures/devices.json. */
+  fixture?: SimulatorFixture;
+  /** Session idle timeout; default 20 minutes (thingspace-api-notes.md). */
+  sessionIdleMs?: number;
+  /** OAuth token lifetime; default 1 hour. */
+  tokenLifetimeMs?: number;
+  /** Consecutive failed logins that lock an account; default 5. */
+  maxFailedLogins?: number;
+  /** Delay before the first callback of an operation and between its callbacks; default 500 ms. */
+  callbackDelayMs?: number;
+  /** Wait before re-sending a refused callback; default 1500 ms (observed). */
+  retryIntervalMs?: number;
+  /** Unanswered time after which the next attempt is sent; default 4000 ms (observed). */
+  attemptTimeoutMs?: number;
+  /** `threshold` (default): up to 4 attempts; `observed`: one fast retry only. */
+  callbackRetry?: RetryMode;
+  /** Wait between an acknowledged callback and an injected duplicate; default 0. */
+  duplicateDelayMs?: number;
+  /** Largest page of the device list; default 500. */
+  devicePageSize?: number;
+  /** Clock for token and session lifetimes and timestamps; default Date.now. */
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions extends Credentials {
+  seed: number;
+  fixture: SimulatorFixture;
+  sessionIdleMs: number;
+  tokenLifetimeMs: number;
+  maxFailedLogins: number;
+  callbackDelayMs: number;
+  retryIntervalMs: number;
+  attemptTimeoutMs: number;
+  callbackRetry: RetryMode;
+  duplicateDelayMs: number;
+  devicePageSize: number;
+  now: () => number;
+  logger: Logger;
+}
+
+export const DEFAULT_CREDENTIALS: Credentials = {
+  clientId: 'sim-client-id',
+  clientSecret: 'sim-client-secret',
+  username: 'sim-user',
+  password: 'sim-password',
+};
+
+export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
+  return {
+    clientId: options.clientId ?? DEFAULT_CREDENTIALS.clientId,
+    clientSecret: options.clientSecret ?? DEFAULT_CREDENTIALS.clientSecret,
+    username: options.username ?? DEFAULT_CREDENTIALS.username,
+    password: options.password ?? DEFAULT_CREDENTIALS.password,
+    seed: options.seed ?? 1,
+    fixture: options.fixture ?? loadFixture(),
+    sessionIdleMs: options.sessionIdleMs ?? 20 * 60_000,
+    tokenLifetimeMs: options.tokenLifetimeMs ?? 60 * 60_000,
+    maxFailedLogins: options.maxFailedLogins ?? 5,
+    callbackDelayMs: options.callbackDelayMs ?? 500,
+    retryIntervalMs: options.retryIntervalMs ?? 1500,
+    attemptTimeoutMs: options.attemptTimeoutMs ?? 4000,
+    callbackRetry: options.callbackRetry ?? 'threshold',
+    duplicateDelayMs: options.duplicateDelayMs ?? 0,
+    devicePageSize: options.devicePageSize ?? 500,
+    now: options.now ?? Date.now,
+    logger: options.logger ?? pino({ level: 'silent' }),
+  };
+}
+
+/** One API request as the control API reports it: no headers, no bodies, so no secrets. */
+export interface RequestLogEntry {
+  operation: string;
+  method: string;
+  path: string;
+  status: number;
+  at: string;
+}
+
+const LOG_LIMIT = 10_000;
+
+export class SimulatorState {
+  readonly options: ResolvedOptions;
+  readonly auth: AuthState;
+  readonly registry = new CallbackRegistry();
+  readonly dispatcher: CallbackDispatcher;
+  readonly faults = new FaultState();
+  readonly inventory: Inventory;
+  readonly random: SeededRandom;
+  readonly operations: SwapRecord[] = [];
+  readonly requestLog: RequestLogEntry[] = [];
+  seed: number;
+
+  constructor(options: SimulatorOptions) {
+    this.options = resolveOptions(options);
+    const now = this.options.now;
+    this.seed = this.options.seed;
+    this.random = new SeededRandom(this.seed);
+    this.auth = new AuthState({
+      credentials: this.options,
+      tokenLifetimeMs: this.options.tokenLifetimeMs,
+      sessionIdleMs: this.options.sessionIdleMs,
+      maxFailedLogins: this.options.maxFailedLogins,
+      now,
+    });
+    this.inventory = new Inventory(this.options.fixture, now);
+    this.dispatcher = new CallbackDispatcher({ registry: this.registry, now, logger: this.options.logger });
+  }
+
+  now(): number {
+    return this.options.now();
+  }
+
+  /** Callback delay: the `callbacks.delayMs` fault if set, else the option. */
+  callbackDelayMs(): number {
+    return this.faults.callbacks.delayMs ?? this.options.callbackDelayMs;
+  }
+
+  /** Delivery timing: the options, overridden by whatever the `callbacks` fault sets. */
+  deliveryTiming(): DeliveryTiming {
+    const f = this.faults.callbacks;
+    return {
+      retry: f.retry ?? this.options.callbackRetry,
+      retryIntervalMs: f.retryIntervalMs ?? this.options.retryIntervalMs,
+      attemptTimeoutMs: f.attemptTimeoutMs ?? this.options.attemptTimeoutMs,
+      duplicateDelayMs: f.duplicateDelayMs ?? this.options.duplicateDelayMs,
+      credentialLagMs: f.credentialLagMs ?? 0,
+    };
+  }
+
+  logRequest(entry: RequestLogEntry): void {
+    this.requestLog.push(entry);
+    if (this.requestLog.length > LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - LOG_LIMIT);
+  }
+
+  /** Back to the fixture: devices, tokens, sessions, lockouts, registrations, faults, logs, pending callbacks. */
+  reset(seed: number = this.options.seed): void {
+    this.dispatcher.cancelAll();
+    this.dispatcher.clearLog();
+    this.faults.clear();
+    this.auth.reset();
+    this.registry.clear();
+    this.inventory.reset(this.options.fixture);
+    this.operations.length = 0;
+    this.requestLog.length = 0;
+    this.seed = seed;
+    this.random.reseed(seed);
+  }
+
+  async close(): Promise<void> {
+    this.faults.cancelTimers();
+    await this.dispatcher.close();
+  }
+}
