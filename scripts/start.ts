@@ -27,8 +27,9 @@ async function stopAll(code: number): Promise<never> {
   }
   process.exit(code);
 }
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+// A terminal's Ctrl-C reaches every process of the group, and tsx forwards it again: stop once.
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}/api`;
 const useSimulator = config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;

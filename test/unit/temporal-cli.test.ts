@@ -166,6 +166,16 @@ describe('resolveTemporalCli', () => {
     ]);
   });
 
+  test('a cached binary that does not run is rebuilt', async () => {
+    const pathDir = dir('path');
+    const go = fakeGo(pathDir);
+    executable(cachedBinary(), '#!/bin/sh\nexit 1\n');
+
+    await expect(resolveTemporalCli({ env: env({ PATH: pathDir }), log })).resolves.toBe(cachedBinary());
+    expect(go.calls()).toHaveLength(1);
+    expect(spawnSync(cachedBinary(), ['--version'], { encoding: 'utf8' }).stdout).toContain('(built)');
+  });
+
   test('Go is found at /usr/local/go/bin-style fallbacks when it is not on PATH', async () => {
     const goHome = dir('go-home');
     const go = fakeGo(goHome);
