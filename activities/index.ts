@@ -76,4 +76,3 @@ export function createActivities({ thingspace, store }: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-

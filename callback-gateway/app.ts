@@ -108,7 +108,9 @@ export function createApp(deps: GatewayDeps): express.Express {
     }
     const keys = callbackKeys(body);
     if (keys.length === 0) {
-      res.status(400).json({ error: 'invalid_body', message: 'The callback carries neither a requestId nor deviceIds' });
+      res
+        .status(400)
+        .json({ error: 'invalid_body', message: 'The callback carries neither a requestId nor deviceIds' });
       return;
     }
     const { username: _u, password: _p, ...stored } = body;
@@ -128,7 +130,10 @@ export function createApp(deps: GatewayDeps): express.Express {
       return;
     }
     res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
-    logger.info({ service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId }, 'Callback stored');
+    logger.info(
+      { service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
+      'Callback stored',
+    );
     if (!result.duplicate) deps.onStored?.();
   };
 
@@ -148,9 +153,12 @@ export function createApp(deps: GatewayDeps): express.Express {
     const status = isRecord(err) && typeof err.status === 'number' ? err.status : 500;
     if (res.headersSent) return next(err);
     if (status === 413) res.status(413).json({ error: 'too_large', message: 'The callback body is too large' });
-    else if (status === 400) res.status(400).json({ error: 'invalid_json', message: 'The callback body is not valid JSON' });
+    else if (status === 400)
+      res.status(400).json({ error: 'invalid_json', message: 'The callback body is not valid JSON' });
     else if (status === 415) {
-      res.status(415).json({ error: 'unsupported_media_type', message: 'Send callbacks as UTF-8 JSON without content encoding' });
+      res
+        .status(415)
+        .json({ error: 'unsupported_media_type', message: 'Send callbacks as UTF-8 JSON without content encoding' });
     } else {
       logger.error({ err }, 'Unexpected gateway error');
       res.status(500).json({ error: 'internal', message: 'Unexpected error' });

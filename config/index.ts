@@ -7,9 +7,15 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
-const SIM = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret', username: 'sim-user', password: 'sim-password' };
+const SIM = {
+  clientId: 'sim-client-id',
+  clientSecret: 'sim-client-secret',
+  username: 'sim-user',
+  password: 'sim-password',
+};
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);const bool = (fallback: boolean) =>
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
@@ -83,7 +89,10 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
   if (!result.success) {
     // Zod's enum messages repeat the value given; name the allowed values instead.
     const problems = result.error.issues
-      .map((i) => `${i.path.join('.')}: ${i.code === 'invalid_enum_value' ? `must be one of ${i.options.join(', ')}` : i.message}`)
+      .map(
+        (i) =>
+          `${i.path.join('.')}: ${i.code === 'invalid_enum_value' ? `must be one of ${i.options.join(', ')}` : i.message}`,
+      )
       .join('; ');
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }

@@ -52,7 +52,8 @@ function eventType(deviceResponse: Record<string, unknown>): CallbackEventType {
 
 function eventStatus(body: Record<string, unknown>, deviceResponse: Record<string, unknown>): CallbackEvent['status'] {
   const status = typeof body.status === 'string' ? body.status.toLowerCase() : undefined;
-  if (isRecord(body.faultResponse) || status === 'failed' || status === 'failure' || status === 'error') return 'failed';
+  if (isRecord(body.faultResponse) || status === 'failed' || status === 'failure' || status === 'error')
+    return 'failed';
   if (status === 'warning') return 'warning';
   // Anything but a documented success (or no status, as on the GoToState example) is not final.
   if (status !== undefined && status !== 'success' && status !== 'successful' && status !== 'completed') {

@@ -4,7 +4,7 @@
  * that names the field and nothing reaches ThingSpace.
  */
 import { msToNumber } from '@temporalio/common';
-import type { DeviceId, EidDeviceSwapRequest, SagaOptions } from './types.js';
+import type { DeviceId, SagaOptions } from './types.js';
 
 /** One broken rule: `field` is a JSON path into the request, `message` a sentence for a person. */
 export interface ValidationIssue {
@@ -120,7 +120,10 @@ export class RequestValidator {
     if (timeout !== undefined) {
       const ok = (typeof timeout === 'number' || typeof timeout === 'string') && positiveDuration(timeout);
       if (!ok)
-        this.add(`${path}.stepTimeout`, `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`);
+        this.add(
+          `${path}.stepTimeout`,
+          `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`,
+        );
     }
     if (options.failurePolicy !== undefined && options.failurePolicy !== 'fail') {
       this.add(`${path}.failurePolicy`, `${path}.failurePolicy must be 'fail'`);

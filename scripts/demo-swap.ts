@@ -42,7 +42,10 @@ const mine = devices.filter((d) => d.accountName === config.THINGSPACE_ACCOUNT_N
 const out = mine.find((d) => d.state === 'active' && d.mdn);
 const into = mine.find((d) => d.state === 'pre-active');
 if (!out || !into) {
-  say('The simulator has no active device and pre-active replacement left. Reset it: curl -X POST ' + `${simulator}/__sim/reset`);
+  say(
+    'The simulator has no active device and pre-active replacement left. Reset it: curl -X POST ' +
+      `${simulator}/__sim/reset`,
+  );
   process.exit(1);
 }
 const ids = (d: SimDevice, kinds: (keyof SimDevice)[]): DeviceId[] =>
@@ -65,7 +68,9 @@ const handle = await startEidDeviceSwap(client, {
 });
 say(`Swapping MDN ${out.mdn} from EID ${out.eid} to EID ${into.eid}`);
 say(`Saga ${handle.workflowId}`);
-say(`  ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(handle.workflowId)}`);
+say(
+  `  ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(handle.workflowId)}`,
+);
 
 const line = (s: EidDeviceSwapStatus) => {
   const done = SWAP_STEPS.filter((step) => s.steps[step].state === 'confirmed').length;

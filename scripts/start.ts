@@ -32,7 +32,8 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}/api`;
-const useSimulator = config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;
+const useSimulator =
+  config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;

@@ -74,17 +74,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const SIDES = ['deviceToSwapOut', 'deviceToSwapIn'] as const;
+type Side = 'deviceToSwapOut' | 'deviceToSwapIn';
 
 /** Kinds the page requires per side: out "by the device's MDN, EID, IMEI, and ICCID", in "by EID and IMEI". */
-const REQUIRED_KINDS: Record<(typeof SIDES)[number], string[]> = {
+const REQUIRED_KINDS: Record<Side, string[]> = {
   deviceToSwapOut: ['mdn', 'eid', 'imei', 'iccid'],
   deviceToSwapIn: ['eid', 'imei'],
 };
 
 const REQUIRED_FIELDS = ['mdnZipCode', 'serviceName', 'stateName', 'servicePlan', 'smsrOid'] as const;
 
-function readIds(body: Record<string, unknown>, side: (typeof SIDES)[number]): DeviceId[] | Invalid {
+function readIds(body: Record<string, unknown>, side: Side): DeviceId[] | Invalid {
   const value = body[side];
   if (!Array.isArray(value) || value.length === 0) {
     return invalid(ErrorCode.DeviceNotDefined, `${side} is required: a list of device identifiers.`);

@@ -6,15 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallbackService } from '../contracts/index.js';
-import type {
-  ClaimResult,
-  DispatchItem,
-  InboxCounts,
-  InboxRecord,
-  InboxState,
-  NewCallback,
-  Store,
-} from './types.js';
+import type { ClaimResult, DispatchItem, InboxCounts, InboxRecord, InboxState, NewCallback, Store } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbox (
@@ -177,9 +169,9 @@ export function openSqliteStore(file: string): Store {
          WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
          AND NOT EXISTS (SELECT 1 FROM callback_keys k JOIN correlations c ON c.key = k.key WHERE k.inbox_id = inbox.id)`,
       ).run(reason, now(), ...ids);
-      db.prepare(`UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`).run(
-        ...ids,
-      );
+      db.prepare(
+        `UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`,
+      ).run(...ids);
     },
     async markOrphaned(ids, workflowId, reason) {
       setState(ids, 'orphaned', workflowId, reason);

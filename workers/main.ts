@@ -13,7 +13,14 @@ const logger = createLogger('worker', config.LOG_LEVEL);
 // The SDK's own logs (and workflow/activity `log` calls) go through the same redacting logger.
 Runtime.install({
   logger: new DefaultLogger('INFO' as LogLevel, ({ level, message, meta }) => {
-    const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : level === 'DEBUG' || level === 'TRACE' ? 'debug' : 'info';
+    const method =
+      level === 'ERROR'
+        ? 'error'
+        : level === 'WARN'
+          ? 'warn'
+          : level === 'DEBUG' || level === 'TRACE'
+            ? 'debug'
+            : 'info';
     logger[method](meta ?? {}, message);
   }),
 });

@@ -1,5 +1,5 @@
 /** Builds the worker that hosts every saga and activity on the `euicc-lifecycle` task queue. */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { TASK_QUEUE } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';

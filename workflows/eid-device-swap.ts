@@ -57,7 +57,8 @@ function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>)
     return event.type;
   }
   // The page: deactivation and identifier change come from CarrierService, GoToState from StateService.
-  const candidates: SwapStep[] = event.service === 'StateService' ? ['goToState'] : ['deactivation', 'identifierChange'];
+  const candidates: SwapStep[] =
+    event.service === 'StateService' ? ['goToState'] : ['deactivation', 'identifierChange'];
   return candidates.find((s) => steps[s].state === 'waiting');
 }
 
@@ -91,16 +92,13 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   setHandler(thingspaceCallbackSignal, (events) => {
     for (const event of ledger.accept(events)) apply(event);
   });
-  setHandler(
-    statusQuery,
-    (): EidDeviceSwapStatus => ({
-      phase,
-      ...(requestId ? { requestId } : {}),
-      steps,
-      callbacksReceived: ledger.received,
-      duplicatesIgnored: ledger.duplicates,
-    }),
-  );
+  setHandler(statusQuery, (): EidDeviceSwapStatus => ({
+    phase,
+    ...(requestId ? { requestId } : {}),
+    steps,
+    callbacksReceived: ledger.received,
+    duplicatesIgnored: ledger.duplicates,
+  }));
 
   const setPhase = (next: SwapSagaPhase) => {
     phase = next;

@@ -46,7 +46,12 @@ async function failureOf(handle: EidDeviceSwapHandle): Promise<ApplicationFailur
 }
 
 function expectCompleted(result: EidDeviceSwapResult, swappedIn: { kind: string; id: string }[]): void {
-  const confirmed = { state: 'confirmed', confirmedBy: 'callback', at: expect.any(String), requestId: expect.any(String) };
+  const confirmed = {
+    state: 'confirmed',
+    confirmedBy: 'callback',
+    at: expect.any(String),
+    requestId: expect.any(String),
+  };
   expect(result).toEqual({
     accountName: ACCOUNT,
     requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -164,9 +169,13 @@ describe('eidDeviceSwap saga', () => {
   it('answers 401 to a callback with wrong credentials, stores nothing and signals nothing', async () => {
     await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
     const pair = await seedSwapPair(system);
-    const handle = await startEidDeviceSwap(system.client, swapRequest(pair, { options: { stepTimeout: '1 minute' } }), {
-      taskQueue: system.taskQueue,
-    });
+    const handle = await startEidDeviceSwap(
+      system.client,
+      swapRequest(pair, { options: { stepTimeout: '1 minute' } }),
+      {
+        taskQueue: system.taskQueue,
+      },
+    );
     await waitFor(async () => (await handle.status()).steps.identifierChange.state === 'confirmed');
     await waitFor(async () => (await handle.status()).steps.deactivation.state === 'confirmed');
     const before = await system.store.counts();
