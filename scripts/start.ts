@@ -10,6 +10,7 @@ import { parseConfig, startSchema } from '../config/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { probeTemporal, startDevServer, type DevServer } from './lib/dev-server.js';
 import { startPart, waitForHttp, type Part } from './lib/processes.js';
+import { registerCallbacks } from './lib/register-callbacks.js';
 import { resolveTemporalCli } from './lib/temporal-cli.js';
 
 const config = parseConfig(startSchema, process.env);
@@ -78,14 +79,12 @@ try {
     username: config.THINGSPACE_USERNAME,
     password: config.THINGSPACE_PASSWORD,
   });
-  for (const service of CALLBACK_SERVICES) {
-    await thingspace.registerCallback(config.THINGSPACE_ACCOUNT_NAME, {
-      name: service,
-      url: `${callbackBase}/${service}`,
-      username: config.CALLBACK_USERNAME,
-      password: config.CALLBACK_PASSWORD,
-    });
-  }
+  await registerCallbacks(thingspace, {
+    accountName: config.THINGSPACE_ACCOUNT_NAME,
+    baseUrl: callbackBase,
+    username: config.CALLBACK_USERNAME,
+    password: config.CALLBACK_PASSWORD,
+  });
 
   say('');
   say('euicc-orchestrator is running:');

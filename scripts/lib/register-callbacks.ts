@@ -1,0 +1,24 @@
+import { CALLBACK_SERVICES } from '../../contracts/index.js';
+import type { ThingSpaceClient } from '../../thingspace/index.js';
+
+/**
+ * Registers the gateway's URL for every callback service of the account; ThingSpace keeps one URL per
+ * service per account, so running it again replaces the old registration (thingspace-api-notes.md).
+ */
+export async function registerCallbacks(
+  thingspace: Pick<ThingSpaceClient, 'registerCallback'>,
+  options: { accountName: string; baseUrl: string; username: string; password: string },
+): Promise<string[]> {
+  const urls: string[] = [];
+  for (const service of CALLBACK_SERVICES) {
+    const url = `${options.baseUrl.replace(/\/$/, '')}/${service}`;
+    await thingspace.registerCallback(options.accountName, {
+      name: service,
+      url,
+      username: options.username,
+      password: options.password,
+    });
+    urls.push(url);
+  }
+  return urls;
+}

@@ -1,0 +1,29 @@
+/**
+ * `npm run register-callbacks`: points the account's ThingSpace callbacks at the gateway
+ * (`CALLBACK_PUBLIC_URL`/<service>). `npm start` does this itself; deployments run it once.
+ */
+import { z } from 'zod';
+import { parseConfig, startSchema } from '../config/index.js';
+import { createThingSpaceClient } from '../thingspace/index.js';
+import { registerCallbacks } from './lib/register-callbacks.js';
+
+const config = parseConfig(
+  startSchema.extend({ CALLBACK_PUBLIC_URL: z.string().url().describe('URL ThingSpace calls') }),
+  process.env,
+);
+const thingspace = createThingSpaceClient({
+  baseUrl: config.THINGSPACE_BASE_URL,
+  clientId: config.THINGSPACE_CLIENT_ID,
+  clientSecret: config.THINGSPACE_CLIENT_SECRET,
+  username: config.THINGSPACE_USERNAME,
+  password: config.THINGSPACE_PASSWORD,
+});
+const urls = await registerCallbacks(thingspace, {
+  accountName: config.THINGSPACE_ACCOUNT_NAME,
+  baseUrl: config.CALLBACK_PUBLIC_URL,
+  username: config.CALLBACK_USERNAME,
+  password: config.CALLBACK_PASSWORD,
+});
+process.stdout.write(
+  `Callbacks of ${config.THINGSPACE_ACCOUNT_NAME} registered:\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
+);
