@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
 import { FailureType, searchAttributes, type EidDeviceSwapResult } from '../../contracts/index.js';
-import { ACCOUNT, CALLBACK_CREDENTIALS, seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
+import { ACCOUNT, CALLBACK_CREDENTIALS, SIM_SECRETS, seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
 
 interface SimRequest {
   operation: string;
@@ -95,6 +95,18 @@ describe('eidDeviceSwap saga', () => {
       `/__sim/devices/eid/${pair.swapIn.find((d) => d.kind === 'eid')?.id}`,
     );
     expect(swappedIn).toMatchObject({ mdn, state: 'active' });
+  });
+
+  it('keeps every credential out of the saga history', async () => {
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    await handle.result();
+    const history = historyText(await handle.fetchHistory());
+    expect(history).toContain(`"accountName":"${ACCOUNT}"`);
+    expect(history).toContain(pair.swapIn[0]!.id);
+    for (const secret of [CALLBACK_CREDENTIALS.password, ...SIM_SECRETS]) expect(history).not.toContain(secret);
+    const sessions = await system.sim<{ operation: string }[]>('GET', '/__sim/requests');
+    expect(sessions.some((r) => r.operation === 'login')).toBe(true);
   });
 
   it('completes when the callbacks arrive in reverse order', async () => {
@@ -244,6 +256,19 @@ describe('eidDeviceSwap saga', () => {
     await first.terminate('test finished');
   });
 });
+
+/** Every string in a history, payload bytes decoded, so a search sees what Temporal stores. */
+function historyText(history: unknown): string {
+  const parts: string[] = [];
+  const visit = (value: unknown): void => {
+    if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));
+    else if (typeof value === 'string') parts.push(value);
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') Object.values(value).forEach(visit);
+  };
+  visit(history);
+  return parts.join('\n');
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

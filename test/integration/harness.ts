@@ -31,6 +31,9 @@ const SIM_CREDENTIALS = {
   password: 'sim-password',
 };
 
+/** Secrets the worker holds; none may reach workflow history. */
+export const SIM_SECRETS = [SIM_CREDENTIALS.clientSecret, SIM_CREDENTIALS.password];
+
 let runtimeInstalled = false;
 let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
 
