@@ -2,10 +2,12 @@
  * Activities: every side effect of the sagas. Built by a factory over injected dependencies, so the
  * worker wires the real ThingSpace client and store, and tests can pass others (STYLE.md §2).
  */
-import { activityInfo, cancellationSignal, log } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, getClient, log } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from '../contracts/index.js';
-import type { Store } from '../store/index.js';
+import type { SagaRef, Store } from '../store/index.js';
+import { ThingSpaceError } from '../thingspace/errors.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 
 /** The ThingSpace calls the activities need; the client in thingspace/ provides them. */
@@ -16,6 +18,8 @@ export interface ThingSpacePort {
 export interface ActivityDeps {
   thingspace: ThingSpacePort;
   store: Store;
+  /** Whether a saga run still runs; default: asks Temporal through the activity's client. */
+  sagaIsOpen?: (saga: SagaRef) => Promise<boolean>;
 }
 
 /** The ThingSpace body of a saga request: everything but our `options`. */
@@ -24,12 +28,38 @@ function thingspaceBody<T extends { options?: unknown }>(request: T): Omit<T, 'o
   return body;
 }
 
-export function createActivities({ thingspace, store }: ActivityDeps) {
-  const workflowId = (): string => {
-    const id = activityInfo().workflowExecution?.workflowId;
-    if (!id) throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
-    return id;
-  };
+async function askTemporal({ workflowId, runId }: SagaRef): Promise<boolean> {
+  try {
+    const description = await getClient().workflow.getHandle(workflowId, runId).describe();
+    return description.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** The saga run this activity works for. */
+function currentSaga(): SagaRef {
+  const execution = activityInfo().workflowExecution;
+  if (!execution) throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
+  return { workflowId: execution.workflowId, runId: execution.runId };
+}
+
+export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }: ActivityDeps) {
+  /**
+   * Releases the claims of holders that have closed without releasing (terminated, timed out): a
+   * device must not stay busy because of a saga that no longer runs. Returns how many it released.
+   */
+  async function releaseClosedHolders(holders: SagaRef[]): Promise<number> {
+    let released = 0;
+    for (const holder of holders) {
+      if (await sagaIsOpen(holder)) continue;
+      await store.releaseSaga(holder);
+      log.warn('Released the devices of a saga that closed without releasing them', { ...holder });
+      released += 1;
+    }
+    return released;
+  }
 
   return {
     /**
@@ -38,30 +68,38 @@ export function createActivities({ thingspace, store }: ActivityDeps) {
      * when another open saga holds one.
      */
     async claimDevices(devices: DeviceId[]): Promise<void> {
-      const result = await store.claimDevices(workflowId(), [...new Set(devices.map(deviceKey))]);
+      const saga = currentSaga();
+      const keys = [...new Set(devices.map(deviceKey))];
+      let result = await store.claimDevices(saga, keys);
+      if (!result.ok) {
+        const holders = [...new Map(result.busy.map((b) => [`${b.workflowId}\n${b.runId}`, b])).values()];
+        if ((await releaseClosedHolders(holders)) > 0) result = await store.claimDevices(saga, keys);
+      }
       if (!result.ok) {
         throw ApplicationFailure.create({
           type: FailureType.DeviceBusy,
           nonRetryable: true,
           message: `Device ${result.busy.map((b) => b.key).join(', ')} is part of another open operation`,
-          details: [{ busy: result.busy }],
+          details: [{ busy: result.busy.map(({ key, workflowId }) => ({ key, workflowId })) }],
         });
       }
     },
 
     /** Adds correlation keys (ThingSpace request ids) to the saga; re-opens parked callbacks that match. */
     async addCorrelationKeys(keys: string[]): Promise<number> {
-      return store.addCorrelationKeys(workflowId(), keys);
+      return store.addCorrelationKeys(currentSaga(), keys);
     },
 
     /** Frees the saga's devices and keys. Idempotent: releasing twice, or nothing, succeeds. */
     async releaseDevices(): Promise<void> {
-      await store.releaseWorkflow(workflowId());
+      await store.releaseSaga(currentSaga());
     },
 
     /**
-     * POST /devices/actions/eidDeviceSwap. Retried by Temporal on 5xx/429/network (ThingSpace's
-     * Retry-After honoured); a 4xx ends the step with ThingSpace's error code, not retried.
+     * POST /devices/actions/eidDeviceSwap. Retried by Temporal while ThingSpace turns the request away
+     * (503, 429, unreachable; Retry-After honoured). A 4xx ends the step with ThingSpace's error code.
+     * A swap is not idempotent upstream: when the request may have been carried out but the answer was
+     * lost, it is not resent (`ThingSpaceOutcomeUnknown`) and the saga waits for the callbacks.
      */
     async submitEidDeviceSwap(request: EidDeviceSwapRequest): Promise<{ requestId: string }> {
       try {
@@ -69,6 +107,14 @@ export function createActivities({ thingspace, store }: ActivityDeps) {
         log.info('ThingSpace accepted the swap', { requestId });
         return { requestId };
       } catch (err) {
+        if (err instanceof ThingSpaceError && err.mayHaveActed) {
+          throw ApplicationFailure.create({
+            type: FailureType.ThingSpaceOutcomeUnknown,
+            nonRetryable: true,
+            message: `ThingSpace may have accepted the swap but its answer was lost (${err.code}); not resending it`,
+            details: [{ status: err.status, errorCode: err.code }],
+          });
+        }
         rethrowAtActivityBoundary(err);
       }
     },

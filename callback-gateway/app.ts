@@ -17,7 +17,8 @@ import { fingerprint, safeEqual } from './auth.js';
 
 export interface GatewayDeps {
   store: Store;
-  credentials: { username: string; password: string };
+  /** `previousPassword` is accepted too: ThingSpace keeps sending the old one for minutes after a change. */
+  credentials: { username: string; password: string; previousPassword?: string };
   logger: Logger;
   /** Largest accepted body, in express's notation ('1mb'). */
   maxBody?: string;
@@ -91,7 +92,9 @@ export function createApp(deps: GatewayDeps): express.Express {
       return;
     }
     const okUser = safeEqual(body.username, credentials.username);
-    const okPassword = safeEqual(body.password, credentials.password);
+    const okPassword =
+      safeEqual(body.password, credentials.password) ||
+      (credentials.previousPassword !== undefined && safeEqual(body.password, credentials.previousPassword));
     if (!okUser || !okPassword) {
       logger.warn({ service: serviceParam }, 'Callback rejected: wrong credentials');
       res.status(401).json({ error: 'unauthorized', message: 'Callback credentials do not match' });

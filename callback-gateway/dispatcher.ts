@@ -7,10 +7,10 @@
  */
 import type { Logger } from 'pino';
 import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
-import type { DispatchItem, Store } from '../store/index.js';
+import type { DispatchItem, SagaRef, Store } from '../store/index.js';
 
-/** Sends events to one saga. Throws `WorkflowGone` when the saga is no longer running. */
-export type SignalSaga = (workflowId: string, events: CallbackEvent[]) => Promise<void>;
+/** Sends events to one saga run. Throws `WorkflowGone` when that run is no longer running. */
+export type SignalSaga = (saga: SagaRef, events: CallbackEvent[]) => Promise<void>;
 
 export class WorkflowGone extends Error {
   override name = 'WorkflowGone';
@@ -58,21 +58,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let round: Promise<number> | undefined;
   let again = false;
 
-  async function deliver(workflowId: string, items: DispatchItem[]): Promise<void> {
+  async function deliver(saga: SagaRef, items: DispatchItem[]): Promise<void> {
     for (let i = 0; i < items.length; i += maxEvents) {
       const chunk = items.slice(i, i + maxEvents);
       const ids = chunk.map((item) => item.record.id);
       try {
-        await signal(workflowId, chunk.map(toEvent));
-        await store.markDelivered(ids, workflowId);
-        logger.info({ workflowId, count: ids.length }, 'Callbacks delivered');
+        await signal(saga, chunk.map(toEvent));
+        await store.markDelivered(ids, saga);
+        logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');
       } catch (err) {
         if (err instanceof WorkflowGone) {
-          await store.markOrphaned(ids, workflowId, 'saga no longer running');
-          logger.warn({ workflowId, count: ids.length }, 'Callbacks orphaned: saga no longer running');
+          await store.markOrphaned(ids, saga, 'saga no longer running');
+          logger.warn({ ...saga, count: ids.length }, 'Callbacks orphaned: saga no longer running');
         } else {
           await store.releaseLease(ids, RETRY_MS);
-          logger.warn({ workflowId, err: (err as Error).message }, 'Signal failed; callbacks stay pending');
+          logger.warn({ ...saga, err: (err as Error).message }, 'Signal failed; callbacks stay pending');
         }
       }
     }
@@ -81,17 +81,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function once(): Promise<number> {
     const items = await store.leasePending(batchSize, LEASE_MS);
     if (items.length === 0) return 0;
-    const bySaga = new Map<string, DispatchItem[]>();
+    const bySaga = new Map<string, { saga: SagaRef; items: DispatchItem[] }>();
     const unmatched: number[] = [];
     for (const item of items) {
-      if (item.workflowId) bySaga.set(item.workflowId, [...(bySaga.get(item.workflowId) ?? []), item]);
+      if (item.saga) {
+        const key = `${item.saga.workflowId}\n${item.saga.runId}`;
+        const group = bySaga.get(key) ?? { saga: item.saga, items: [] };
+        group.items.push(item);
+        bySaga.set(key, group);
+      }
       else unmatched.push(item.record.id);
     }
     if (unmatched.length > 0) {
       await store.parkUnmatched(unmatched, 'no open saga matches its request id or devices');
       logger.info({ count: unmatched.length }, 'Callbacks parked until a saga claims them');
     }
-    await Promise.all([...bySaga].map(([workflowId, group]) => deliver(workflowId, group)));
+    await Promise.all([...bySaga.values()].map(({ saga, items: group }) => deliver(saga, group)));
     return items.length;
   }
 

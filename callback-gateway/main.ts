@@ -1,7 +1,14 @@
 /** `npm run start:gateway`: the callback gateway on GATEWAY_PORT, dispatching to Temporal. */
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
-import { gatewaySchema, parseConfig, sqliteFile } from '../config/index.js';
+import {
+  ConfigError,
+  DEFAULT_CALLBACK_PASSWORD,
+  gatewaySchema,
+  isLoopback,
+  parseConfig,
+  sqliteFile,
+} from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openSqliteStore } from '../store/index.js';
 import { createApp } from './app.js';
@@ -10,6 +17,9 @@ import { temporalSignaler } from './signal.js';
 
 const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
+if (!isLoopback(config.GATEWAY_HOST) && config.CALLBACK_PASSWORD === DEFAULT_CALLBACK_PASSWORD) {
+  throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
+}
 const store = openSqliteStore(sqliteFile(config));
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
@@ -23,7 +33,11 @@ const dispatcher = createDispatcher({
 const app = createApp({
   store,
   logger,
-  credentials: { username: config.CALLBACK_USERNAME, password: config.CALLBACK_PASSWORD },
+  credentials: {
+    username: config.CALLBACK_USERNAME,
+    password: config.CALLBACK_PASSWORD,
+    ...(config.CALLBACK_PASSWORD_PREVIOUS ? { previousPassword: config.CALLBACK_PASSWORD_PREVIOUS } : {}),
+  },
   maxBody: config.CALLBACK_MAX_BODY,
   metrics: config.GATEWAY_METRICS,
   onStored: () => dispatcher.kick(),

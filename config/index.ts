@@ -28,7 +28,6 @@ const temporal = {
 
 const store = {
   DATA_DIR: z.string().min(1).default('.data').describe('Folder for the SQLite inbox and the dev server database'),
-  DATABASE_URL: z.string().url().optional().describe('PostgreSQL URL for the inbox; unset means SQLite in DATA_DIR'),
 };
 
 const thingspace = {
@@ -41,10 +40,13 @@ const thingspace = {
   THINGSPACE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000).describe('Per-request HTTP timeout'),
 };
 
+/** Fine on loopback; the gateway refuses to listen elsewhere with it. */
+export const DEFAULT_CALLBACK_PASSWORD = 'change-me-callback-secret';
+
 // ThingSpace limits callback credentials to 40 characters (thingspace-api-notes.md).
 const callbackCredentials = {
   CALLBACK_USERNAME: z.string().min(1).max(40).default('euicc-callbacks'),
-  CALLBACK_PASSWORD: z.string().min(8).max(40).default('change-me-callback-secret'),
+  CALLBACK_PASSWORD: z.string().min(8).max(40).default(DEFAULT_CALLBACK_PASSWORD),
 };
 
 const logging = {
@@ -59,6 +61,12 @@ export const gatewaySchema = z.object({
   ...logging,
   GATEWAY_PORT: port(3000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
+  CALLBACK_PASSWORD_PREVIOUS: z
+    .string()
+    .min(8)
+    .max(40)
+    .optional()
+    .describe('Also accepted while ThingSpace still sends the old password after a change'),
   CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
   GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
@@ -73,6 +81,11 @@ export const startSchema = z.object({
   SIMULATOR_PORT: port(3100),
   CALLBACK_PUBLIC_URL: z.string().url().optional().describe('URL ThingSpace calls; default the local gateway'),
 });
+
+/** Loopback addresses: a gateway bound only there is not reachable from other machines. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 export type WorkerConfig = z.infer<typeof workerSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
@@ -99,7 +112,7 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
   return result.data;
 }
 
-/** The SQLite inbox file used when DATABASE_URL is unset. */
+/** The SQLite inbox file in DATA_DIR. */
 export function sqliteFile(config: { DATA_DIR: string }): string {
   return resolve(config.DATA_DIR, 'inbox.db');
 }

@@ -45,6 +45,11 @@ export const FailureType = {
   DeviceBusy: 'DeviceBusy',
   /** ThingSpace refused the request (4xx); `details[0]` holds `{ status, errorCode }`. Non-retryable. */
   ThingSpaceRejected: 'ThingSpaceRejected',
+  /**
+   * A request that is not safe to repeat reached ThingSpace, but its answer was lost (timeout, reset,
+   * 500/502/504). Not resent: the saga waits for the operation's callbacks instead.
+   */
+  ThingSpaceOutcomeUnknown: 'ThingSpaceOutcomeUnknown',
   /** ThingSpace is unavailable (5xx, 429, network); retried by Temporal. */
   ThingSpaceUnavailable: 'ThingSpaceUnavailable',
   /** Login to ThingSpace failed; not retried so the account is never locked. */

@@ -19,7 +19,8 @@ export type FailurePolicy = 'fail';
 /** Per-saga options, carried next to the ThingSpace body under `options`. */
 export interface SagaOptions {
   /**
-   * How long each step waits for its callback, in milliseconds or as a duration string ('30 minutes').
+   * How long the saga waits, from the submit, for every step's callback, in milliseconds or as a
+   * duration string ('30 minutes').
    * Default 2 hours: ThingSpace re-sends an unacknowledged callback for up to 15 minutes, and real
    * carrier work can take an hour.
    */
@@ -83,6 +84,8 @@ export type SwapSagaPhase = 'validating' | 'claiming' | 'submitting' | 'awaiting
 export interface EidDeviceSwapStatus {
   phase: SwapSagaPhase;
   requestId?: string;
+  /** ThingSpace may have accepted the swap but its answer was lost; the saga waits for the callbacks. */
+  submitOutcomeUnknown?: boolean;
   steps: Record<SwapStep, StepState>;
   callbacksReceived: number;
   duplicatesIgnored: number;

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallbackService } from '../contracts/index.js';
-import type { ClaimResult, DispatchItem, InboxCounts, InboxRecord, InboxState, NewCallback, Store } from './types.js';
+import type { ClaimResult, DispatchItem, InboxCounts, InboxRecord, InboxState, NewCallback, SagaRef, Store } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbox (
@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS inbox (
   deliveries INTEGER NOT NULL DEFAULT 1,
   state TEXT NOT NULL DEFAULT 'pending',
   workflow_id TEXT,
+  run_id TEXT,
   reason TEXT,
   lease_until INTEGER NOT NULL DEFAULT 0,
   updated_at TEXT NOT NULL
@@ -30,12 +31,17 @@ CREATE TABLE IF NOT EXISTS callback_keys (
 );
 CREATE INDEX IF NOT EXISTS callback_keys_key ON callback_keys (key);
 CREATE TABLE IF NOT EXISTS correlations (
-  key TEXT PRIMARY KEY,
+  key TEXT NOT NULL,
   workflow_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
   kind TEXT NOT NULL,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  closed_at TEXT,
+  PRIMARY KEY (key, workflow_id, run_id)
 );
-CREATE INDEX IF NOT EXISTS correlations_workflow ON correlations (workflow_id);
+-- A key (a device, a request id) belongs to at most one open saga run.
+CREATE UNIQUE INDEX IF NOT EXISTS correlations_open ON correlations (key) WHERE closed_at IS NULL;
+CREATE INDEX IF NOT EXISTS correlations_run ON correlations (workflow_id, run_id);
 `;
 
 interface InboxRow {
@@ -47,6 +53,7 @@ interface InboxRow {
   deliveries: number;
   state: string;
   workflow_id: string | null;
+  run_id: string | null;
   reason: string | null;
 }
 
@@ -61,21 +68,33 @@ function toRecord(row: InboxRow): InboxRecord {
     state: row.state as InboxState,
   };
   if (row.workflow_id) record.workflowId = row.workflow_id;
+  if (row.run_id) record.runId = row.run_id;
   if (row.reason) record.reason = row.reason;
   return record;
 }
 
-/** A request-id correlation outranks device ones: a device may have moved to a newer saga. */
+/**
+ * Which saga run a callback belongs to. A request id names its run for good, even after the run
+ * closed (the callback is then orphaned, not handed to a newer saga). A device key counts only for a
+ * run that claimed the device before the callback arrived, open runs first: a late callback of an
+ * earlier operation must not complete a step of a later one.
+ */
+const MATCHES = `
+  FROM callback_keys k JOIN correlations c ON c.key = k.key
+  WHERE k.inbox_id = inbox.id AND (c.kind = 'request' OR c.created_at <= inbox.received_at)`;
 const MATCH_SQL = `
-  SELECT c.workflow_id FROM callback_keys k JOIN correlations c ON c.key = k.key
-  WHERE k.inbox_id = ? ORDER BY (c.kind = 'request') DESC, c.created_at LIMIT 1`;
+  SELECT c.workflow_id AS workflowId, c.run_id AS runId
+  FROM inbox JOIN callback_keys k ON k.inbox_id = inbox.id JOIN correlations c ON c.key = k.key
+  WHERE inbox.id = ? AND (c.kind = 'request' OR c.created_at <= inbox.received_at)
+  ORDER BY (c.kind = 'request') DESC, (c.closed_at IS NULL) DESC, c.created_at DESC LIMIT 1`;
 
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
-  db.pragma('synchronous = NORMAL');
+  // FULL: a callback acknowledged to ThingSpace must survive a power loss, not only a process crash.
+  db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
 
   const now = () => new Date().toISOString();
@@ -86,7 +105,7 @@ export function openSqliteStore(file: string): Store {
     ON CONFLICT (fingerprint) DO UPDATE SET deliveries = deliveries + 1
     RETURNING id, deliveries`);
   const insertKey = db.prepare('INSERT OR IGNORE INTO callback_keys (inbox_id, key) VALUES (?, ?)');
-  const match = db.prepare(MATCH_SQL).pluck();
+  const match = db.prepare(MATCH_SQL);
 
   const record = db.transaction((c: NewCallback) => {
     const row = insertCallback.get(c.service, c.fingerprint, JSON.stringify(c.body), c.receivedAt, now()) as {
@@ -105,49 +124,52 @@ export function openSqliteStore(file: string): Store {
     const take = db.prepare('UPDATE inbox SET lease_until = ? WHERE id = ?');
     return rows.map((row): DispatchItem => {
       take.run(at + leaseMs, row.id);
-      const workflowId = match.get(row.id) as string | undefined;
-      return workflowId ? { record: toRecord(row), workflowId } : { record: toRecord(row) };
+      const saga = match.get(row.id) as SagaRef | undefined;
+      return saga ? { record: toRecord(row), saga } : { record: toRecord(row) };
     });
   });
 
-  const setState = (ids: number[], state: InboxState, workflowId: string | null, reason: string | null) => {
+  const setState = (ids: number[], state: InboxState, saga: SagaRef | null, reason: string | null) => {
     if (ids.length === 0) return;
     db.prepare(
-      `UPDATE inbox SET state = ?, workflow_id = ?, reason = ?, lease_until = 0, updated_at = ?
+      `UPDATE inbox SET state = ?, workflow_id = ?, run_id = ?, reason = ?, lease_until = 0, updated_at = ?
        WHERE id IN (${placeholders(ids.length)})`,
-    ).run(state, workflowId, reason, now(), ...ids);
+    ).run(state, saga?.workflowId ?? null, saga?.runId ?? null, reason, now(), ...ids);
   };
 
+  /** Parked callbacks that now match a saga go back to pending (the dispatcher matches them again). */
   const reopenParked = (keys: string[]): number => {
     if (keys.length === 0) return 0;
     return db
       .prepare(
         `UPDATE inbox SET state = 'pending', reason = NULL, lease_until = 0, updated_at = ?
-         WHERE state = 'parked' AND id IN (SELECT inbox_id FROM callback_keys WHERE key IN (${placeholders(keys.length)}))`,
+         WHERE state = 'parked' AND id IN (SELECT inbox_id FROM callback_keys WHERE key IN (${placeholders(keys.length)}))
+         AND EXISTS (SELECT 1 ${MATCHES})`,
       )
       .run(now(), ...keys).changes;
   };
 
-  const claim = db.transaction((workflowId: string, keys: string[]): ClaimResult => {
-    const holders = db.prepare('SELECT key, workflow_id AS workflowId FROM correlations WHERE key = ?');
+  const openHolder = db.prepare(
+    `SELECT key, workflow_id AS workflowId, run_id AS runId FROM correlations WHERE key = ? AND closed_at IS NULL`,
+  );
+  const insertCorrelation = db.prepare(
+    `INSERT OR IGNORE INTO correlations (key, workflow_id, run_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const sameRun = (a: SagaRef, b: SagaRef) => a.workflowId === b.workflowId && a.runId === b.runId;
+
+  const claim = db.transaction((saga: SagaRef, keys: string[]): ClaimResult => {
     const busy = keys
-      .map((key) => holders.get(key) as { key: string; workflowId: string } | undefined)
-      .filter((h): h is { key: string; workflowId: string } => h !== undefined && h.workflowId !== workflowId);
+      .map((key) => openHolder.get(key) as ({ key: string } & SagaRef) | undefined)
+      .filter((h): h is { key: string } & SagaRef => h !== undefined && !sameRun(h, saga));
     if (busy.length > 0) return { ok: false, busy };
-    const insert = db.prepare(
-      `INSERT OR IGNORE INTO correlations (key, workflow_id, kind, created_at) VALUES (?, ?, 'device', ?)`,
-    );
-    for (const key of keys) insert.run(key, workflowId, now());
+    for (const key of keys) insertCorrelation.run(key, saga.workflowId, saga.runId, 'device', now());
     reopenParked(keys);
     return { ok: true };
   });
 
-  const addKeys = db.transaction((workflowId: string, keys: string[]): number => {
-    const insert = db.prepare(
-      `INSERT INTO correlations (key, workflow_id, kind, created_at) VALUES (?, ?, 'request', ?)
-       ON CONFLICT (key) DO NOTHING`,
-    );
-    for (const key of keys) insert.run(key, workflowId, now());
+  const addKeys = db.transaction((saga: SagaRef, keys: string[]): number => {
+    const fresh = keys.filter((key) => openHolder.get(key) === undefined);
+    for (const key of fresh) insertCorrelation.run(key, saga.workflowId, saga.runId, 'request', now());
     return reopenParked(keys);
   });
 
@@ -156,10 +178,10 @@ export function openSqliteStore(file: string): Store {
       return record(callback);
     },
     async leasePending(limit, leaseMs) {
-      return lease(limit, leaseMs);
+      return lease.immediate(limit, leaseMs);
     },
-    async markDelivered(ids, workflowId) {
-      setState(ids, 'delivered', workflowId, null);
+    async markDelivered(ids, saga) {
+      setState(ids, 'delivered', saga, null);
     },
     async parkUnmatched(ids, reason) {
       if (ids.length === 0) return;
@@ -167,14 +189,14 @@ export function openSqliteStore(file: string): Store {
       db.prepare(
         `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
          WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM callback_keys k JOIN correlations c ON c.key = k.key WHERE k.inbox_id = inbox.id)`,
+         AND NOT EXISTS (SELECT 1 ${MATCHES})`,
       ).run(reason, now(), ...ids);
       db.prepare(
         `UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`,
       ).run(...ids);
     },
-    async markOrphaned(ids, workflowId, reason) {
-      setState(ids, 'orphaned', workflowId, reason);
+    async markOrphaned(ids, saga, reason) {
+      setState(ids, 'orphaned', saga, reason);
     },
     async releaseLease(ids, retryInMs) {
       if (ids.length === 0) return;
@@ -183,14 +205,17 @@ export function openSqliteStore(file: string): Store {
         ...ids,
       );
     },
-    async claimDevices(workflowId, keys) {
-      return claim(workflowId, keys);
+    async claimDevices(saga, keys) {
+      return claim.immediate(saga, keys);
     },
-    async addCorrelationKeys(workflowId, keys) {
-      return addKeys(workflowId, keys);
+    async addCorrelationKeys(saga, keys) {
+      return addKeys.immediate(saga, keys);
     },
-    async releaseWorkflow(workflowId) {
-      db.prepare('DELETE FROM correlations WHERE workflow_id = ?').run(workflowId);
+    async releaseSaga(saga) {
+      // Closed, not deleted: later callbacks with the run's request id are recognised and orphaned.
+      db.prepare(
+        'UPDATE correlations SET closed_at = ? WHERE workflow_id = ? AND run_id = ? AND closed_at IS NULL',
+      ).run(now(), saga.workflowId, saga.runId);
     },
     async list(state, limit) {
       const rows = db.prepare('SELECT * FROM inbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(state, limit);

@@ -5,6 +5,12 @@
  */
 import type { CallbackService } from '../contracts/index.js';
 
+/** One run of a saga: callbacks are signalled to that run, never to a later run with the same id. */
+export interface SagaRef {
+  workflowId: string;
+  runId: string;
+}
+
 export type InboxState = 'pending' | 'delivered' | 'parked' | 'orphaned' | 'deadLetter';
 
 export interface InboxRecord {
@@ -18,6 +24,7 @@ export interface InboxRecord {
   deliveries: number;
   state: InboxState;
   workflowId?: string;
+  runId?: string;
   reason?: string;
 }
 
@@ -30,13 +37,13 @@ export interface NewCallback {
   keys: string[];
 }
 
-/** A pending callback with the saga its keys point to (a request id wins over device ids). */
+/** A pending callback with the saga run its keys point to (a request id wins over device ids). */
 export interface DispatchItem {
   record: InboxRecord;
-  workflowId?: string;
+  saga?: SagaRef;
 }
 
-export type ClaimResult = { ok: true } | { ok: false; busy: { key: string; workflowId: string }[] };
+export type ClaimResult = { ok: true } | { ok: false; busy: ({ key: string } & SagaRef)[] };
 
 export interface InboxCounts {
   received: number;
@@ -56,21 +63,24 @@ export interface Store {
    * the same rows; each comes with the saga it correlates to, if any.
    */
   leasePending(limit: number, leaseMs: number): Promise<DispatchItem[]>;
-  markDelivered(ids: number[], workflowId: string): Promise<void>;
+  markDelivered(ids: number[], saga: SagaRef): Promise<void>;
   /** Parks the callbacks that still match no open saga (checked in the same statement). */
   parkUnmatched(ids: number[], reason: string): Promise<void>;
-  markOrphaned(ids: number[], workflowId: string, reason: string): Promise<void>;
+  markOrphaned(ids: number[], saga: SagaRef, reason: string): Promise<void>;
   /** Gives leased rows back so they are tried again after `retryInMs`. */
   releaseLease(ids: number[], retryInMs: number): Promise<void>;
   /**
-   * Claims device keys for a saga; idempotent for the same saga. Fails with the holders when any key
-   * is held by another open saga (a device is in at most one open operation).
+   * Claims device keys for a saga run; idempotent for the same run. Fails with the holders when any
+   * key is held by another open run (a device is in at most one open operation).
    */
-  claimDevices(workflowId: string, keys: string[]): Promise<ClaimResult>;
-  /** Adds correlation keys (e.g. `requestid:<id>`) to a saga and re-opens parked callbacks that match. */
-  addCorrelationKeys(workflowId: string, keys: string[]): Promise<number>;
-  /** Drops a saga's claims and keys; idempotent. */
-  releaseWorkflow(workflowId: string): Promise<void>;
+  claimDevices(saga: SagaRef, keys: string[]): Promise<ClaimResult>;
+  /** Adds correlation keys (e.g. `requestid:<id>`) to a run and re-opens parked callbacks that match. */
+  addCorrelationKeys(saga: SagaRef, keys: string[]): Promise<number>;
+  /**
+   * Closes a run's claims and keys; idempotent. The keys stay as tombstones so that a late callback
+   * carrying the run's request id is orphaned rather than given to a later saga.
+   */
+  releaseSaga(saga: SagaRef): Promise<void>;
   list(state: InboxState, limit: number): Promise<InboxRecord[]>;
   counts(): Promise<InboxCounts>;
   /** Checks the store answers (readiness). */

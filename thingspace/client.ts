@@ -9,7 +9,7 @@ import got, { RequestError, type Got, type Method } from 'got';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { readDeviceIds } from '../contracts/index.js';
-import { networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
+import { mayHaveActed, networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
 import type {
   CallbackRegistration,
   CallbackRegistrationResult,
@@ -180,15 +180,14 @@ export function createThingSpaceClient(
   let sessionLogin: Promise<Session> | undefined;
   let consecutiveLoginFailures = 0;
 
-  /** Values that must never appear in an error message, even if ThingSpace echoes one. */
-  function scrub(error: ThingSpaceError): ThingSpaceError {
+  /** Removes every value that must never appear in an error message, even if ThingSpace echoes one. */
+  function scrubText(text: string): string {
     const secrets = [config.clientSecret, config.password, basicCredentials, accessToken?.value, session?.token];
-    let message = error.message;
+    let scrubbed = text;
     for (const secret of secrets) {
-      if (secret && secret.length >= 4) message = message.split(secret).join('[redacted]');
+      if (secret && secret.length >= 4) scrubbed = scrubbed.split(secret).join('[redacted]');
     }
-    if (message === error.message) return error;
-    return new ThingSpaceError({ ...describe(error), message });
+    return scrubbed;
   }
 
   function describe(error: ThingSpaceError): ConstructorParameters<typeof ThingSpaceError>[0] {
@@ -198,6 +197,8 @@ export function createThingSpaceClient(
       message: error.message,
       retryAfterMs: error.retryAfterMs,
       authFailure: error.authFailure,
+      mayHaveActed: error.mayHaveActed,
+      networkCode: error.networkCode,
     };
   }
 
@@ -230,8 +231,21 @@ export function createThingSpaceClient(
     }
   }
 
+  /** `send` for the operation itself (not a login): failures say whether ThingSpace may have acted. */
+  async function sendOperation(...args: Parameters<typeof send>): Promise<HttpAnswer> {
+    try {
+      return await send(...args);
+    } catch (error) {
+      if (error instanceof ThingSpaceError && mayHaveActed(error)) {
+        throw new ThingSpaceError({ ...describe(error), mayHaveActed: true });
+      }
+      throw error;
+    }
+  }
+
   function errorOf(answer: HttpAnswer): ThingSpaceError {
-    return scrub(parseThingSpaceError(answer.status, answer.headers, answer.body, now()));
+    // Scrubbed before parsing: the parser shortens long messages, which could cut a secret in two.
+    return parseThingSpaceError(answer.status, answer.headers, scrubText(answer.body), now());
   }
 
   function loginsSuspendedError(): ThingSpaceError {
@@ -378,7 +392,7 @@ export function createThingSpaceClient(
   async function attempt(call: M2MCall): Promise<{ answer: HttpAnswer; bearer: AccessToken; session: Session }> {
     const current = await awaitWithSignal(getSession(), call.signal);
     const bearer = await awaitWithSignal(getAccessToken(), call.signal);
-    const answer = await send(
+    const answer = await sendOperation(
       call.operation,
       call.path,
       {
@@ -413,7 +427,7 @@ export function createThingSpaceClient(
       const renewal = renewalFor(error);
       if (renewal === undefined) {
         used.lastUsedAt = Math.max(used.lastUsedAt, sentAt);
-        throw error;
+        throw mayHaveActed(error) ? new ThingSpaceError({ ...describe(error), mayHaveActed: true }) : error;
       }
       if (renewed) throw error;
       logger.info(

@@ -17,6 +17,10 @@ export interface ThingSpaceErrorInit {
   message: string;
   retryAfterMs?: number;
   authFailure?: boolean;
+  /** The request reached ThingSpace and may have been carried out although no answer says so. */
+  mayHaveActed?: boolean;
+  /** For network failures: the system error code (`ECONNREFUSED`, `ECONNRESET`, …). */
+  networkCode?: string;
 }
 
 /**
@@ -37,6 +41,13 @@ export class ThingSpaceError extends Error {
   readonly retryAfterMs?: number;
   /** Logging in failed (bad credentials, or logins suspended to protect the account); never retried. */
   readonly authFailure?: boolean;
+  /**
+   * True when the request reached ThingSpace and may have been carried out although the answer was
+   * lost or an error (a timeout, a reset connection, 500/502/504). Resending a non-idempotent request
+   * then risks doing it twice.
+   */
+  readonly mayHaveActed?: boolean;
+  readonly networkCode?: string;
 
   constructor(init: ThingSpaceErrorInit) {
     super(init.message);
@@ -44,6 +55,8 @@ export class ThingSpaceError extends Error {
     this.code = init.code;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     if (init.authFailure) this.authFailure = true;
+    if (init.mayHaveActed) this.mayHaveActed = true;
+    if (init.networkCode !== undefined) this.networkCode = init.networkCode;
   }
 
   /** 408, 429, 5xx and network failures are worth another attempt; other answers will not change. */
@@ -161,7 +174,20 @@ export function networkError(error: unknown): ThingSpaceError {
   const timedOut = name === 'TimeoutError' || detail === 'ETIMEDOUT';
   return new ThingSpaceError({
     status: 0,
+    networkCode: detail,
     code: timedOut ? 'TIMEOUT' : 'NETWORK',
     message: timedOut ? `ThingSpace did not answer in time (${detail})` : `ThingSpace could not be reached (${detail})`,
   });
+}
+
+/** Failures that happen before a request reaches the server: it certainly was not carried out. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether a failed request may nevertheless have been carried out upstream: a timeout or a connection
+ * lost mid-request, or 500/502/504. 503 and 429 mean ThingSpace turned it away.
+ */
+export function mayHaveActed(error: ThingSpaceError): boolean {
+  if (error.status === 0) return !NOT_SENT.has(error.networkCode ?? '') && error.code !== 'ABORTED';
+  return error.status === 500 || error.status === 502 || error.status === 504;
 }

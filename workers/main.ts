@@ -10,9 +10,19 @@ import { createLifecycleWorker } from './worker.js';
 const config = parseConfig(workerSchema, process.env);
 const logger = createLogger('worker', config.LOG_LEVEL);
 
+const SDK_LEVELS: Record<typeof config.LOG_LEVEL, LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+
 // The SDK's own logs (and workflow/activity `log` calls) go through the same redacting logger.
 Runtime.install({
-  logger: new DefaultLogger('INFO' as LogLevel, ({ level, message, meta }) => {
+  logger: new DefaultLogger(SDK_LEVELS[config.LOG_LEVEL], ({ level, message, meta }) => {
     const method =
       level === 'ERROR'
         ? 'error'

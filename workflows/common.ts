@@ -1,5 +1,5 @@
 /** Pieces every saga shares. Workflow code: deterministic, no I/O. */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
 
 /** Failure types that retrying cannot fix. */
@@ -55,6 +55,16 @@ export function sagaFailure(err: unknown): unknown {
       type: type ?? FailureType.InternalError,
       message,
       details: details as unknown[],
+      nonRetryable: true,
+      cause: err,
+    });
+  }
+  // The retry budget (schedule-to-close) ran out while ThingSpace kept failing.
+  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+    return ApplicationFailure.create({
+      type: FailureType.ThingSpaceUnavailable,
+      message: `${err.activityType} did not succeed within its retry budget`,
+      details: [{ activity: err.activityType, timeoutType: err.cause.timeoutType }],
       nonRetryable: true,
       cause: err,
     });

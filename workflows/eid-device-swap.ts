@@ -3,6 +3,7 @@
  * outcomes ThingSpace reports by callback, in any order → release the devices.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -62,9 +63,30 @@ function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>)
   return candidates.find((s) => steps[s].state === 'waiting');
 }
 
+/**
+ * Submits the swap. When ThingSpace may have carried it out although its answer was lost, resending
+ * could swap twice: the saga goes on without a request id and recognises the swap by its callbacks,
+ * which the gateway matches by device identifiers.
+ */
+async function submitSwap(request: EidDeviceSwapRequest): Promise<{ requestId?: string }> {
+  try {
+    return await thingspace.submitEidDeviceSwap(request);
+  } catch (err) {
+    if (
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === FailureType.ThingSpaceOutcomeUnknown
+    ) {
+      return {};
+    }
+    throw err;
+  }
+}
+
 export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidDeviceSwapResult> {
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
+  let submitOutcomeUnknown = false;
   const steps = Object.fromEntries(SWAP_STEPS.map((s) => [s, { state: 'waiting' }])) as Record<SwapStep, StepState>;
   const results: Partial<Record<SwapStep, DeviceId[]>> = {};
   const callbackRequestIds = new Set<string>();
@@ -95,6 +117,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   setHandler(statusQuery, (): EidDeviceSwapStatus => ({
     phase,
     ...(requestId ? { requestId } : {}),
+    ...(submitOutcomeUnknown ? { submitOutcomeUnknown } : {}),
     steps,
     callbacksReceived: ledger.received,
     duplicatesIgnored: ledger.duplicates,
@@ -108,6 +131,10 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const issues = validateEidDeviceSwap(request);
   if (issues.length > 0) {
     phase = 'failed';
+    upsertSearchAttributes([
+      { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+      { key: searchAttributes.SagaStep, value: 'failed' },
+    ]);
     throw ApplicationFailure.create({
       type: FailureType.InvalidRequest,
       nonRetryable: true,
@@ -125,15 +152,22 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
   const stepTimeout = stepTimeoutOf(request.options);
   try {
+    // Not cancellable: a cancelled claim could commit after the release below, and a cancelled submit
+    // could still reach ThingSpace after the saga forgot it.
     setPhase('claiming');
-    await store.claimDevices(devices);
+    await CancellationScope.nonCancellable(() => store.claimDevices(devices));
 
     setPhase('submitting');
-    const submitted = await thingspace.submitEidDeviceSwap(request);
-    requestId = submitted.requestId;
+    const submitted = await CancellationScope.nonCancellable(() => submitSwap(request));
     const submittedAt = new Date().toISOString();
-    upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
-    await store.addCorrelationKeys([`requestid:${requestId}`]);
+    if (submitted.requestId) {
+      requestId = submitted.requestId;
+      upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
+      await store.addCorrelationKeys([`requestid:${requestId}`]);
+    } else {
+      submitOutcomeUnknown = true;
+      log.warn('Swap submitted with unknown outcome; waiting for its callbacks', {});
+    }
 
     setPhase('awaitingCallbacks');
     const settled = () => SWAP_STEPS.every((s) => steps[s].state === 'confirmed');
@@ -157,9 +191,11 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
         type: FailureType.StepTimedOut,
         nonRetryable: true,
         message: `No callback for ${waiting.join(', ')} within the step timeout`,
-        details: [{ steps: waiting, requestId }],
+        details: [{ steps: waiting, requestId, submitOutcomeUnknown }],
       });
     }
+    // With an unknown submit outcome, the GoToState callback carries the request id the swap got.
+    requestId ??= steps.goToState.requestId ?? 'unknown';
 
     setPhase('completed');
     log.info('Swap completed', { requestId });

@@ -3,7 +3,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
 import { FailureType, searchAttributes, type EidDeviceSwapResult } from '../../contracts/index.js';
-import { ACCOUNT, CALLBACK_CREDENTIALS, SIM_SECRETS, seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
+import {
+  ACCOUNT,
+  CALLBACK_CREDENTIALS,
+  SIM_SECRETS,
+  seedSwapPair,
+  startSystem,
+  swapRequest,
+  type TestSystem,
+} from './harness.js';
 
 interface SimRequest {
   operation: string;
@@ -150,7 +158,8 @@ describe('eidDeviceSwap saga', () => {
     const submits = await simRequests('eidDeviceSwap', since);
     expect(submits.map((r) => r.status)).toEqual([400]);
     // The devices were released: a new swap of the same swap-out device can start.
-    const claimAgain = await system.store.claimDevices(`probe-${randomUUID()}`, [`eid:${unknownEid}`]);
+    const probe = { workflowId: `probe-${randomUUID()}`, runId: randomUUID() };
+    const claimAgain = await system.store.claimDevices(probe, [`eid:${unknownEid}`]);
     expect(claimAgain).toEqual({ ok: true });
   });
 
@@ -162,6 +171,64 @@ describe('eidDeviceSwap saga', () => {
     expectCompleted(await handle.result(), pair.swapIn);
     const submits = await simRequests('eidDeviceSwap', since);
     expect(submits.map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('does not resend a swap whose answer was lost, and completes from its callbacks', async () => {
+    // ThingSpace carries the swap out but the answer is a 502: resending could swap twice.
+    await system.sim('POST', '/__sim/faults', {
+      responses: [{ operation: 'eidDeviceSwap', status: 502, processed: true, times: 1 }],
+    });
+    const pair = await seedSwapPair(system);
+    const since = await requestLogLength();
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    const result = await handle.result();
+    expectCompleted(result, pair.swapIn);
+    expect(result.requestId).toBe(result.steps.goToState.requestId);
+    expect((await simRequests('eidDeviceSwap', since)).map((r) => r.status)).toEqual([502]);
+    expect(await handle.status()).toMatchObject({ phase: 'completed', submitOutcomeUnknown: true });
+  });
+
+  it('takes over the devices of a saga that was terminated before it could release them', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['deactivation', 'identifierChange', 'goToState'] } });
+    const pair = await seedSwapPair(system);
+    const first = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    await waitFor(async () => (await first.status()).phase === 'awaitingCallbacks');
+    await first.terminate('operator stopped it');
+    await system.sim('POST', '/__sim/faults', { clear: true });
+    const other = await seedSwapPair(system);
+    const second = await startEidDeviceSwap(
+      system.client,
+      swapRequest({ swapOut: other.swapOut, swapIn: pair.swapIn }),
+      {
+        taskQueue: system.taskQueue,
+      },
+    );
+    expectCompleted(await second.result(), pair.swapIn);
+  });
+
+  it('orphans a late callback of a finished swap instead of giving it to a later saga', async () => {
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    const result = await handle.result();
+    const imei = pair.swapOut.find((d) => d.kind === 'imei')!;
+    const late = {
+      ...CALLBACK_CREDENTIALS,
+      requestId: result.requestId,
+      deviceIds: [imei],
+      deviceResponse: { goToStateResponse: { deviceIds: [imei], serviceName: 'WiFi', stateName: 'Late' } },
+      status: 'Failed',
+      faultResponse: { faultcode: 'StateService.REQUEST_FAILED.UnexpectedError', faultstring: 'late' },
+    };
+    const res = await fetch(`${system.gatewayUrl}/callbacks/StateService`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(late),
+    });
+    const { id } = (await res.json()) as { id: number };
+    await waitFor(async () => (await system.store.list('orphaned', 50)).some((r) => r.id === id));
+    const [orphan] = (await system.store.list('orphaned', 50)).filter((r) => r.id === id);
+    expect(orphan).toMatchObject({ workflowId: handle.workflowId, reason: 'saga no longer running' });
+    expect(orphan?.body).not.toHaveProperty('password');
   });
 
   it('renews an expired session with exactly one login and completes', async () => {
