@@ -18,12 +18,15 @@ const compose = load(readFileSync(new URL('../../docker-compose.yml', import.met
 };
 const services = compose.services;
 
-/** The environment as compose would pass it with nothing set on the host: `${X:-default}` → default. */
+/** The environment as compose would pass it: `${X:-default}` → default, required ones set by the operator. */
 function environmentOf(name: string): Record<string, string> {
   return Object.fromEntries(
     Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [
       k,
-      String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
+      String(v)
+        .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+        // A required variable (`${X:?message}`): the operator sets it; use a plausible value.
+        .replace(/\$\{\w+:\?[^}]*\}/g, 'operator-chosen-secret'),
     ]),
   );
 }
