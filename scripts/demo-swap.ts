@@ -42,9 +42,10 @@ const mine = devices.filter((d) => d.accountName === config.THINGSPACE_ACCOUNT_N
 const out = mine.find((d) => d.state === 'active' && d.mdn);
 const into = mine.find((d) => d.state === 'pre-active');
 if (!out || !into) {
+  // A new seed: the same seed would repeat request ids that the gateway's inbox has already seen.
+  say('The simulator has no active device and pre-active replacement left. Reset it with a new seed:');
   say(
-    'The simulator has no active device and pre-active replacement left. Reset it: curl -X POST ' +
-      `${simulator}/__sim/reset`,
+    `  curl -X POST -H 'content-type: application/json' -d '{"seed": ${Date.now() % 2_147_483_647}}' ${simulator}/__sim/reset`,
   );
   process.exit(1);
 }

@@ -16,7 +16,11 @@ export const simulatorConfigSchema = z.object({
   SIM_CLIENT_SECRET: z.string().min(1).default('sim-client-secret').describe('OAuth client secret'),
   SIM_USERNAME: z.string().min(1).default('sim-user').describe('M2M login username'),
   SIM_PASSWORD: z.string().min(1).default('sim-password').describe('M2M login password'),
-  SIM_SEED: z.coerce.number().int().default(1).describe('Seed of request ids and fault rolls'),
+  SIM_SEED: z.coerce
+    .number()
+    .int()
+    .optional()
+    .describe('Seed of request ids and fault rolls; unset: a new seed per start, so request ids never repeat'),
   SIM_CALLBACK_DELAY_MS: positiveMs(500).describe('Delay before each callback of an operation'),
   SIM_CALLBACK_RETRY_MS: positiveMs(1500).describe('Wait before re-sending a refused callback (observed ~1.5 s)'),
   SIM_CALLBACK_RETRY: z
@@ -44,7 +48,9 @@ export function simulatorOptions(config: SimulatorConfig): SimulatorOptions {
     clientSecret: config.SIM_CLIENT_SECRET,
     username: config.SIM_USERNAME,
     password: config.SIM_PASSWORD,
-    seed: config.SIM_SEED,
+    // ThingSpace never reuses a request id: a fixed default seed would repeat them after a restart, and
+    // the gateway's inbox would take the new callbacks for re-deliveries of the old ones.
+    seed: config.SIM_SEED ?? Date.now() % 2_147_483_647,
     callbackDelayMs: config.SIM_CALLBACK_DELAY_MS,
     retryIntervalMs: config.SIM_CALLBACK_RETRY_MS,
     callbackRetry: config.SIM_CALLBACK_RETRY,
