@@ -189,7 +189,9 @@ describe('eidDeviceSwap saga', () => {
   });
 
   it('takes over the devices of a saga that was terminated before it could release them', async () => {
-    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['deactivation', 'identifierChange', 'goToState'] } });
+    await system.sim('POST', '/__sim/faults', {
+      callbacks: { never: ['deactivation', 'identifierChange', 'goToState'] },
+    });
     const pair = await seedSwapPair(system);
     const first = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
     await waitFor(async () => (await first.status()).phase === 'awaitingCallbacks');

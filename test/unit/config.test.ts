@@ -1,5 +1,13 @@
 import { resolve } from 'node:path';
-import { ConfigError, gatewaySchema, parseConfig, sqliteFile, workerSchema } from '../../config/index.js';
+import {
+  ConfigError,
+  DEFAULT_CALLBACK_PASSWORD,
+  gatewaySchema,
+  isLoopback,
+  parseConfig,
+  sqliteFile,
+  workerSchema,
+} from '../../config/index.js';
 
 /** What parseConfig threw, as a plain object so that the whole of it can be compared. */
 function failure(run: () => unknown): { name: string; message: string } {
@@ -32,9 +40,9 @@ describe('parseConfig with the gateway schema', () => {
   });
 
   it('empty strings count as unset, so a blank line in .env falls back to the default', () => {
-    expect(parseConfig(gatewaySchema, { GATEWAY_PORT: '', CALLBACK_PASSWORD: '', DATABASE_URL: '' })).toEqual(
-      GATEWAY_DEFAULTS,
-    );
+    expect(
+      parseConfig(gatewaySchema, { GATEWAY_PORT: '', CALLBACK_PASSWORD: '', CALLBACK_PASSWORD_PREVIOUS: '' }),
+    ).toEqual(GATEWAY_DEFAULTS);
   });
 
   it('reads the variables it knows, coerces numbers, and ignores the rest of process.env', () => {
@@ -43,9 +51,10 @@ describe('parseConfig with the gateway schema', () => {
       HOME: '/root',
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
       TEMPORAL_NAMESPACE: 'euicc-prod',
-      DATABASE_URL: 'postgres://inbox:pw@db.internal:5432/inbox',
+      DATA_DIR: '/var/lib/euicc',
       CALLBACK_USERNAME: 'ts-callbacks',
       CALLBACK_PASSWORD: 'a-long-callback-secret',
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
       LOG_LEVEL: 'warn',
       GATEWAY_PORT: '9001',
       GATEWAY_HOST: '0.0.0.0',
@@ -56,10 +65,10 @@ describe('parseConfig with the gateway schema', () => {
     expect(parseConfig(gatewaySchema, env)).toEqual({
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
       TEMPORAL_NAMESPACE: 'euicc-prod',
-      DATA_DIR: '.data',
-      DATABASE_URL: 'postgres://inbox:pw@db.internal:5432/inbox',
+      DATA_DIR: '/var/lib/euicc',
       CALLBACK_USERNAME: 'ts-callbacks',
       CALLBACK_PASSWORD: 'a-long-callback-secret',
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
       LOG_LEVEL: 'warn',
       GATEWAY_PORT: 9001,
       GATEWAY_HOST: '0.0.0.0',
@@ -107,13 +116,13 @@ describe('parseConfig with the gateway schema', () => {
   it('every bad variable is named in one error, so an operator fixes them all at once', () => {
     expect(
       failure(() =>
-        parseConfig(gatewaySchema, { GATEWAY_PORT: '99999', DISPATCH_INTERVAL_MS: '0', DATABASE_URL: 'db' }),
+        parseConfig(gatewaySchema, { CALLBACK_PASSWORD: 'abc', GATEWAY_PORT: '99999', DISPATCH_INTERVAL_MS: '0' }),
       ),
     ).toEqual({
       name: 'ConfigError',
       message:
-        'Invalid configuration: DATABASE_URL: Invalid url; GATEWAY_PORT: Number must be less than or equal to 65535; ' +
-        'DISPATCH_INTERVAL_MS: Number must be greater than 0',
+        'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s); ' +
+        'GATEWAY_PORT: Number must be less than or equal to 65535; DISPATCH_INTERVAL_MS: Number must be greater than 0',
     });
   });
 
@@ -133,10 +142,41 @@ describe('parseConfig with the gateway schema', () => {
     expect(`${short.message}${long.message}`).not.toContain('Zq9');
   });
 
-  it('a malformed DATABASE_URL with a password in it is named without the password', () => {
-    const { message } = failure(() => parseConfig(gatewaySchema, { DATABASE_URL: 'postgres//inbox:hunter2@db:5432' }));
-    expect(message).toBe('Invalid configuration: DATABASE_URL: Invalid url');
-    expect(message).not.toContain('hunter2');
+  it('a three-character callback password is named without its value', () => {
+    const { message } = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD: 'Zq9' }));
+    expect(message).toBe('Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s)');
+    expect(message).not.toContain('Zq9');
+  });
+
+  it('a DATABASE_URL in the environment is ignored: only the SQLite inbox in DATA_DIR is supported', () => {
+    expect(parseConfig(gatewaySchema, { DATABASE_URL: 'postgres://inbox:hunter2@db.internal:5432/inbox' })).toEqual(
+      GATEWAY_DEFAULTS,
+    );
+  });
+
+  it('the previous callback password, kept while ThingSpace still sends it, follows the same 8-40 rule', () => {
+    const tooShort = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: 'Zq9-old' }));
+    const tooLong = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: `Zq9-${'o'.repeat(40)}` }));
+    expect([tooShort, tooLong]).toEqual([
+      {
+        name: 'ConfigError',
+        message: 'Invalid configuration: CALLBACK_PASSWORD_PREVIOUS: String must contain at least 8 character(s)',
+      },
+      {
+        name: 'ConfigError',
+        message: 'Invalid configuration: CALLBACK_PASSWORD_PREVIOUS: String must contain at most 40 character(s)',
+      },
+    ]);
+    expect(`${tooShort.message}${tooLong.message}`).not.toContain('Zq9');
+    expect(parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret' })).toEqual({
+      ...GATEWAY_DEFAULTS,
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
+    });
+  });
+
+  it('the default callback password is the exported DEFAULT_CALLBACK_PASSWORD, so the gateway can refuse it off loopback', () => {
+    expect(parseConfig(gatewaySchema, {}).CALLBACK_PASSWORD).toBe(DEFAULT_CALLBACK_PASSWORD);
+    expect(DEFAULT_CALLBACK_PASSWORD).toBe('change-me-callback-secret');
   });
 
   it('a callback username over the 40 characters ThingSpace allows is refused', () => {
@@ -207,6 +247,19 @@ describe('parseConfig with the worker schema', () => {
       'Invalid configuration: THINGSPACE_BASE_URL: Invalid url; THINGSPACE_TIMEOUT_MS: Expected number, received nan',
     );
   });
+});
+
+describe('isLoopback', () => {
+  it.each(['127.0.0.1', '127.0.1.1', 'localhost', '::1'])('%p is reachable only from this machine', (host) => {
+    expect(isLoopback(host)).toBe(true);
+  });
+
+  it.each(['0.0.0.0', '::', '192.168.1.20', '10.0.0.5', 'gateway.example.com', ''])(
+    '%p may be reachable from other machines',
+    (host) => {
+      expect(isLoopback(host)).toBe(false);
+    },
+  );
 });
 
 describe('sqliteFile', () => {

@@ -6,12 +6,20 @@ import { createDispatcher, WorkflowGone, type SignalSaga } from '../../callback-
 import { canonicalCallbackContent } from '../../contracts/callbacks.js';
 import type { CallbackEvent, CallbackService } from '../../contracts/types.js';
 import { openSqliteStore } from '../../store/sqlite.js';
-import type { InboxRecord, Store } from '../../store/types.js';
+import type { InboxRecord, SagaRef, Store } from '../../store/types.js';
 
+/** The saga claims its devices a minute before the callbacks arrive (the store stamps claims with its clock). */
+const CLAIMED_AT = '2025-11-23T09:59:00.000Z';
 const RECEIVED_AT = '2025-11-23T10:00:00.000Z';
-const SWAP = 'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000263619234>eid:89033023312150000000000256691984';
-const OTHER_SWAP =
-  'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000200000001>eid:89033023312150000000000200000002';
+const SWAP_ID =
+  'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000263619234>eid:89033023312150000000000256691984';
+const SWAP: SagaRef = { workflowId: SWAP_ID, runId: '0193a0c1-7d3e-7b2a-9f00-4c1d2e3f4a01' };
+/** A later run of the same swap (started again after the first run ended). */
+const SWAP_RERUN: SagaRef = { workflowId: SWAP_ID, runId: '0193a0c9-11aa-7c44-8e21-5b6c7d8e9f02' };
+const OTHER_SWAP: SagaRef = {
+  workflowId: 'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000200000001>eid:89033023312150000000000200000002',
+  runId: '0193a0c2-2b4c-7d5e-8f60-718293a4b503',
+};
 
 const deactivation = {
   username: 'ts-callbacks',
@@ -83,25 +91,30 @@ interface Received {
 }
 
 /** Stores a callback exactly as the gateway does after authenticating it. */
-async function receive(store: Store, service: CallbackService, body: Record<string, unknown>): Promise<Received> {
+async function receive(
+  store: Store,
+  service: CallbackService,
+  body: Record<string, unknown>,
+  receivedAt = RECEIVED_AT,
+): Promise<Received> {
   const { username: _u, password: _p, ...stored } = body;
   const print = fingerprint(canonicalCallbackContent(service, body));
   const { id } = await store.recordCallback({
     service,
     fingerprint: print,
     body: stored,
-    receivedAt: RECEIVED_AT,
+    receivedAt,
     keys: callbackKeys(body),
   });
   return { id, fingerprint: print };
 }
 
 /** The event `simple(requestId, imei)` becomes. */
-function simpleEvent(r: Received, requestId: string, imei = '990013907835573'): CallbackEvent {
+function simpleEvent(r: Received, requestId: string, imei = '990013907835573', receivedAt = RECEIVED_AT): CallbackEvent {
   return {
     fingerprint: r.fingerprint,
     inboxId: r.id,
-    receivedAt: RECEIVED_AT,
+    receivedAt,
     service: 'CarrierService',
     type: 'deactivation',
     status: 'success',
@@ -114,17 +127,41 @@ function ids(records: InboxRecord[]): number[] {
   return records.map((r) => r.id).sort((a, b) => a - b);
 }
 
+const byRun = ([x]: [SagaRef, CallbackEvent[]], [y]: [SagaRef, CallbackEvent[]]): number =>
+  `${x.workflowId} ${x.runId}`.localeCompare(`${y.workflowId} ${y.runId}`);
+
+/** Only Date is faked: the store stamps claims with `new Date()`; the dispatcher's own timers stay real. */
+function useClock(at: string): void {
+  jest.useFakeTimers({
+    now: new Date(at),
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+}
+
 describe('callback dispatcher', () => {
   let store: Store;
   let signal: jest.Mock<SignalSaga>;
 
   beforeEach(() => {
+    useClock(CLAIMED_AT);
     store = openSqliteStore(':memory:');
     signal = jest.fn<SignalSaga>().mockResolvedValue(undefined);
   });
 
   afterEach(async () => {
     jest.restoreAllMocks();
+    jest.useRealTimers();
     await store.close();
   });
 
@@ -195,7 +232,7 @@ describe('callback dispatcher', () => {
     ]);
     const delivered = await store.list('delivered', 10);
     expect(ids(delivered)).toEqual([first.id, second.id, third.id]);
-    expect(delivered.map((r) => r.workflowId)).toEqual([SWAP, SWAP, SWAP]);
+    expect(delivered.map((r) => ({ workflowId: r.workflowId, runId: r.runId }))).toEqual([SWAP, SWAP, SWAP]);
     expect(JSON.stringify(signal.mock.calls)).not.toContain('cb-secret-7f3a9c');
   });
 
@@ -217,15 +254,69 @@ describe('callback dispatcher', () => {
 
     expect(await dispatcher().runOnce()).toBe(3);
 
-    const calls = [...signal.mock.calls].sort(([x], [y]) => x.localeCompare(y));
-    expect(calls).toEqual([
+    expect([...signal.mock.calls].sort(byRun)).toEqual([
       [OTHER_SWAP, [simpleEvent(b, 'r-2', '990013907835581')]],
       [SWAP, [simpleEvent(a1, 'r-1'), simpleEvent(a2, 'r-3')]],
     ]);
     expect((await store.counts()).delivered).toBe(3);
   });
 
-  it('a callback that matches no saga is parked, and delivered once a saga claims its device', async () => {
+  it('two runs of the same workflow id get separate signals, each with its own callbacks', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
+    await store.releaseSaga(SWAP);
+    await store.addCorrelationKeys(SWAP_RERUN, ['requestid:r-2']);
+    const first = await receive(store, 'CarrierService', simple('r-1'));
+    const second = await receive(store, 'CarrierService', simple('r-2'));
+    signal.mockImplementation(async (saga) => {
+      if (saga.runId === SWAP.runId) throw new WorkflowGone(saga.workflowId);
+    });
+
+    expect(await dispatcher().runOnce()).toBe(2);
+
+    expect([...signal.mock.calls].sort(byRun)).toEqual([
+      [SWAP, [simpleEvent(first, 'r-1')]],
+      [SWAP_RERUN, [simpleEvent(second, 'r-2')]],
+    ]);
+    expect((await store.list('delivered', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId }))).toEqual([
+      { id: second.id, ...SWAP_RERUN },
+    ]);
+    expect((await store.list('orphaned', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId }))).toEqual([
+      { id: first.id, ...SWAP },
+    ]);
+  });
+
+  it("a late callback of a closed run is orphaned, and never given to the newer run that claimed the same devices", async () => {
+    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
+    jest.setSystemTime(new Date('2025-11-23T10:10:00.000Z'));
+    await store.releaseSaga(SWAP);
+    jest.setSystemTime(new Date('2025-11-23T10:20:00.000Z'));
+    await store.claimDevices(SWAP_RERUN, ['imei:990013907835573']);
+    signal.mockImplementation(async (saga) => {
+      if (saga.runId === SWAP.runId) throw new WorkflowGone(saga.workflowId);
+    });
+
+    const late = await receive(store, 'CarrierService', simple('r-1'), '2025-11-23T10:30:00.000Z');
+    expect(await dispatcher().runOnce()).toBe(1);
+
+    expect(signal.mock.calls).toEqual([[SWAP, [simpleEvent(late, 'r-1', undefined, '2025-11-23T10:30:00.000Z')]]]);
+    expect(await store.list('orphaned', 10)).toEqual([
+      {
+        id: late.id,
+        service: 'CarrierService',
+        fingerprint: late.fingerprint,
+        body: simple('r-1'),
+        receivedAt: '2025-11-23T10:30:00.000Z',
+        deliveries: 1,
+        state: 'orphaned',
+        workflowId: SWAP.workflowId,
+        runId: SWAP.runId,
+        reason: 'saga no longer running',
+      },
+    ]);
+  });
+
+  it('a callback that matches no saga is parked, and delivered once the saga registers its request id', async () => {
     const early = await receive(store, 'CarrierService', simple('r-unknown'));
     const d = dispatcher();
 
@@ -245,16 +336,31 @@ describe('callback dispatcher', () => {
     ]);
     expect(await d.runOnce()).toBe(0);
 
-    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    await store.addCorrelationKeys(SWAP, ['requestid:r-unknown']);
     expect(await d.runOnce()).toBe(1);
     expect(signal.mock.calls).toEqual([[SWAP, [simpleEvent(early, 'r-unknown')]]]);
     expect((await store.list('delivered', 10)).map((r) => r.id)).toEqual([early.id]);
   });
 
+  it('a callback received before a saga claimed its device stays parked after the claim: it belongs to an earlier operation', async () => {
+    const early = await receive(store, 'CarrierService', simple('r-earlier'));
+    const d = dispatcher();
+    expect(await d.runOnce()).toBe(1);
+
+    jest.setSystemTime(new Date('2025-11-23T10:05:00.000Z'));
+    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    expect(await d.runOnce()).toBe(0);
+
+    const own = await receive(store, 'CarrierService', simple('r-own'), '2025-11-23T10:06:00.000Z');
+    expect(await d.runOnce()).toBe(1);
+    expect(signal.mock.calls).toEqual([[SWAP, [simpleEvent(own, 'r-own', undefined, '2025-11-23T10:06:00.000Z')]]]);
+    expect(ids(await store.list('parked', 10))).toEqual([early.id]);
+  });
+
   it('callbacks for a saga that no longer runs are marked orphaned for operators to see', async () => {
     await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
     const late = await receive(store, 'CarrierService', simple('r-1'));
-    signal.mockRejectedValue(new WorkflowGone(SWAP));
+    signal.mockRejectedValue(new WorkflowGone(SWAP.workflowId));
     const d = dispatcher();
 
     expect(await d.runOnce()).toBe(1);
@@ -267,7 +373,8 @@ describe('callback dispatcher', () => {
         receivedAt: RECEIVED_AT,
         deliveries: 1,
         state: 'orphaned',
-        workflowId: SWAP,
+        workflowId: SWAP.workflowId,
+        runId: SWAP.runId,
         reason: 'saga no longer running',
       },
     ]);
@@ -287,10 +394,10 @@ describe('callback dispatcher', () => {
     expect(await d.runOnce()).toBe(0);
     expect(signal).toHaveBeenCalledTimes(1);
 
-    const realNow = Date.now();
-    jest.spyOn(Date, 'now').mockReturnValue(realNow + 1_500);
+    const failedAt = Date.now();
+    jest.setSystemTime(failedAt + 1_500);
     expect(await d.runOnce()).toBe(0);
-    jest.spyOn(Date, 'now').mockReturnValue(realNow + 2_500);
+    jest.setSystemTime(failedAt + 2_500);
     expect(await d.runOnce()).toBe(2);
 
     const events = [simpleEvent(one, 'r-1'), simpleEvent(two, 'r-2')];
@@ -307,8 +414,8 @@ describe('callback dispatcher', () => {
     await store.addCorrelationKeys(OTHER_SWAP, ['requestid:r-2']);
     const stuck = await receive(store, 'CarrierService', simple('r-1'));
     const fine = await receive(store, 'CarrierService', simple('r-2', '990013907835581'));
-    signal.mockImplementation(async (workflowId) => {
-      if (workflowId === SWAP) throw new Error('deadline exceeded');
+    signal.mockImplementation(async (saga) => {
+      if (saga.workflowId === SWAP.workflowId) throw new Error('deadline exceeded');
     });
 
     expect(await dispatcher().runOnce()).toBe(2);

@@ -341,6 +341,110 @@ describe('callback gateway app over real HTTP', () => {
   });
 });
 
+describe('callback gateway app during a callback password change', () => {
+  const PREVIOUS_PASSWORD = 'cb-secret-old-2b8e41';
+  let store: Store;
+  let gateway: Running;
+
+  beforeEach(async () => {
+    store = openSqliteStore(':memory:');
+    gateway = await listen({
+      store,
+      credentials: { ...CREDENTIALS, previousPassword: PREVIOUS_PASSWORD },
+      logger: pino({ level: 'silent' }),
+    });
+  });
+
+  afterEach(async () => {
+    await close(gateway.server);
+    await store.close();
+  });
+
+  it('a callback ThingSpace still sends with the previous password is stored and acknowledged', async () => {
+    const body = deactivation({ password: PREVIOUS_PASSWORD });
+    const response = await post(`${gateway.url}/callbacks/CarrierService`, body);
+
+    expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
+    const stored = await store.list('pending', 10);
+    expect(stored).toEqual([
+      {
+        id: 1,
+        service: 'CarrierService',
+        fingerprint: fingerprint(canonicalCallbackContent('CarrierService', body)),
+        body: withoutCredentials(body),
+        receivedAt: RECEIVED_AT,
+        deliveries: 1,
+        state: 'pending',
+      },
+    ]);
+    expect(JSON.stringify(stored)).not.toContain(PREVIOUS_PASSWORD);
+  });
+
+  it('the new password is accepted as well, and a re-delivery with the other password is the same callback', async () => {
+    const withNew = await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
+    const withPrevious = await post(
+      `${gateway.url}/callbacks/CarrierService`,
+      deactivation({ password: PREVIOUS_PASSWORD, callbackCount: 2 }),
+    );
+
+    expect([await answer(withNew), await answer(withPrevious)]).toEqual([
+      { status: 200, body: { status: 'accepted', id: 1 } },
+      { status: 200, body: { status: 'duplicate', id: 1 } },
+    ]);
+  });
+
+  it('a third password is refused with 401 and nothing is stored', async () => {
+    const response = await post(
+      `${gateway.url}/callbacks/CarrierService`,
+      deactivation({ password: 'cb-secret-older-9d03c7' }),
+    );
+
+    expect(await answer(response)).toEqual({
+      status: 401,
+      body: { error: 'unauthorized', message: 'Callback credentials do not match' },
+    });
+    expect((await store.counts()).received).toBe(0);
+  });
+
+  it('the previous password does not stand in for the username', async () => {
+    const response = await post(
+      `${gateway.url}/callbacks/CarrierService`,
+      deactivation({ username: 'someone', password: PREVIOUS_PASSWORD }),
+    );
+
+    expect(await answer(response)).toEqual({
+      status: 401,
+      body: { error: 'unauthorized', message: 'Callback credentials do not match' },
+    });
+    expect((await store.counts()).received).toBe(0);
+  });
+});
+
+describe('callback gateway app with metrics turned off', () => {
+  let store: Store;
+  let gateway: Running;
+
+  beforeEach(async () => {
+    store = openSqliteStore(':memory:');
+    gateway = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }), metrics: false });
+  });
+
+  afterEach(async () => {
+    await close(gateway.server);
+    await store.close();
+  });
+
+  it('GATEWAY_METRICS=false leaves no /metrics route: it answers 404 without any count', async () => {
+    await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
+
+    const response = await fetch(`${gateway.url}/metrics`);
+
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain('euicc_gateway_callbacks');
+    expect(await answer(await fetch(`${gateway.url}/healthz`))).toEqual({ status: 200, body: { status: 'ok' } });
+  });
+});
+
 describe('callback gateway app with a failing store', () => {
   let real: Store;
   let running: Running | undefined;

@@ -1,22 +1,59 @@
+import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../store/sqlite.js';
-import type { InboxRecord, NewCallback, Store } from '../../store/types.js';
+import type { InboxRecord, NewCallback, SagaRef, Store } from '../../store/types.js';
 
+/** Claims are stamped with the store's clock, set here to a minute before the callbacks arrive. */
+const CLAIMED_AT = '2025-11-23T09:59:00.000Z';
 const RECEIVED_AT = '2025-11-23T10:00:00.000Z';
 const LEASE_MS = 30_000;
 const NO_MATCH = 'no open saga matches its request id or devices';
+const IMEI = 'imei:990013907835573';
+
+const SWAP_A: SagaRef = { workflowId: 'swap-a', runId: 'run-a1' };
+const SWAP_A_AGAIN: SagaRef = { workflowId: 'swap-a', runId: 'run-a2' };
+const SWAP_B: SagaRef = { workflowId: 'swap-b', runId: 'run-b1' };
+const SWAP_C: SagaRef = { workflowId: 'swap-c', runId: 'run-c1' };
 
 /** A stored callback as the gateway writes it: body without credentials, keys from its request id and devices. */
-function callback(name: string, keys: string[], service: NewCallback['service'] = 'CarrierService'): NewCallback {
+function callback(
+  name: string,
+  keys: string[],
+  service: NewCallback['service'] = 'CarrierService',
+  receivedAt = RECEIVED_AT,
+): NewCallback {
   return {
     service,
     fingerprint: `fp-${name}`,
     body: { requestId: name, status: 'Success' },
-    receivedAt: RECEIVED_AT,
+    receivedAt,
     keys,
   };
+}
+
+/** Only Date is faked: the store stamps claims with `new Date()`, and nothing here waits on timers. */
+function useClock(at: string): void {
+  jest.useFakeTimers({
+    now: new Date(at),
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+}
+
+function setClock(at: string): void {
+  jest.setSystemTime(new Date(at));
 }
 
 /** The inbox row a fresh callback becomes. */
@@ -32,6 +69,14 @@ function pendingRecord(id: number, c: NewCallback): InboxRecord {
   };
 }
 
+beforeEach(() => {
+  useClock(CLAIMED_AT);
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
 describe('SQLite store', () => {
   let store: Store;
 
@@ -45,7 +90,7 @@ describe('SQLite store', () => {
 
   describe('recording callbacks', () => {
     it('a first delivery is stored as pending; a re-delivery with the same fingerprint only counts a delivery', async () => {
-      const first = callback('r-1', ['requestid:r-1', 'imei:990013907835573']);
+      const first = callback('r-1', ['requestid:r-1', IMEI]);
       expect(await store.recordCallback(first)).toEqual({ id: 1, duplicate: false });
       const again = { ...first, body: { ...first.body, callbackCount: 2 }, receivedAt: '2025-11-23T10:00:04.000Z' };
       expect(await store.recordCallback(again)).toEqual({ id: 1, duplicate: true });
@@ -64,29 +109,29 @@ describe('SQLite store', () => {
   });
 
   describe('leasing pending callbacks', () => {
-    it('a callback whose request id a saga registered comes with that saga', async () => {
-      const c = callback('r-1', ['requestid:r-1', 'imei:990013907835573']);
+    it('a callback whose request id a saga run registered comes with that run', async () => {
+      const c = callback('r-1', ['requestid:r-1', IMEI]);
       await store.recordCallback(c);
-      expect(await store.addCorrelationKeys('swap-a', ['requestid:r-1'])).toBe(0);
+      expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(0);
 
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), workflowId: 'swap-a' }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
     });
 
-    it('a callback matched only by a device comes with the saga that claimed the device', async () => {
-      const c = callback('r-other', ['requestid:r-other', 'imei:990013907835573']);
+    it('a callback matched only by a device comes with the run that claimed the device before it arrived', async () => {
+      expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+      const c = callback('r-other', ['requestid:r-other', IMEI]);
       await store.recordCallback(c);
-      expect(await store.claimDevices('swap-a', ['imei:990013907835573'])).toEqual({ ok: true });
 
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), workflowId: 'swap-a' }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
     });
 
-    it('the request id wins over a device claimed earlier by another saga', async () => {
-      expect(await store.claimDevices('swap-old', ['imei:990013907835573'])).toEqual({ ok: true });
-      await store.addCorrelationKeys('swap-new', ['requestid:r-1']);
-      const c = callback('r-1', ['imei:990013907835573', 'requestid:r-1']);
+    it('the request id wins over a device claimed earlier by another run', async () => {
+      expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+      const c = callback('r-1', [IMEI, 'requestid:r-1']);
       await store.recordCallback(c);
 
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), workflowId: 'swap-new' }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
     });
 
     it('a callback that matches nothing is leased without a saga', async () => {
@@ -123,11 +168,91 @@ describe('SQLite store', () => {
 
     it('delivered rows are never leased again', async () => {
       await store.recordCallback(callback('r-1', ['requestid:r-1']));
-      await store.addCorrelationKeys('swap-a', ['requestid:r-1']);
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
       await store.leasePending(10, LEASE_MS);
-      await store.markDelivered([1], 'swap-a');
+      await store.markDelivered([1], SWAP_A);
       await store.releaseLease([1], 0);
       expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+    });
+  });
+
+  describe('matching a callback to a saga run', () => {
+    it("a late callback carrying a closed run's request id goes to that closed run, never to a newer open run of the same devices", async () => {
+      await store.claimDevices(SWAP_A, [IMEI]);
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+      setClock('2025-11-23T10:10:00.000Z');
+      await store.releaseSaga(SWAP_A);
+      setClock('2025-11-23T10:20:00.000Z');
+      expect(await store.claimDevices(SWAP_A_AGAIN, [IMEI])).toEqual({ ok: true });
+
+      const late = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+      await store.recordCallback(late);
+
+      // The dispatcher signals the closed run, which is gone, so the callback ends orphaned.
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, late), saga: SWAP_A }]);
+      await store.markOrphaned([1], SWAP_A, 'saga no longer running');
+      expect(await store.list('orphaned', 10)).toEqual([
+        {
+          ...pendingRecord(1, late),
+          state: 'orphaned',
+          workflowId: SWAP_A.workflowId,
+          runId: SWAP_A.runId,
+          reason: 'saga no longer running',
+        },
+      ]);
+    });
+
+    it('a callback naming only a device goes to the open run that holds it, not to the closed run that held it before', async () => {
+      await store.claimDevices(SWAP_A, [IMEI]);
+      setClock('2025-11-23T10:10:00.000Z');
+      await store.releaseSaga(SWAP_A);
+      expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+
+      const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+      await store.recordCallback(c);
+
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+    });
+
+    it('when every run that claimed a device has closed, a callback naming only the device goes to the newest of them', async () => {
+      await store.claimDevices(SWAP_A, [IMEI]);
+      await store.releaseSaga(SWAP_A);
+      setClock('2025-11-23T10:10:00.000Z');
+      await store.claimDevices(SWAP_B, [IMEI]);
+      await store.releaseSaga(SWAP_B);
+
+      const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+      await store.recordCallback(c);
+
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+    });
+
+    it('a callback received before a run claimed its device is not matched to that run: it stays parked after the claim', async () => {
+      const early = callback('r-0', ['requestid:r-0', IMEI]);
+      await store.recordCallback(early);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, early) }]);
+      await store.parkUnmatched([1], NO_MATCH);
+
+      setClock('2025-11-23T10:05:00.000Z');
+      expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+
+      expect(await store.list('parked', 10)).toEqual([{ ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+
+      const later = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:06:00.000Z');
+      await store.recordCallback(later);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, later), saga: SWAP_A }]);
+    });
+
+    it('a callback received before the claim, and still pending when the claim comes, is leased without a saga', async () => {
+      const early = callback('r-0', [IMEI]);
+      await store.recordCallback(early);
+      setClock('2025-11-23T10:05:00.000Z');
+      await store.claimDevices(SWAP_A, [IMEI]);
+
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, early) }]);
+      await store.parkUnmatched([1], NO_MATCH);
+      expect(await store.list('parked', 10)).toEqual([{ ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH }]);
     });
   });
 
@@ -143,21 +268,19 @@ describe('SQLite store', () => {
       ]);
 
       // The saga registers its request id between the dispatcher's lease and its park.
-      await store.addCorrelationKeys('swap-a', ['requestid:r-2']);
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-2']);
       await store.parkUnmatched([1, 2], NO_MATCH);
 
       expect(await store.list('parked', 10)).toEqual([
         { ...pendingRecord(1, lonely), state: 'parked', reason: NO_MATCH },
       ]);
       // Its lease is cleared too, so the next round delivers it at once.
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([
-        { record: pendingRecord(2, early), workflowId: 'swap-a' },
-      ]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, early), saga: SWAP_A }]);
     });
 
     it('parking ignores rows that are no longer pending', async () => {
       await store.recordCallback(callback('r-1', ['requestid:r-1']));
-      await store.markOrphaned([1], 'swap-gone', 'saga no longer running');
+      await store.markOrphaned([1], SWAP_B, 'saga no longer running');
       await store.parkUnmatched([1], NO_MATCH);
       expect(await store.list('parked', 10)).toEqual([]);
       expect((await store.list('orphaned', 10)).map((r) => r.state)).toEqual(['orphaned']);
@@ -165,85 +288,123 @@ describe('SQLite store', () => {
 
     it('a saga registering its request id re-opens the parked callbacks that carry it, and says how many', async () => {
       const a = callback('r-1', ['requestid:r-1']);
-      const b = callback('r-1-again', ['requestid:r-1', 'imei:990013907835573']);
+      const b = callback('r-1-again', ['requestid:r-1', IMEI]);
       const other = callback('r-9', ['requestid:r-9']);
       for (const x of [a, b, other]) await store.recordCallback(x);
       await store.leasePending(10, LEASE_MS);
       await store.parkUnmatched([1, 2, 3], NO_MATCH);
 
-      expect(await store.addCorrelationKeys('swap-a', ['requestid:r-1'])).toBe(2);
+      expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(2);
       expect(await store.list('pending', 10)).toEqual([pendingRecord(2, b), pendingRecord(1, a)]);
       expect(await store.list('parked', 10)).toEqual([
         { ...pendingRecord(3, other), state: 'parked', reason: NO_MATCH },
       ]);
       expect(await store.leasePending(10, LEASE_MS)).toEqual([
-        { record: pendingRecord(1, a), workflowId: 'swap-a' },
-        { record: pendingRecord(2, b), workflowId: 'swap-a' },
+        { record: pendingRecord(1, a), saga: SWAP_A },
+        { record: pendingRecord(2, b), saga: SWAP_A },
       ]);
     });
 
-    it('a saga claiming a device re-opens a callback parked because it beat the claim', async () => {
+    it('a claim re-opens a parked callback it now matches, such as one stamped by a gateway whose clock runs ahead', async () => {
       const c = callback('r-1', ['requestid:r-1', 'iccid:89148000000800784259']);
       await store.recordCallback(c);
       await store.leasePending(10, LEASE_MS);
       await store.parkUnmatched([1], NO_MATCH);
 
-      expect(await store.claimDevices('swap-a', ['iccid:89148000000800784259'])).toEqual({ ok: true });
+      // The callback says 10:00 by the gateway's clock; the worker's clock says 09:59 when it claims.
+      expect(await store.claimDevices(SWAP_A, ['iccid:89148000000800784259'])).toEqual({ ok: true });
       expect(await store.list('parked', 10)).toEqual([]);
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), workflowId: 'swap-a' }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
     });
 
     it('registering a key that no parked callback carries re-opens nothing', async () => {
       await store.recordCallback(callback('r-1', ['requestid:r-1']));
       await store.leasePending(10, LEASE_MS);
       await store.parkUnmatched([1], NO_MATCH);
-      expect(await store.addCorrelationKeys('swap-a', ['requestid:r-2'])).toBe(0);
-      expect(await store.addCorrelationKeys('swap-a', [])).toBe(0);
+      expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-2'])).toBe(0);
+      expect(await store.addCorrelationKeys(SWAP_A, [])).toBe(0);
       expect((await store.list('parked', 10)).map((r) => r.id)).toEqual([1]);
     });
   });
 
   describe('claiming devices', () => {
-    const keys = ['eid:89033023312150000000000263619234', 'imei:990013907835573'];
+    const keys = ['eid:89033023312150000000000263619234', IMEI];
 
-    it('claiming the same devices again for the same saga succeeds (a retried activity)', async () => {
-      expect(await store.claimDevices('swap-a', keys)).toEqual({ ok: true });
-      expect(await store.claimDevices('swap-a', keys)).toEqual({ ok: true });
-      expect(await store.claimDevices('swap-a', [...keys, 'mdn:8586928930'])).toEqual({ ok: true });
+    it('claiming the same devices again for the same run succeeds (a retried activity)', async () => {
+      expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_A, [...keys, 'mdn:8586928930'])).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_B, ['mdn:8586928930'])).toEqual({
+        ok: false,
+        busy: [{ key: 'mdn:8586928930', ...SWAP_A }],
+      });
     });
 
-    it('another saga is told which devices are busy and who holds them, and claims none of its devices', async () => {
-      expect(await store.claimDevices('swap-a', keys)).toEqual({ ok: true });
-      expect(await store.claimDevices('swap-b', ['mdn:8586928930', 'imei:990013907835573'])).toEqual({
+    it('another run is told which devices are busy and who holds them, and claims none of its devices', async () => {
+      expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_B, ['mdn:8586928930', IMEI])).toEqual({
         ok: false,
-        busy: [{ key: 'imei:990013907835573', workflowId: 'swap-a' }],
+        busy: [{ key: IMEI, workflowId: 'swap-a', runId: 'run-a1' }],
       });
       // swap-b's refused claim left the free device free.
-      expect(await store.claimDevices('swap-c', ['mdn:8586928930'])).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_C, ['mdn:8586928930'])).toEqual({ ok: true });
     });
 
     it('every busy key is listed with its holder', async () => {
-      await store.claimDevices('swap-a', [keys[0]!]);
-      await store.claimDevices('swap-b', [keys[1]!]);
-      expect(await store.claimDevices('swap-c', keys)).toEqual({
+      await store.claimDevices(SWAP_A, [keys[0]!]);
+      await store.claimDevices(SWAP_B, [keys[1]!]);
+      expect(await store.claimDevices(SWAP_C, keys)).toEqual({
         ok: false,
         busy: [
-          { key: keys[0], workflowId: 'swap-a' },
-          { key: keys[1], workflowId: 'swap-b' },
+          { key: keys[0], workflowId: 'swap-a', runId: 'run-a1' },
+          { key: keys[1], workflowId: 'swap-b', runId: 'run-b1' },
         ],
       });
     });
 
-    it('releasing a saga frees its devices and request ids for the next operation; releasing twice is fine', async () => {
-      await store.claimDevices('swap-a', keys);
-      await store.addCorrelationKeys('swap-a', ['requestid:r-1']);
-      await store.releaseWorkflow('swap-a');
-      await store.releaseWorkflow('swap-a');
-      expect(await store.claimDevices('swap-b', keys)).toEqual({ ok: true });
+    it('a new run of the same workflow id is a different run: the devices stay busy until the old run is released', async () => {
+      await store.claimDevices(SWAP_A, keys);
+
+      expect(await store.claimDevices(SWAP_A_AGAIN, keys)).toEqual({
+        ok: false,
+        busy: [
+          { key: keys[0], workflowId: 'swap-a', runId: 'run-a1' },
+          { key: keys[1], workflowId: 'swap-a', runId: 'run-a1' },
+        ],
+      });
+
+      await store.releaseSaga(SWAP_A);
+      expect(await store.claimDevices(SWAP_A_AGAIN, keys)).toEqual({ ok: true });
+    });
+
+    it("a released run's devices can be claimed by another run; releasing twice is fine", async () => {
+      await store.claimDevices(SWAP_A, keys);
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+      await store.releaseSaga(SWAP_A);
+      await store.releaseSaga(SWAP_A);
+
+      expect(await store.claimDevices(SWAP_B, keys)).toEqual({ ok: true });
+      expect(await store.claimDevices(SWAP_C, keys)).toEqual({
+        ok: false,
+        busy: [
+          { key: keys[0], workflowId: 'swap-b', runId: 'run-b1' },
+          { key: keys[1], workflowId: 'swap-b', runId: 'run-b1' },
+        ],
+      });
+    });
+
+    it("releasing a run keeps its request ids as tombstones: a later callback with one still names that run", async () => {
+      await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+      await store.releaseSaga(SWAP_A);
 
       const c = callback('r-1', ['requestid:r-1']);
       await store.recordCallback(c);
-      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c) }]);
+      expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+    });
+
+    it('releasing a run that claimed nothing succeeds', async () => {
+      await expect(store.releaseSaga(SWAP_C)).resolves.toBeUndefined();
+      expect(await store.claimDevices(SWAP_C, keys)).toEqual({ ok: true });
     });
   });
 
@@ -271,9 +432,9 @@ describe('SQLite store', () => {
       await store.recordCallback(callback('r-4', ['requestid:r-4']));
       await store.recordCallback(callback('r-4', ['requestid:r-4']));
 
-      await store.markDelivered([deliveredId], 'swap-a');
+      await store.markDelivered([deliveredId], SWAP_A);
       await store.parkUnmatched([parkedId], NO_MATCH);
-      await store.markOrphaned([orphanedId], 'swap-gone', 'saga no longer running');
+      await store.markOrphaned([orphanedId], SWAP_B, 'saga no longer running');
 
       expect(await store.counts()).toEqual({
         received: 4,
@@ -285,13 +446,20 @@ describe('SQLite store', () => {
         deadLetter: 0,
       });
       expect(await store.list('delivered', 10)).toEqual([
-        { ...pendingRecord(deliveredId, delivered), deliveries: 3, state: 'delivered', workflowId: 'swap-a' },
+        {
+          ...pendingRecord(deliveredId, delivered),
+          deliveries: 3,
+          state: 'delivered',
+          workflowId: 'swap-a',
+          runId: 'run-a1',
+        },
       ]);
       expect(await store.list('orphaned', 10)).toEqual([
         {
           ...pendingRecord(orphanedId, orphaned),
           state: 'orphaned',
-          workflowId: 'swap-gone',
+          workflowId: 'swap-b',
+          runId: 'run-b1',
           reason: 'saga no longer running',
         },
       ]);
@@ -319,17 +487,17 @@ describe('SQLite store on a file', () => {
     const gateway = openSqliteStore(file);
     const worker = openSqliteStore(file);
     try {
-      const c = callback('r-1', ['requestid:r-1', 'imei:990013907835573']);
+      expect(await worker.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+      expect(await gateway.claimDevices(SWAP_B, [IMEI])).toEqual({
+        ok: false,
+        busy: [{ key: IMEI, workflowId: 'swap-a', runId: 'run-a1' }],
+      });
+
+      const c = callback('r-1', ['requestid:r-1', IMEI]);
       expect(await gateway.recordCallback(c)).toEqual({ id: 1, duplicate: false });
       expect(await worker.list('pending', 10)).toEqual([pendingRecord(1, c)]);
 
-      expect(await worker.claimDevices('swap-a', ['imei:990013907835573'])).toEqual({ ok: true });
-      expect(await gateway.claimDevices('swap-b', ['imei:990013907835573'])).toEqual({
-        ok: false,
-        busy: [{ key: 'imei:990013907835573', workflowId: 'swap-a' }],
-      });
-
-      expect(await gateway.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), workflowId: 'swap-a' }]);
+      expect(await gateway.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
       expect(await worker.leasePending(10, LEASE_MS)).toEqual([]);
     } finally {
       await gateway.close();
@@ -337,20 +505,28 @@ describe('SQLite store on a file', () => {
     }
   });
 
-  it('keeps what was written across a close and re-open', async () => {
+  it('keeps what was written across a close and re-open, closed runs included', async () => {
     const file = join(dir, 'inbox.db');
     const first = openSqliteStore(file);
     await first.recordCallback(callback('r-1', ['requestid:r-1']));
-    await first.claimDevices('swap-a', ['mdn:8586928930']);
+    await first.claimDevices(SWAP_A, ['mdn:8586928930']);
+    await first.addCorrelationKeys(SWAP_B, ['requestid:r-2']);
+    await first.releaseSaga(SWAP_B);
     await first.close();
 
     const second = openSqliteStore(file);
     try {
       expect(await second.recordCallback(callback('r-1', ['requestid:r-1']))).toEqual({ id: 1, duplicate: true });
-      expect(await second.claimDevices('swap-b', ['mdn:8586928930'])).toEqual({
+      expect(await second.claimDevices(SWAP_C, ['mdn:8586928930'])).toEqual({
         ok: false,
-        busy: [{ key: 'mdn:8586928930', workflowId: 'swap-a' }],
+        busy: [{ key: 'mdn:8586928930', workflowId: 'swap-a', runId: 'run-a1' }],
       });
+      const late = callback('r-2', ['requestid:r-2']);
+      const { id } = await second.recordCallback(late);
+      expect(await second.leasePending(10, LEASE_MS)).toEqual([
+        { record: { ...pendingRecord(1, callback('r-1', ['requestid:r-1'])), deliveries: 2 } },
+        { record: pendingRecord(id, late), saga: SWAP_B },
+      ]);
     } finally {
       await second.close();
     }
