@@ -217,6 +217,29 @@ export function openSqliteStore(file: string): Store {
         'UPDATE correlations SET closed_at = ? WHERE workflow_id = ? AND run_id = ? AND closed_at IS NULL',
       ).run(now(), saga.workflowId, saga.runId);
     },
+    async get(id) {
+      const row = db.prepare('SELECT * FROM inbox WHERE id = ?').get(id) as InboxRow | undefined;
+      return row ? toRecord(row) : undefined;
+    },
+    async expireParked(olderThanMs) {
+      const before = new Date(Date.now() - olderThanMs).toISOString();
+      return db
+        .prepare(
+          `UPDATE inbox SET state = 'deadLetter', reason = 'parked too long: no saga claimed it', updated_at = ?
+           WHERE state = 'parked' AND updated_at < ?`,
+        )
+        .run(now(), before).changes;
+    },
+    async replay(id) {
+      return (
+        db
+          .prepare(
+            `UPDATE inbox SET state = 'pending', reason = NULL, lease_until = 0, updated_at = ?
+             WHERE id = ? AND state IN ('parked', 'deadLetter', 'orphaned')`,
+          )
+          .run(now(), id).changes === 1
+      );
+    },
     async list(state, limit) {
       const rows = db.prepare('SELECT * FROM inbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(state, limit);
       return (rows as InboxRow[]).map(toRecord);

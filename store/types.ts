@@ -82,6 +82,14 @@ export interface Store {
    */
   releaseSaga(saga: SagaRef): Promise<void>;
   list(state: InboxState, limit: number): Promise<InboxRecord[]>;
+  get(id: number): Promise<InboxRecord | undefined>;
+  /** Moves callbacks parked for longer than `olderThanMs` to the dead-letter list; returns how many. */
+  expireParked(olderThanMs: number): Promise<number>;
+  /**
+   * Puts a parked, dead-letter or orphaned callback back to pending, so the dispatcher correlates and
+   * signals it again; false when there is no such callback in one of those states.
+   */
+  replay(id: number): Promise<boolean>;
   counts(): Promise<InboxCounts>;
   /** Checks the store answers (readiness). */
   ping(): Promise<void>;
