@@ -9,9 +9,10 @@ import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from
 import type { SagaRef, Store } from '../store/index.js';
 import { ThingSpaceError } from '../thingspace/errors.js';
 import { rethrowAtActivityBoundary } from './errors.js';
+import { reconcileEidDeviceSwap, type DeviceLister, type SwapReconciliation } from './reconcile.js';
 
 /** The ThingSpace calls the activities need; the client in thingspace/ provides them. */
-export interface ThingSpacePort {
+export interface ThingSpacePort extends DeviceLister {
   eidDeviceSwap(body: Omit<EidDeviceSwapRequest, 'options'>, signal?: AbortSignal): Promise<{ requestId: string }>;
 }
 
@@ -93,6 +94,18 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     /** Frees the saga's devices and keys. Idempotent: releasing twice, or nothing, succeeds. */
     async releaseDevices(): Promise<void> {
       await store.releaseSaga(currentSaga());
+    },
+
+    /**
+     * Reads from ThingSpace's device list which swap steps happened (for steps whose callback never
+     * came). Read-only, so retried freely.
+     */
+    async reconcileEidDeviceSwap(request: EidDeviceSwapRequest): Promise<SwapReconciliation> {
+      try {
+        return await reconcileEidDeviceSwap(thingspace, request, cancellationSignal());
+      } catch (err) {
+        rethrowAtActivityBoundary(err);
+      }
     },
 
     /**

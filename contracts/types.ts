@@ -73,12 +73,20 @@ export interface StepState {
   state: 'waiting' | 'confirmed' | 'failed' | 'timedOut';
   /** ISO time the step was confirmed or failed. */
   at?: string;
-  confirmedBy?: 'callback';
+  /** `reconciliation`: no callback came; ThingSpace's device list showed the outcome. */
+  confirmedBy?: 'callback' | 'reconciliation';
   requestId?: string;
   fault?: { code: string; message: string };
 }
 
-export type SwapSagaPhase = 'validating' | 'claiming' | 'submitting' | 'awaitingCallbacks' | 'completed' | 'failed';
+export type SwapSagaPhase =
+  | 'validating'
+  | 'claiming'
+  | 'submitting'
+  | 'awaitingCallbacks'
+  | 'reconciling'
+  | 'completed'
+  | 'failed';
 
 /** Answer of the `status` query of eidDeviceSwap. */
 export interface EidDeviceSwapStatus {

@@ -185,12 +185,23 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       });
     }
     if (!inTime) {
+      // ThingSpace gives up on callbacks after a few attempts: ask its device list before failing.
+      setPhase('reconciling');
+      const { confirmed } = await thingspace.reconcileEidDeviceSwap(request);
+      for (const step of SWAP_STEPS) {
+        const found = confirmed[step];
+        if (steps[step].state !== 'waiting' || !found) continue;
+        steps[step] = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+        results[step] = found;
+      }
+    }
+    if (!settled()) {
       const waiting = SWAP_STEPS.filter((s) => steps[s].state === 'waiting');
       for (const s of waiting) steps[s] = { state: 'timedOut', at: new Date().toISOString() };
       throw ApplicationFailure.create({
         type: FailureType.StepTimedOut,
         nonRetryable: true,
-        message: `No callback for ${waiting.join(', ')} within the step timeout`,
+        message: `No callback for ${waiting.join(', ')} within the step timeout, and the device list does not show it`,
         details: [{ steps: waiting, requestId, submitOutcomeUnknown }],
       });
     }

@@ -233,6 +233,38 @@ describe('eidDeviceSwap saga', () => {
     expect(orphan?.body).not.toHaveProperty('password');
   });
 
+  it('completes from the device list when ThingSpace never delivers the callbacks', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { drop: 1 } });
+    const pair = await seedSwapPair(system);
+    const request = swapRequest(pair, { options: { stepTimeout: '2 seconds' } });
+    const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
+    const result = await handle.result();
+    const reconciled = { state: 'confirmed', confirmedBy: 'reconciliation', at: expect.any(String) };
+    expect(result.steps).toEqual({ deactivation: reconciled, identifierChange: reconciled, goToState: reconciled });
+    expect(result.swappedInDevice).toEqual(
+      expect.arrayContaining([...pair.swapIn, pair.swapOut.find((d) => d.kind === 'mdn')]),
+    );
+    expect(result.swappedOutDevice).toEqual(
+      expect.arrayContaining([pair.swapOut.find((d) => d.kind === 'imei'), expect.objectContaining({ kind: 'iccid' })]),
+    );
+    expect(result.callbackRequestIds).toEqual([]);
+  });
+
+  it('fails with StepTimedOut naming the step that neither a callback nor the device list confirms', async () => {
+    await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
+    const pair = await seedSwapPair(system);
+    const request = swapRequest(pair, { options: { stepTimeout: '2 seconds' } });
+    const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
+    const failure = await failureOf(handle);
+    expect(failure.type).toBe(FailureType.StepTimedOut);
+    expect(failure.message).toBe(
+      'No callback for goToState within the step timeout, and the device list does not show it',
+    );
+    const status = await handle.status();
+    expect(status.steps.goToState).toEqual({ state: 'timedOut', at: expect.any(String) });
+    expect(status.steps.deactivation).toMatchObject({ state: 'confirmed', confirmedBy: 'callback' });
+  });
+
   it('renews an expired session with exactly one login and completes', async () => {
     const warmUp = await seedSwapPair(system);
     await startEidDeviceSwap(system.client, swapRequest(warmUp), { taskQueue: system.taskQueue }).then((h) =>
