@@ -56,7 +56,10 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     for (const holder of holders) {
       if (await sagaIsOpen(holder)) continue;
       await store.releaseSaga(holder);
-      log.warn('Released the devices of a saga that closed without releasing them', { ...holder });
+      log.warn('Released the devices of a saga that closed without releasing them', {
+        holderWorkflowId: holder.workflowId,
+        holderRunId: holder.runId,
+      });
       released += 1;
     }
     return released;

@@ -244,8 +244,9 @@ export function createThingSpaceClient(
   }
 
   function errorOf(answer: HttpAnswer): ThingSpaceError {
-    // Scrubbed before parsing: the parser shortens long messages, which could cut a secret in two.
-    return parseThingSpaceError(answer.status, answer.headers, scrubText(answer.body), now());
+    // Redacted inside the parser, after JSON unescaping and before shortening: an escaped or cut secret
+    // would slip past a scrub on either side.
+    return parseThingSpaceError(answer.status, answer.headers, answer.body, now(), scrubText);
   }
 
   function loginsSuspendedError(): ThingSpaceError {

@@ -144,6 +144,8 @@ export function parseThingSpaceError(
   headers: ResponseHeaders | undefined,
   bodyText: string,
   now: number = Date.now(),
+  /** Applied to the message before it is shortened, so that no secret survives even in part. */
+  redact: (text: string) => string = (text) => text,
 ): ThingSpaceError {
   const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
   let parsed: { code: string; message?: string } | undefined;
@@ -164,7 +166,7 @@ export function parseThingSpaceError(
   }
   const code = parsed?.code ?? `HTTP_${status}`;
   const message = parsed?.message ?? fallbackMessage ?? `ThingSpace answered HTTP ${status}`;
-  return new ThingSpaceError({ status, code, message: clip(message), retryAfterMs });
+  return new ThingSpaceError({ status, code, message: clip(redact(message)), retryAfterMs });
 }
 
 /** Network-level failures (got's RequestError and subclasses) carry a `code` such as `ECONNREFUSED`. */
@@ -188,6 +190,6 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
  * lost mid-request, or 500/502/504. 503 and 429 mean ThingSpace turned it away.
  */
 export function mayHaveActed(error: ThingSpaceError): boolean {
-  if (error.status === 0) return !NOT_SENT.has(error.networkCode ?? '') && error.code !== 'ABORTED';
+  if (error.status === 0) return !error.authFailure && error.networkCode !== undefined && !NOT_SENT.has(error.networkCode);
   return error.status === 500 || error.status === 502 || error.status === 504;
 }

@@ -32,6 +32,8 @@ const GATEWAY_DEFAULTS = {
   CALLBACK_MAX_BODY: '1mb',
   DISPATCH_INTERVAL_MS: 250,
   GATEWAY_METRICS: true,
+  PARK_TTL_MS: 86_400_000,
+  PARK_SWEEP_INTERVAL_MS: 60_000,
 };
 
 describe('parseConfig with the gateway schema', () => {
@@ -75,6 +77,8 @@ describe('parseConfig with the gateway schema', () => {
       CALLBACK_MAX_BODY: '256kb',
       DISPATCH_INTERVAL_MS: 100,
       GATEWAY_METRICS: false,
+      PARK_TTL_MS: 86_400_000,
+      PARK_SWEEP_INTERVAL_MS: 60_000,
     });
   });
 

@@ -17,7 +17,8 @@ const SWAP: SagaRef = { workflowId: SWAP_ID, runId: '0193a0c1-7d3e-7b2a-9f00-4c1
 /** A later run of the same swap (started again after the first run ended). */
 const SWAP_RERUN: SagaRef = { workflowId: SWAP_ID, runId: '0193a0c9-11aa-7c44-8e21-5b6c7d8e9f02' };
 const OTHER_SWAP: SagaRef = {
-  workflowId: 'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000200000001>eid:89033023312150000000000200000002',
+  workflowId:
+    'eidDeviceSwap:1223334444-01234:eid:89033023312150000000000200000001>eid:89033023312150000000000200000002',
   runId: '0193a0c2-2b4c-7d5e-8f60-718293a4b503',
 };
 
@@ -110,7 +111,12 @@ async function receive(
 }
 
 /** The event `simple(requestId, imei)` becomes. */
-function simpleEvent(r: Received, requestId: string, imei = '990013907835573', receivedAt = RECEIVED_AT): CallbackEvent {
+function simpleEvent(
+  r: Received,
+  requestId: string,
+  imei = '990013907835573',
+  receivedAt = RECEIVED_AT,
+): CallbackEvent {
   return {
     fingerprint: r.fingerprint,
     inboxId: r.id,
@@ -277,15 +283,15 @@ describe('callback dispatcher', () => {
       [SWAP, [simpleEvent(first, 'r-1')]],
       [SWAP_RERUN, [simpleEvent(second, 'r-2')]],
     ]);
-    expect((await store.list('delivered', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId }))).toEqual([
-      { id: second.id, ...SWAP_RERUN },
-    ]);
-    expect((await store.list('orphaned', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId }))).toEqual([
-      { id: first.id, ...SWAP },
-    ]);
+    expect(
+      (await store.list('delivered', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId })),
+    ).toEqual([{ id: second.id, ...SWAP_RERUN }]);
+    expect(
+      (await store.list('orphaned', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId })),
+    ).toEqual([{ id: first.id, ...SWAP }]);
   });
 
-  it("a late callback of a closed run is orphaned, and never given to the newer run that claimed the same devices", async () => {
+  it('a late callback of a closed run is orphaned, and never given to the newer run that claimed the same devices', async () => {
     await store.claimDevices(SWAP, ['imei:990013907835573']);
     await store.addCorrelationKeys(SWAP, ['requestid:r-1']);
     jest.setSystemTime(new Date('2025-11-23T10:10:00.000Z'));

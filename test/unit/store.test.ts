@@ -236,7 +236,9 @@ describe('SQLite store', () => {
       setClock('2025-11-23T10:05:00.000Z');
       expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
 
-      expect(await store.list('parked', 10)).toEqual([{ ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH }]);
+      expect(await store.list('parked', 10)).toEqual([
+        { ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH },
+      ]);
       expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
 
       const later = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:06:00.000Z');
@@ -252,7 +254,9 @@ describe('SQLite store', () => {
 
       expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, early) }]);
       await store.parkUnmatched([1], NO_MATCH);
-      expect(await store.list('parked', 10)).toEqual([{ ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH }]);
+      expect(await store.list('parked', 10)).toEqual([
+        { ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH },
+      ]);
     });
   });
 
@@ -393,7 +397,7 @@ describe('SQLite store', () => {
       });
     });
 
-    it("releasing a run keeps its request ids as tombstones: a later callback with one still names that run", async () => {
+    it('releasing a run keeps its request ids as tombstones: a later callback with one still names that run', async () => {
       await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
       await store.releaseSaga(SWAP_A);
 

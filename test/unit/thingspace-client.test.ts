@@ -49,11 +49,17 @@ class FakeThingSpace {
   operations = new Map<string, Handler>();
   /** When set, every M2M call is refused with this answer regardless of its tokens. */
   refuseEveryCall: Answer | undefined;
+  /** When false, every answer closes its connection, so the client keeps no socket for a later call. */
+  keepAlive = true;
   server!: Server;
   url = '';
 
   async start(): Promise<void> {
     const app = express();
+    app.use((_req, res, next) => {
+      if (!this.keepAlive) res.set('connection', 'close');
+      next();
+    });
     app.use(express.urlencoded({ extended: false }));
     app.use(express.json());
     const send = (res: Response, answer: Answer): void => {
@@ -221,6 +227,8 @@ function fields(err: ThingSpaceError) {
     retryable: err.retryable,
     authFailure: err.authFailure,
     retryAfterMs: err.retryAfterMs,
+    mayHaveActed: err.mayHaveActed,
+    networkCode: err.networkCode,
   };
 }
 
@@ -649,6 +657,126 @@ describe('ThingSpace client: operations', () => {
   });
 });
 
+describe('ThingSpace client: whether a failed operation may have been carried out', () => {
+  test('a swap answered 502 may have been carried out, and the error says so', async () => {
+    fake.operations.set(SWAP, () => ({ status: 502, body: '<html><title>502 Bad Gateway</title></html>' }));
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect(fields(err)).toEqual({
+      status: 502,
+      code: 'HTTP_502',
+      message: '502 Bad Gateway',
+      retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: true,
+      networkCode: undefined,
+    });
+    expect(fake.callsTo(SWAP_PATH)).toHaveLength(1);
+  });
+
+  test('a swap answered 503 was turned away, so sending it again is safe', async () => {
+    fake.operations.set(SWAP, () => ({ status: 503, headers: { 'Retry-After': '5' }, body: '' }));
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect(fields(err)).toEqual({
+      status: 503,
+      code: 'HTTP_503',
+      message: 'ThingSpace answered HTTP 503',
+      retryable: true,
+      authFailure: undefined,
+      retryAfterMs: 5000,
+      mayHaveActed: undefined,
+      networkCode: undefined,
+    });
+  });
+
+  test('a login answered 502 is not the swap: the swap was never sent, so it did not act', async () => {
+    fake.loginAnswer = () => ({ status: 502, body: '' });
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect(fields(err)).toEqual({
+      status: 502,
+      code: 'HTTP_502',
+      message: 'ThingSpace answered HTTP 502',
+      retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: undefined,
+      networkCode: undefined,
+    });
+    expect(fake.callsTo(SWAP_PATH)).toEqual([]);
+  });
+
+  test('a token request answered 504 is not the swap either', async () => {
+    fake.tokenAnswer = () => ({ status: 504, body: '' });
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect({ status: err.status, mayHaveActed: err.mayHaveActed, swaps: fake.callsTo(SWAP_PATH).length }).toEqual({
+      status: 504,
+      mayHaveActed: undefined,
+      swaps: 0,
+    });
+  });
+
+  test('a swap whose connection ThingSpace drops mid-request may have been carried out', async () => {
+    fake.operations.set(SWAP, (req) => {
+      req.socket.destroy();
+      return new Promise<Answer>(() => undefined);
+    });
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect(fields(err)).toEqual({
+      status: 0,
+      code: 'NETWORK',
+      message: 'ThingSpace could not be reached (ECONNRESET)',
+      retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: true,
+      networkCode: 'ECONNRESET',
+    });
+    expect(fake.callsTo(SWAP_PATH)).toHaveLength(1);
+  });
+
+  test('a swap whose connection is refused never reached ThingSpace', async () => {
+    fake.keepAlive = false;
+    const thingspace = client();
+    await thingspace.listDevices({});
+    await fake.stop();
+
+    const err = await rejection(thingspace.eidDeviceSwap(swapBody));
+
+    expect(fields(err)).toEqual({
+      status: 0,
+      code: 'NETWORK',
+      message: 'ThingSpace could not be reached (ECONNREFUSED)',
+      retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: undefined,
+      networkCode: 'ECONNREFUSED',
+    });
+    await fake.start();
+  });
+
+  test('a swap rejected with a 4xx was not carried out', async () => {
+    fake.operations.set(SWAP, () => ({
+      status: 400,
+      body: { errorCode: 'UnifiedWebService.INPUT_INVALID.DeviceState.Invalid', errorMessage: 'Device is not active.' },
+    }));
+
+    const err = await rejection(client().eidDeviceSwap(swapBody));
+
+    expect(err.mayHaveActed).toBeUndefined();
+  });
+});
+
 describe('ThingSpace client: network failures and cancellation', () => {
   test('an unreachable ThingSpace gives a retryable NETWORK error', async () => {
     const url = fake.url;
@@ -657,16 +785,20 @@ describe('ThingSpace client: network failures and cancellation', () => {
 
     const err = await rejection(thingspace.listDevices({}));
 
-    expect({ status: err.status, code: err.code, retryable: err.retryable }).toEqual({
+    expect(fields(err)).toEqual({
       status: 0,
       code: 'NETWORK',
+      message: 'ThingSpace could not be reached (ECONNREFUSED)',
       retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: undefined,
+      networkCode: 'ECONNREFUSED',
     });
-    expect(err.message).toMatch(/ECONNREFUSED/);
     await fake.start();
   });
 
-  test('a ThingSpace slower than the timeout gives a retryable TIMEOUT error', async () => {
+  test('a swap slower than the timeout gives a retryable TIMEOUT error that may have been carried out', async () => {
     fake.operations.set(SWAP, async () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       return { status: 200, body: { requestId: 'late' } };
@@ -674,10 +806,15 @@ describe('ThingSpace client: network failures and cancellation', () => {
 
     const err = await rejection(client({ timeoutMs: 150 }).eidDeviceSwap(swapBody));
 
-    expect({ status: err.status, code: err.code, retryable: err.retryable }).toEqual({
+    expect(fields(err)).toEqual({
       status: 0,
       code: 'TIMEOUT',
+      message: 'ThingSpace did not answer in time (ETIMEDOUT)',
       retryable: true,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+      mayHaveActed: true,
+      networkCode: 'ETIMEDOUT',
     });
   });
 
@@ -775,6 +912,23 @@ describe('ThingSpace client: secrets stay secret', () => {
     expectNoSecret(logLines.join('\n'));
   });
 
+  test('a token echoed in a long error body, across the point where the message is cut, leaves no part of itself', async () => {
+    const thingspace = client();
+    await thingspace.listDevices({});
+    fake.operations.set(SWAP, (req) => ({
+      status: 400,
+      body: {
+        errorCode: 'UnifiedWebService.INPUT_INVALID.Request.Invalid',
+        errorMessage: `${'x'.repeat(284)} ${String(req.headers['vz-m2m-token'])} ${'y'.repeat(50)}`,
+      },
+    }));
+
+    const err = await rejection(thingspace.eidDeviceSwap(swapBody));
+
+    expect(err.message).toBe(`${'x'.repeat(284)} [redacted] yyyy…`);
+    for (const secret of secretsOf()) expect(err.message).not.toContain(secret.slice(0, 8));
+  });
+
   test('a network error carries nothing of the request', async () => {
     const url = fake.url;
     await fake.stop();
@@ -782,7 +936,12 @@ describe('ThingSpace client: secrets stay secret', () => {
 
     const err = await rejection(thingspace.listDevices({}));
 
-    expect(JSON.parse(JSON.stringify(err))).toEqual({ name: 'ThingSpaceError', status: 0, code: 'NETWORK' });
+    expect(JSON.parse(JSON.stringify(err))).toEqual({
+      name: 'ThingSpaceError',
+      status: 0,
+      code: 'NETWORK',
+      networkCode: 'ECONNREFUSED',
+    });
     expect(err.cause).toBeUndefined();
     expectNoSecret(logLines.join('\n'));
     await fake.start();

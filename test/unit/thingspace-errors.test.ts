@@ -1,3 +1,4 @@
+import { mayHaveActed } from '../../thingspace/errors.js';
 import { networkError, parseRetryAfter, parseThingSpaceError, ThingSpaceError } from '../../thingspace/index.js';
 
 const NOW = Date.parse('2025-01-15T10:00:00Z');
@@ -9,7 +10,14 @@ function fields(err: ThingSpaceError) {
     message: err.message,
     retryable: err.retryable,
     retryAfterMs: err.retryAfterMs,
+    mayHaveActed: err.mayHaveActed,
+    networkCode: err.networkCode,
   };
+}
+
+/** A network failure as got reports it: a RequestError (or TimeoutError) with a system error code. */
+function gotFailure(code: string, name = 'RequestError'): Error {
+  return Object.assign(new Error(`${code} while talking to ThingSpace`), { name, code });
 }
 
 function parse(status: number, body: string, headers: Record<string, string> = {}) {
@@ -152,7 +160,7 @@ describe('parseRetryAfter', () => {
 });
 
 describe('networkError', () => {
-  test('a refused connection is a retryable NETWORK error', () => {
+  test('a refused connection is a retryable NETWORK error that keeps the system error code', () => {
     const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
       name: 'RequestError',
       code: 'ECONNREFUSED',
@@ -164,6 +172,8 @@ describe('networkError', () => {
       message: 'ThingSpace could not be reached (ECONNREFUSED)',
       retryable: true,
       retryAfterMs: undefined,
+      mayHaveActed: undefined,
+      networkCode: 'ECONNREFUSED',
     });
   });
 
@@ -172,11 +182,47 @@ describe('networkError', () => {
       name: 'TimeoutError',
       code: 'ETIMEDOUT',
     });
-    expect({ code: networkError(cause).code, retryable: networkError(cause).retryable }).toEqual({
+    expect(fields(networkError(cause))).toEqual({
+      status: 0,
       code: 'TIMEOUT',
+      message: 'ThingSpace did not answer in time (ETIMEDOUT)',
       retryable: true,
+      retryAfterMs: undefined,
+      mayHaveActed: undefined,
+      networkCode: 'ETIMEDOUT',
     });
   });
+});
+
+describe('mayHaveActed', () => {
+  test.each([500, 502, 504])('a %p answer may come after ThingSpace carried the request out', (status) => {
+    expect(mayHaveActed(parseThingSpaceError(status, {}, '', NOW))).toBe(true);
+  });
+
+  test.each([503, 429, 408, 400, 401, 403, 404, 409])(
+    'a %p answer means ThingSpace turned the request away',
+    (status) => {
+      expect(mayHaveActed(parseThingSpaceError(status, {}, '', NOW))).toBe(false);
+    },
+  );
+
+  test.each(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])(
+    'a connection lost mid-request (%p) may have delivered the request',
+    (code) => {
+      expect(mayHaveActed(networkError(gotFailure(code)))).toBe(true);
+    },
+  );
+
+  test('a request that timed out waiting for the answer may have been carried out', () => {
+    expect(mayHaveActed(networkError(gotFailure('ETIMEDOUT', 'TimeoutError')))).toBe(true);
+  });
+
+  test.each(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])(
+    'a failure to connect (%p) means the request never reached ThingSpace',
+    (code) => {
+      expect(mayHaveActed(networkError(gotFailure(code)))).toBe(false);
+    },
+  );
 });
 
 describe('ThingSpaceError', () => {
@@ -184,6 +230,21 @@ describe('ThingSpaceError', () => {
     expect(new ThingSpaceError({ status: 0, code: 'LoginSuspended', message: 'x', authFailure: true }).retryable).toBe(
       false,
     );
+  });
+
+  test('a request that may have been carried out says so when serialized, with its network code and nothing else', () => {
+    const acted = new ThingSpaceError({
+      status: 0,
+      code: 'NETWORK',
+      message: 'ThingSpace could not be reached (ECONNRESET)',
+      mayHaveActed: true,
+      networkCode: 'ECONNRESET',
+    });
+    const turnedAway = new ThingSpaceError({ status: 503, code: 'HTTP_503', message: 'x', mayHaveActed: false });
+    expect([JSON.parse(JSON.stringify(acted)), JSON.parse(JSON.stringify(turnedAway))]).toEqual([
+      { name: 'ThingSpaceError', status: 0, code: 'NETWORK', mayHaveActed: true, networkCode: 'ECONNRESET' },
+      { name: 'ThingSpaceError', status: 503, code: 'HTTP_503' },
+    ]);
   });
 
   test('serializes to its status and code only', () => {
@@ -195,5 +256,17 @@ describe('ThingSpaceError', () => {
       retryAfterMs: 3000,
     });
     expect(err).toBeInstanceOf(Error);
+  });
+});
+
+describe('redaction inside the parser', () => {
+  it('removes a secret that ThingSpace echoes JSON-escaped in an error message', () => {
+    const secret = 'pa"ss\\word-8b2d7a';
+    const body = JSON.stringify({
+      errorCode: 'UnifiedWebService.INPUT_INVALID.Login',
+      errorMessage: `Password ${secret} is wrong`,
+    });
+    const error = parseThingSpaceError(400, {}, body, 0, (text) => text.split(secret).join('[redacted]'));
+    expect(error.message).toBe('Password [redacted] is wrong');
   });
 });
