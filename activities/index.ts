@@ -42,7 +42,8 @@ async function askTemporal({ workflowId, runId }: SagaRef): Promise<boolean> {
 /** The saga run this activity works for. */
 function currentSaga(): SagaRef {
   const execution = activityInfo().workflowExecution;
-  if (!execution) throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
+  if (!execution)
+    throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
   return { workflowId: execution.workflowId, runId: execution.runId };
 }
 

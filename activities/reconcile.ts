@@ -38,7 +38,12 @@ export async function reconcileEidDeviceSwap(
   const originalIccid = idOf(out, 'iccid');
   const mdn = idOf(out, 'mdn');
 
-  const oldLine = await find(lister, accountName, originalIccid ? { kind: 'iccid', id: originalIccid } : undefined, signal);
+  const oldLine = await find(
+    lister,
+    accountName,
+    originalIccid ? { kind: 'iccid', id: originalIccid } : undefined,
+    signal,
+  );
   if (oldLine && stateOf(oldLine) === 'deactive') confirmed.deactivation = oldLine.deviceIds;
 
   const eid = idOf(into, 'eid');

@@ -14,6 +14,7 @@ import {
 } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
+import { operatorRouter } from './operator.js';
 
 export interface GatewayDeps {
   store: Store;
@@ -28,6 +29,10 @@ export interface GatewayDeps {
   metrics?: boolean;
   /** Extra readiness check (e.g. the dispatcher is running). */
   ready?: () => boolean;
+  /** Serves the operator endpoints under /operator to holders of this bearer token; unset: not served. */
+  operatorToken?: string;
+  /** Called after an operator replayed a callback, so the dispatcher can run at once. */
+  onReplayed?: () => void;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -80,6 +85,10 @@ export function createApp(deps: GatewayDeps): express.Express {
       const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
       res.type('text/plain').send(`${lines.join('\n')}\n`);
     });
+  }
+
+  if (deps.operatorToken !== undefined) {
+    app.use('/operator', operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed }));
   }
 
   const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });

@@ -89,8 +89,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const group = bySaga.get(key) ?? { saga: item.saga, items: [] };
         group.items.push(item);
         bySaga.set(key, group);
-      }
-      else unmatched.push(item.record.id);
+      } else unmatched.push(item.record.id);
     }
     if (unmatched.length > 0) {
       await store.parkUnmatched(unmatched, 'no open saga matches its request id or devices');

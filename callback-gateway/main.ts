@@ -17,7 +17,10 @@ import { temporalSignaler } from './signal.js';
 
 const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
-if (!isLoopback(config.GATEWAY_HOST) && config.CALLBACK_PASSWORD === DEFAULT_CALLBACK_PASSWORD) {
+if (
+  !isLoopback(config.GATEWAY_HOST) &&
+  [config.CALLBACK_PASSWORD, config.CALLBACK_PASSWORD_PREVIOUS].includes(DEFAULT_CALLBACK_PASSWORD)
+) {
   throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
 }
 const store = openSqliteStore(sqliteFile(config));
@@ -42,16 +45,34 @@ const app = createApp({
   metrics: config.GATEWAY_METRICS,
   onStored: () => dispatcher.kick(),
   ready: () => dispatcher.running,
+  operatorToken: config.OPERATOR_TOKEN,
+  onReplayed: () => dispatcher.kick(),
 });
+
+async function expireParked(): Promise<void> {
+  try {
+    const count = await store.expireParked(config.PARK_TTL_MS);
+    if (count > 0) {
+      logger.warn({ count, parkTtlMs: config.PARK_TTL_MS }, 'Parked callbacks moved to the dead-letter list');
+    }
+  } catch (err) {
+    logger.error({ err }, 'Expiring parked callbacks failed');
+  }
+}
+const parkSweep = setInterval(() => void expireParked(), config.PARK_SWEEP_INTERVAL_MS);
 
 const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
   dispatcher.start();
-  logger.info({ url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}` }, 'Callback gateway listening');
+  logger.info(
+    { url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`, operatorApi: config.OPERATOR_TOKEN !== undefined },
+    'Callback gateway listening',
+  );
 });
 
 async function shutdown(): Promise<void> {
   logger.info('Callback gateway stopping');
   server.close();
+  clearInterval(parkSweep);
   await dispatcher.stop();
   await connection.close().catch(() => undefined);
   await store.close();

@@ -49,6 +49,16 @@ const callbackCredentials = {
   CALLBACK_PASSWORD: z.string().min(8).max(40).default(DEFAULT_CALLBACK_PASSWORD),
 };
 
+// Sent in an Authorization header, so printable ASCII without spaces; long enough not to be guessed.
+const operatorToken = z
+  .string()
+  .min(16)
+  .max(200)
+  .regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces');
+
+// Node runs a timer whose delay exceeds 2^31-1 ms after 1 ms instead, which would turn a sweep into a busy loop.
+const timerInterval = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
+
 const logging = {
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 };
@@ -70,6 +80,16 @@ export const gatewaySchema = z.object({
   CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
   DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
   GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
+  OPERATOR_TOKEN: operatorToken
+    .optional()
+    .describe('Bearer token for the operator endpoints under /operator; unset: those endpoints are not served'),
+  PARK_TTL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(24 * 60 * 60 * 1000)
+    .describe('Parked callbacks older than this move to the dead-letter list'),
+  PARK_SWEEP_INTERVAL_MS: timerInterval(60_000).describe('How often parked callbacks are checked against PARK_TTL_MS'),
 });
 export const startSchema = z.object({
   ...temporal,
@@ -82,14 +102,25 @@ export const startSchema = z.object({
   CALLBACK_PUBLIC_URL: z.string().url().optional().describe('URL ThingSpace calls; default the local gateway'),
 });
 
+/** The ops CLI (`npx euicc`): where the gateway's operator API is and the token it expects. */
+export const cliSchema = z.object({
+  GATEWAY_URL: z
+    .string()
+    .url()
+    .default('http://127.0.0.1:3000')
+    .describe("The callback gateway's base URL (a path prefix in front of /operator is kept)"),
+  OPERATOR_TOKEN: operatorToken.describe("The gateway's OPERATOR_TOKEN"),
+});
+
 /** Loopback addresses: a gateway bound only there is not reachable from other machines. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 export type WorkerConfig = z.infer<typeof workerSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type StartConfig = z.infer<typeof startSchema>;
+export type CliConfig = z.infer<typeof cliSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -80,13 +80,7 @@ export interface StepState {
 }
 
 export type SwapSagaPhase =
-  | 'validating'
-  | 'claiming'
-  | 'submitting'
-  | 'awaitingCallbacks'
-  | 'reconciling'
-  | 'completed'
-  | 'failed';
+  'validating' | 'claiming' | 'submitting' | 'awaitingCallbacks' | 'reconciling' | 'completed' | 'failed';
 
 /** Answer of the `status` query of eidDeviceSwap. */
 export interface EidDeviceSwapStatus {

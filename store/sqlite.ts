@@ -6,7 +6,16 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallbackService } from '../contracts/index.js';
-import type { ClaimResult, DispatchItem, InboxCounts, InboxRecord, InboxState, NewCallback, SagaRef, Store } from './types.js';
+import type {
+  ClaimResult,
+  DispatchItem,
+  InboxCounts,
+  InboxRecord,
+  InboxState,
+  NewCallback,
+  SagaRef,
+  Store,
+} from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbox (

@@ -190,6 +190,7 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
  * lost mid-request, or 500/502/504. 503 and 429 mean ThingSpace turned it away.
  */
 export function mayHaveActed(error: ThingSpaceError): boolean {
-  if (error.status === 0) return !error.authFailure && error.networkCode !== undefined && !NOT_SENT.has(error.networkCode);
+  if (error.status === 0)
+    return !error.authFailure && error.networkCode !== undefined && !NOT_SENT.has(error.networkCode);
   return error.status === 500 || error.status === 502 || error.status === 504;
 }

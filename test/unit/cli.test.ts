@@ -1,0 +1,314 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { callbackKeys, createApp, type GatewayDeps } from '../../callback-gateway/app.js';
+import { fingerprint } from '../../callback-gateway/auth.js';
+import { runCli, USAGE } from '../../client/cli.js';
+import { canonicalCallbackContent, type CallbackService } from '../../contracts/index.js';
+import { openSqliteStore, type SagaRef, type Store } from '../../store/index.js';
+
+const TOKEN = 'ops-7f3a9c1e-5b2d-4e8f-a6c0';
+const SAGA: SagaRef = { workflowId: 'eidDeviceSwap:0000123456-00001:imei:990003420535573', runId: 'run-1' };
+const CREDENTIALS = { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' };
+
+/** The page's "Device deactivated" callback as stored (credentials stripped). */
+const DEACTIVATION = {
+  requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
+  deviceIds: [
+    { id: '990003420535573', kind: 'imei' },
+    { id: '89148000000800784259', kind: 'iccid' },
+    { id: '89033023312150000000000263619234', kind: 'eid' },
+  ],
+  deviceResponse: { deactivateResponse: { deactivated: true } },
+  status: 'Success',
+};
+
+/** The page's GoToState callback (StateService). */
+const GO_TO_STATE = {
+  requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
+  deviceResponse: {
+    goToStateResponse: {
+      deviceIds: [{ id: '990013907835573', kind: 'Imei' }],
+      serviceName: 'WiFi',
+      stateName: 'WiFi Activate',
+    },
+  },
+};
+
+const CHANGE_IDENTIFIER = {
+  deviceIds: [{ id: '89033023312150000000000256691984', kind: 'eid' }],
+  deviceResponse: { changeIdentifierResponse: { changed: true } },
+  status: 'Success',
+};
+
+async function record(store: Store, service: CallbackService, body: Record<string, unknown>, receivedAt: string) {
+  const { id } = await store.recordCallback({
+    service,
+    fingerprint: fingerprint(canonicalCallbackContent(service, body)),
+    body,
+    receivedAt,
+    keys: callbackKeys(body),
+  });
+  return id;
+}
+
+async function listen(deps: GatewayDeps): Promise<{ url: string; server: Server }> {
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Runs the CLI as a shell would, capturing what it prints. */
+async function euicc(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  fetchImpl?: typeof fetch,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    env,
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    ...(fetchImpl && { fetch: fetchImpl }),
+  });
+  return { code, stdout, stderr };
+}
+
+describe('the euicc ops CLI against a gateway on loopback', () => {
+  let store: Store;
+  let gateway: { url: string; server: Server };
+  let env: Record<string, string>;
+  let ids: { deactivation: number; goToState: number; changeIdentifier: number };
+
+  beforeEach(async () => {
+    store = openSqliteStore(':memory:');
+    gateway = await listen({
+      store,
+      credentials: CREDENTIALS,
+      logger: pino({ level: 'silent' }),
+      operatorToken: TOKEN,
+    });
+    env = { GATEWAY_URL: gateway.url, OPERATOR_TOKEN: TOKEN };
+    ids = {
+      deactivation: await record(store, 'CarrierService', DEACTIVATION, '2025-03-01T10:00:00.000Z'),
+      goToState: await record(store, 'StateService', GO_TO_STATE, '2025-03-01T10:00:05.000Z'),
+      changeIdentifier: await record(store, 'CarrierService', CHANGE_IDENTIFIER, '2025-03-01T10:00:09.000Z'),
+    };
+    await store.parkUnmatched([ids.deactivation, ids.goToState], 'no open saga matches its request id or devices');
+  });
+
+  afterEach(async () => {
+    await close(gateway.server);
+    await store.close();
+  });
+
+  it('`euicc callbacks` prints the parked callbacks as a table, newest first, devices abbreviated past two', async () => {
+    expect(await euicc(['callbacks'], env)).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: [
+        'ID  STATE   SERVICE         RECEIVED                  DELIVERIES  REQUEST ID                            DEVICES                                                   SAGA  REASON',
+        '2   parked  StateService    2025-03-01T10:00:05.000Z  1           595f5c44-c31c-4552-8670-020a1545a84d  imei:990013907835573                                      -     no open saga matches its request id or devices',
+        '1   parked  CarrierService  2025-03-01T10:00:00.000Z  1           eb3406b0-15fc-4473-8e84-b92cfb67f22d  imei:990003420535573, iccid:89148000000800784259 +1 more  -     no open saga matches its request id or devices',
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('`euicc callbacks --state orphaned` shows the saga each orphaned callback was meant for', async () => {
+    await store.markOrphaned([ids.changeIdentifier], SAGA, 'saga no longer running');
+
+    const { code, stdout } = await euicc(['callbacks', '--state', 'orphaned'], env);
+
+    expect({ code, rows: stdout.trimEnd().split('\n').slice(1) }).toEqual({
+      code: 0,
+      rows: [
+        `3   orphaned  CarrierService  2025-03-01T10:00:09.000Z  1           -           eid:89033023312150000000000256691984  ${SAGA.workflowId}  saga no longer running`,
+      ],
+    });
+  });
+
+  it('an empty list says so instead of printing a bare header', async () => {
+    expect(await euicc(['callbacks', '--state', 'deadLetter', '--limit', '5'], env)).toEqual({
+      code: 0,
+      stdout: 'No deadLetter callbacks.\n',
+      stderr: '',
+    });
+  });
+
+  it('`euicc callback <id>` prints the whole record as JSON', async () => {
+    const { code, stdout, stderr } = await euicc(['callback', String(ids.deactivation)], env);
+
+    expect({ code, record: JSON.parse(stdout) as unknown, stderr }).toEqual({
+      code: 0,
+      record: await store.get(ids.deactivation),
+      stderr: '',
+    });
+  });
+
+  it('`euicc replay <id>` puts a parked callback back to pending and says so', async () => {
+    expect(await euicc(['replay', String(ids.deactivation)], env)).toEqual({
+      code: 0,
+      stdout: `Callback ${ids.deactivation} is pending again; the gateway will correlate and signal it.\n`,
+      stderr: '',
+    });
+    expect((await store.get(ids.deactivation))?.state).toBe('pending');
+  });
+
+  it('replaying a delivered callback fails with the gateway reason on one line and exit status 1', async () => {
+    await store.markDelivered([ids.changeIdentifier], SAGA);
+
+    expect(await euicc(['replay', String(ids.changeIdentifier)], env)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `euicc: Callback ${ids.changeIdentifier} is delivered; only parked, deadLetter, orphaned callbacks can be replayed (HTTP 409)\n`,
+    });
+  });
+
+  it('`euicc counts` prints the inbox counters', async () => {
+    expect(await euicc(['counts'], env)).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: [
+        'COUNTER     VALUE',
+        'received    3',
+        'duplicates  0',
+        'pending     1',
+        'delivered   0',
+        'parked      2',
+        'orphaned    0',
+        'deadLetter  0',
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('a wrong token exits 1 with one line saying the gateway refused it, and never prints the token', async () => {
+    const wrong = 'ops-wrong-token-00000000';
+    const result = await euicc(['callbacks'], { ...env, OPERATOR_TOKEN: wrong });
+
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'euicc: the gateway refused the operator token (HTTP 401); check OPERATOR_TOKEN\n',
+    });
+    expect(result.stderr).not.toContain(wrong);
+  });
+
+  it('a bad --limit is passed on and the gateway names it', async () => {
+    expect(await euicc(['callbacks', '--limit', '5000'], env)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'euicc: limit must be an integer from 1 to 1000 (HTTP 400)\n',
+    });
+  });
+
+  it('an unknown id is one line on stderr and exit status 1', async () => {
+    expect(await euicc(['callback', '4242'], env)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'euicc: No callback with id 4242 (HTTP 404)\n',
+    });
+  });
+
+  it('without OPERATOR_TOKEN it stops before calling the gateway, naming the variable', async () => {
+    expect(await euicc(['counts'], { GATEWAY_URL: gateway.url })).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'euicc: Invalid configuration: OPERATOR_TOKEN: Required\n',
+    });
+  });
+
+  it('a gateway without OPERATOR_TOKEN serves no operator API, and the CLI says what to check', async () => {
+    const plain = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }) });
+    try {
+      expect(await euicc(['counts'], { ...env, GATEWAY_URL: plain.url })).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `euicc: the gateway at ${plain.url} serves no operator API (HTTP 404); is OPERATOR_TOKEN set on the gateway?\n`,
+      });
+    } finally {
+      await close(plain.server);
+    }
+  });
+});
+
+describe('the euicc ops CLI, usage and reaching the gateway', () => {
+  const env = { OPERATOR_TOKEN: TOKEN };
+
+  it('an unknown command prints the usage on stderr and exits 2', async () => {
+    expect(await euicc(['frobnicate'], env)).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `euicc: Unknown command: frobnicate\n\n${USAGE}`,
+    });
+  });
+
+  it.each([
+    [[], 'No command given'],
+    [['replay'], 'replay takes one <id>'],
+    [['counts', 'now'], 'counts takes no arguments'],
+    [['replay', '7', '--state', 'parked'], '--state and --limit belong to the callbacks command'],
+    [['callbacks', '--stat', 'parked'], "Unknown option '--stat'"],
+  ])('%p is a usage error: exit 2 naming the problem', async (argv, problem) => {
+    const { code, stdout, stderr } = await euicc(argv, env);
+    expect({ code, stdout, firstLine: stderr.split('\n')[0] }).toEqual({
+      code: 2,
+      stdout: '',
+      firstLine: expect.stringContaining(problem),
+    });
+  });
+
+  it('--help prints the usage on stdout, even without any configuration', async () => {
+    expect(await euicc(['--help'], {})).toEqual({ code: 0, stdout: USAGE, stderr: '' });
+  });
+
+  it('a gateway that is not listening is one line naming where it looked, exit status 1', async () => {
+    // A port that was free a moment ago: listen on port 0, note it, close.
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+
+    expect(await euicc(['counts'], { ...env, GATEWAY_URL: url })).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `euicc: cannot reach the gateway at ${url}: ECONNREFUSED\n`,
+    });
+  });
+
+  it('a gateway behind a path prefix keeps the prefix, and the token goes only in the Authorization header', async () => {
+    const seen: { url: string; authorization: string | null }[] = [];
+    const fakeFetch = (async (url: URL, init?: RequestInit) => {
+      seen.push({ url: url.href, authorization: new Headers(init?.headers).get('authorization') });
+      return Response.json({ state: 'parked', callbacks: [] });
+    }) as typeof fetch;
+
+    const result = await euicc(
+      ['callbacks', '--limit', '10'],
+      { ...env, GATEWAY_URL: 'https://ops.example.com/euicc-gateway' },
+      fakeFetch,
+    );
+
+    expect({ result, seen }).toEqual({
+      result: { code: 0, stdout: 'No parked callbacks.\n', stderr: '' },
+      seen: [
+        {
+          url: 'https://ops.example.com/euicc-gateway/operator/callbacks?limit=10',
+          authorization: `Bearer ${TOKEN}`,
+        },
+      ],
+    });
+  });
+});
