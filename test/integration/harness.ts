@@ -7,8 +7,6 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -21,6 +19,7 @@ import { createSimulator } from '../../simulator/app.js';
 import { openSqliteStore, type Store } from '../../store/index.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
 import { createLifecycleWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { listen } from '../fixtures/http.js';
 
 export const ACCOUNT = '0000123456-00001';
 export const CALLBACK_CREDENTIALS = { username: 'test-callbacks', password: 'test-callback-password' };
@@ -36,21 +35,6 @@ export const SIM_SECRETS = [SIM_CREDENTIALS.clientSecret, SIM_CREDENTIALS.passwo
 
 let runtimeInstalled = false;
 let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
-
-function listen(app: { listen: (port: number, host: string) => Server }): Promise<{ server: Server; url: string }> {
-  return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1');
-    server.once('listening', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ server, url: `http://127.0.0.1:${port}` });
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 export interface TestSystem {
   client: Client;
@@ -135,9 +119,9 @@ export async function startSystem(): Promise<TestSystem> {
       await running;
       await nativeConnection.close();
       await dispatcher.stop();
-      await close(gateway.server);
+      await gateway.close();
       await simulator.close();
-      await close(sim.server);
+      await sim.close();
       await connection.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });

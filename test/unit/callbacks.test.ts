@@ -4,78 +4,9 @@ import {
   normalizeCallback,
   readDeviceIds,
 } from '../../contracts/callbacks.js';
+import { deactivationCallback, goToStateCallback, identifierChangeCallback } from '../fixtures/swap-callbacks.js';
 
 const STORED = { fingerprint: 'f'.repeat(64), inboxId: 7, receivedAt: '2025-11-23T10:00:00.000Z' };
-
-/** "Device deactivated", the first success callback of eid-device-swap.txt (CarrierService). */
-function deactivationCallback(): Record<string, unknown> {
-  return {
-    username: '',
-    password: '',
-    requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
-    deviceIds: [
-      { id: '990003420535573', kind: 'imei' },
-      { id: '89148000000800784259', kind: 'iccid' },
-    ],
-    deviceResponse: { deactivateResponse: { deactivated: true } },
-    status: 'Success',
-    callbackCount: 1,
-    maxCallbackThreshold: 4,
-  };
-}
-
-/** "Change Device Identifier Callback for the swapped in device" (CarrierService). */
-function identifierChangeCallback(): Record<string, unknown> {
-  return {
-    username: '',
-    password: '',
-    requestId: 'ebc3ee16-386c-4531-8da0-e43fc656bf4d',
-    deviceIds: [
-      { id: '89148000004346060638', kind: 'Iccid' },
-      { id: '358729070031093', kind: 'Imei' },
-      { id: '89033023312150000000000263619234', kind: 'Eid' },
-    ],
-    deviceResponse: {
-      changeIdentifierResponse: {
-        deviceIds: [
-          { id: '352971090107661', kind: 'imei' },
-          { id: '89033023312150000000000256691984', kind: 'eid' },
-          { id: '89148000004346060158', kind: 'iccid' },
-        ],
-        servicePlan: '18337',
-        smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.15',
-        profileStatus: '',
-      },
-    },
-    status: 'Success',
-    callbackCount: 1,
-    maxCallbackThreshold: 4,
-  };
-}
-
-/** "Go To State Callback for the new line of service" (StateService); the page sends it without a status. */
-function goToStateCallback(): Record<string, unknown> {
-  return {
-    username: '',
-    password: '',
-    requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
-    deviceIds: [
-      { id: '99412344682328800000', kind: 'Iccid' },
-      { id: '990013907835573', kind: 'Imei' },
-    ],
-    deviceResponse: {
-      usageResponse: [],
-      goToStateResponse: {
-        deviceIds: [
-          { id: '99412344682328800000', kind: 'Iccid' },
-          { id: '990013907835573', kind: 'Imei' },
-        ],
-        serviceName: 'WiFi',
-        stateName: 'WiFi Activate',
-      },
-    },
-  };
-}
 
 describe('normalizeCallback', () => {
   it('turns the page\'s "Device deactivated" callback into a successful deactivation event', () => {

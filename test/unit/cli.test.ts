@@ -1,16 +1,13 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { callbackKeys, createApp, type GatewayDeps } from '../../callback-gateway/app.js';
-import { fingerprint } from '../../callback-gateway/auth.js';
 import { runCli, USAGE } from '../../client/cli.js';
-import { canonicalCallbackContent, type CallbackService } from '../../contracts/index.js';
 import { openSqliteStore, type SagaRef, type Store } from '../../store/index.js';
+import { listenGateway, type Listening } from '../fixtures/http.js';
+import { CALLBACK_CREDENTIALS, recordCallback } from '../fixtures/swap-callbacks.js';
 
 const TOKEN = 'ops-7f3a9c1e-5b2d-4e8f-a6c0';
 const SAGA: SagaRef = { workflowId: 'eidDeviceSwap:0000123456-00001:imei:990003420535573', runId: 'run-1' };
-const CREDENTIALS = { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' };
+const CREDENTIALS = CALLBACK_CREDENTIALS;
 
 /** The page's "Device deactivated" callback as stored (credentials stripped). */
 const DEACTIVATION = {
@@ -42,32 +39,6 @@ const CHANGE_IDENTIFIER = {
   status: 'Success',
 };
 
-async function record(store: Store, service: CallbackService, body: Record<string, unknown>, receivedAt: string) {
-  const { id } = await store.recordCallback({
-    service,
-    fingerprint: fingerprint(canonicalCallbackContent(service, body)),
-    body,
-    receivedAt,
-    keys: callbackKeys(body),
-  });
-  return id;
-}
-
-async function listen(deps: GatewayDeps): Promise<{ url: string; server: Server }> {
-  const server = createApp(deps).listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, server };
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
 /** Runs the CLI as a shell would, capturing what it prints. */
 async function euicc(
   argv: string[],
@@ -87,29 +58,28 @@ async function euicc(
 
 describe('the euicc ops CLI against a gateway on loopback', () => {
   let store: Store;
-  let gateway: { url: string; server: Server };
+  let gateway: Listening;
   let env: Record<string, string>;
   let ids: { deactivation: number; goToState: number; changeIdentifier: number };
 
   beforeEach(async () => {
     store = openSqliteStore(':memory:');
-    gateway = await listen({
+    gateway = await listenGateway({
       store,
       credentials: CREDENTIALS,
-      logger: pino({ level: 'silent' }),
       operatorToken: TOKEN,
     });
     env = { GATEWAY_URL: gateway.url, OPERATOR_TOKEN: TOKEN };
     ids = {
-      deactivation: await record(store, 'CarrierService', DEACTIVATION, '2025-03-01T10:00:00.000Z'),
-      goToState: await record(store, 'StateService', GO_TO_STATE, '2025-03-01T10:00:05.000Z'),
-      changeIdentifier: await record(store, 'CarrierService', CHANGE_IDENTIFIER, '2025-03-01T10:00:09.000Z'),
+      deactivation: await recordCallback(store, 'CarrierService', DEACTIVATION, '2025-03-01T10:00:00.000Z'),
+      goToState: await recordCallback(store, 'StateService', GO_TO_STATE, '2025-03-01T10:00:05.000Z'),
+      changeIdentifier: await recordCallback(store, 'CarrierService', CHANGE_IDENTIFIER, '2025-03-01T10:00:09.000Z'),
     };
     await store.parkUnmatched([ids.deactivation, ids.goToState], 'no open saga matches its request id or devices');
   });
 
   afterEach(async () => {
-    await close(gateway.server);
+    await gateway.close();
     await store.close();
   });
 
@@ -231,7 +201,7 @@ describe('the euicc ops CLI against a gateway on loopback', () => {
   });
 
   it('a gateway without OPERATOR_TOKEN serves no operator API, and the CLI says what to check', async () => {
-    const plain = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }) });
+    const plain = await listenGateway({ store, credentials: CREDENTIALS });
     try {
       expect(await euicc(['counts'], { ...env, GATEWAY_URL: plain.url })).toEqual({
         code: 1,
@@ -239,7 +209,7 @@ describe('the euicc ops CLI against a gateway on loopback', () => {
         stderr: `euicc: the gateway at ${plain.url} serves no operator API (HTTP 404); is OPERATOR_TOKEN set on the gateway?\n`,
       });
     } finally {
-      await close(plain.server);
+      await plain.close();
     }
   });
 });

@@ -7,6 +7,12 @@ import { canonicalCallbackContent } from '../../contracts/callbacks.js';
 import type { CallbackEvent, CallbackService } from '../../contracts/types.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { InboxRecord, SagaRef, Store } from '../../store/types.js';
+import {
+  CALLBACK_CREDENTIALS,
+  deactivationCallback,
+  goToStateCallback,
+  identifierChangeCallback,
+} from '../fixtures/swap-callbacks.js';
 
 /** The saga claims its devices a minute before the callbacks arrive (the store stamps claims with its clock). */
 const CLAIMED_AT = '2025-11-23T09:59:00.000Z';
@@ -22,29 +28,11 @@ const OTHER_SWAP: SagaRef = {
   runId: '0193a0c2-2b4c-7d5e-8f60-718293a4b503',
 };
 
-const deactivation = {
-  username: 'ts-callbacks',
-  password: 'cb-secret-7f3a9c',
-  requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
-  deviceIds: [
-    { id: '990003420535573', kind: 'imei' },
-    { id: '89148000000800784259', kind: 'iccid' },
-  ],
-  deviceResponse: { deactivateResponse: { deactivated: true } },
-  status: 'Success',
-  callbackCount: 1,
-  maxCallbackThreshold: 4,
-};
+const deactivation = deactivationCallback(CALLBACK_CREDENTIALS);
 
+/** The page's identifier change, with the swapped-in device's new ICCID left out of its result. */
 const identifierChange = {
-  username: 'ts-callbacks',
-  password: 'cb-secret-7f3a9c',
-  requestId: 'ebc3ee16-386c-4531-8da0-e43fc656bf4d',
-  deviceIds: [
-    { id: '89148000004346060638', kind: 'Iccid' },
-    { id: '358729070031093', kind: 'Imei' },
-    { id: '89033023312150000000000263619234', kind: 'Eid' },
-  ],
+  ...identifierChangeCallback(CALLBACK_CREDENTIALS),
   deviceResponse: {
     changeIdentifierResponse: {
       deviceIds: [
@@ -54,19 +42,11 @@ const identifierChange = {
       servicePlan: '18337',
     },
   },
-  status: 'Success',
-  callbackCount: 1,
-  maxCallbackThreshold: 4,
 };
 
+/** The page's GoToState callback, its result naming only the ICCID. */
 const goToState = {
-  username: 'ts-callbacks',
-  password: 'cb-secret-7f3a9c',
-  requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
-  deviceIds: [
-    { id: '99412344682328800000', kind: 'Iccid' },
-    { id: '990013907835573', kind: 'Imei' },
-  ],
+  ...goToStateCallback(CALLBACK_CREDENTIALS),
   deviceResponse: {
     goToStateResponse: {
       deviceIds: [{ id: '99412344682328800000', kind: 'Iccid' }],

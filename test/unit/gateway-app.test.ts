@@ -1,81 +1,28 @@
 import { jest } from '@jest/globals';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { callbackKeys, createApp, inferService, type GatewayDeps } from '../../callback-gateway/app.js';
+import { callbackKeys, inferService } from '../../callback-gateway/app.js';
 import { fingerprint, safeEqual } from '../../callback-gateway/auth.js';
 import { canonicalCallbackContent } from '../../contracts/callbacks.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { Store } from '../../store/types.js';
+import { listenGateway, postJson, type Listening } from '../fixtures/http.js';
+import {
+  CALLBACK_CREDENTIALS,
+  deactivationCallback,
+  goToStateCallback,
+  withoutCredentials,
+} from '../fixtures/swap-callbacks.js';
 
-const CREDENTIALS = { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' };
+const CREDENTIALS = CALLBACK_CREDENTIALS;
 const RECEIVED_AT = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
 /** The page's "Device deactivated" callback, as ThingSpace sends it to this gateway (credentials in the body). */
 function deactivation(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    ...CREDENTIALS,
-    requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
-    deviceIds: [
-      { id: '990003420535573', kind: 'imei' },
-      { id: '89148000000800784259', kind: 'iccid' },
-    ],
-    deviceResponse: { deactivateResponse: { deactivated: true } },
-    status: 'Success',
-    callbackCount: 1,
-    maxCallbackThreshold: 4,
-    ...overrides,
-  };
+  return { ...deactivationCallback(CREDENTIALS), ...overrides };
 }
 
 /** The page's GoToState callback (StateService), which has no status field. */
 function goToState(): Record<string, unknown> {
-  const deviceIds = [
-    { id: '99412344682328800000', kind: 'Iccid' },
-    { id: '990013907835573', kind: 'Imei' },
-  ];
-  return {
-    ...CREDENTIALS,
-    requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
-    deviceIds,
-    deviceResponse: {
-      usageResponse: [],
-      goToStateResponse: { deviceIds, serviceName: 'WiFi', stateName: 'WiFi Activate' },
-    },
-  };
-}
-
-function withoutCredentials(body: Record<string, unknown>): Record<string, unknown> {
-  const { username: _u, password: _p, ...rest } = body;
-  return rest;
-}
-
-interface Running {
-  url: string;
-  server: Server;
-}
-
-async function listen(deps: GatewayDeps): Promise<Running> {
-  const server = createApp(deps).listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, server };
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-function post(url: string, body: unknown, contentType = 'application/json'): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': contentType },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  return goToStateCallback(CREDENTIALS);
 }
 
 async function answer(response: Response): Promise<{ status: number; body: unknown }> {
@@ -85,29 +32,28 @@ async function answer(response: Response): Promise<{ status: number; body: unkno
 describe('callback gateway app over real HTTP', () => {
   let store: Store;
   let onStored: jest.Mock<() => void>;
-  let gateway: Running;
+  let gateway: Listening;
 
   beforeEach(async () => {
     store = openSqliteStore(':memory:');
     onStored = jest.fn<() => void>();
-    gateway = await listen({
+    gateway = await listenGateway({
       store,
       credentials: CREDENTIALS,
-      logger: pino({ level: 'silent' }),
       maxBody: '4kb',
       onStored,
     });
   });
 
   afterEach(async () => {
-    await close(gateway.server);
+    await gateway.close();
     await store.close();
   });
 
   describe('receiving callbacks', () => {
     it('a CarrierService callback with the right credentials is stored, without them, and then acknowledged', async () => {
       const body = deactivation();
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, body);
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, body);
 
       expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
       const stored = await store.list('pending', 10);
@@ -128,8 +74,8 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it("ThingSpace's re-delivery (callbackCount 2) is acknowledged as a duplicate and stored only once", async () => {
-      await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
+      await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation());
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
 
       expect(await answer(response)).toEqual({ status: 200, body: { status: 'duplicate', id: 1 } });
       expect((await store.list('pending', 10)).map((r) => ({ id: r.id, deliveries: r.deliveries }))).toEqual([
@@ -139,31 +85,27 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('the service in the path is matched case-insensitively and stored in its canonical spelling', async () => {
-      const response = await post(`${gateway.url}/callbacks/stateservice`, goToState());
+      const response = await postJson(`${gateway.url}/callbacks/stateservice`, goToState());
       expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
       expect((await store.list('pending', 10)).map((r) => r.service)).toEqual(['StateService']);
     });
 
     it('content type application/json with a charset, or a +json type, is accepted', async () => {
-      const first = await post(
-        `${gateway.url}/callbacks/CarrierService`,
-        deactivation(),
-        'application/json; charset=utf-8',
-      );
-      const second = await post(
-        `${gateway.url}/callbacks/StateService`,
-        goToState(),
-        'application/vnd.thingspace+json',
-      );
+      const first = await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation(), {
+        'content-type': 'application/json; charset=utf-8',
+      });
+      const second = await postJson(`${gateway.url}/callbacks/StateService`, goToState(), {
+        'content-type': 'application/vnd.thingspace+json',
+      });
       expect([first.status, second.status]).toEqual([200, 200]);
     });
 
     it('POST /callbacks infers StateService from a goToStateResponse and CarrierService from a deactivateResponse', async () => {
-      expect(await answer(await post(`${gateway.url}/callbacks`, goToState()))).toEqual({
+      expect(await answer(await postJson(`${gateway.url}/callbacks`, goToState()))).toEqual({
         status: 200,
         body: { status: 'accepted', id: 1 },
       });
-      expect(await answer(await post(`${gateway.url}/callbacks`, deactivation()))).toEqual({
+      expect(await answer(await postJson(`${gateway.url}/callbacks`, deactivation()))).toEqual({
         status: 200,
         body: { status: 'accepted', id: 2 },
       });
@@ -175,7 +117,7 @@ describe('callback gateway app over real HTTP', () => {
 
     it('POST /callbacks without anything that tells the service apart is refused with a pointer to the service path', async () => {
       const body = { ...CREDENTIALS, requestId: 'r-1', status: 'Success' };
-      expect(await answer(await post(`${gateway.url}/callbacks`, body))).toEqual({
+      expect(await answer(await postJson(`${gateway.url}/callbacks`, body))).toEqual({
         status: 400,
         body: {
           error: 'unknown_service',
@@ -188,7 +130,7 @@ describe('callback gateway app over real HTTP', () => {
 
   describe('refusing callbacks', () => {
     it('a wrong password is refused with 401 and nothing is stored', async () => {
-      const response = await post(
+      const response = await postJson(
         `${gateway.url}/callbacks/CarrierService`,
         deactivation({ password: 'old-password' }),
       );
@@ -209,7 +151,7 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('a wrong username is refused with 401', async () => {
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ username: 'someone' }));
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation({ username: 'someone' }));
       expect(await answer(response)).toEqual({
         status: 401,
         body: { error: 'unauthorized', message: 'Callback credentials do not match' },
@@ -220,24 +162,25 @@ describe('callback gateway app over real HTTP', () => {
     it('missing or non-string credentials are refused with 401', async () => {
       const none = withoutCredentials(deactivation());
       const numeric = deactivation({ password: 12345678 });
-      expect((await post(`${gateway.url}/callbacks/CarrierService`, none)).status).toBe(401);
-      expect((await post(`${gateway.url}/callbacks/CarrierService`, numeric)).status).toBe(401);
+      expect((await postJson(`${gateway.url}/callbacks/CarrierService`, none)).status).toBe(401);
+      expect((await postJson(`${gateway.url}/callbacks/CarrierService`, numeric)).status).toBe(401);
       expect((await store.counts()).received).toBe(0);
     });
 
     it('the 401 answer never echoes what the sender put in the body', async () => {
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ password: 'guess-1234' }));
+      const response = await postJson(
+        `${gateway.url}/callbacks/CarrierService`,
+        deactivation({ password: 'guess-1234' }),
+      );
       const text = await response.text();
       expect(text).not.toContain('guess-1234');
       expect(text).not.toContain(CREDENTIALS.password);
     });
 
     it('a body that is not sent as JSON is refused with 415', async () => {
-      const response = await post(
-        `${gateway.url}/callbacks/CarrierService`,
-        JSON.stringify(deactivation()),
-        'text/plain',
-      );
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, JSON.stringify(deactivation()), {
+        'content-type': 'text/plain',
+      });
       expect(await answer(response)).toEqual({
         status: 415,
         body: { error: 'unsupported_media_type', message: 'Callbacks must be sent as application/json' },
@@ -246,7 +189,7 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('malformed JSON is refused with a 400 JSON reason', async () => {
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, '{"username":"ts-callbacks",');
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, '{"username":"ts-callbacks",');
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await answer(response)).toEqual({
         status: 400,
@@ -255,7 +198,7 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('a JSON body that is not an object is refused with 400', async () => {
-      const response = await post(`${gateway.url}/callbacks/CarrierService`, [deactivation()]);
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, [deactivation()]);
       expect(await answer(response)).toEqual({
         status: 400,
         body: { error: 'invalid_body', message: 'The callback body must be a JSON object' },
@@ -263,7 +206,7 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('a body over the configured limit is refused with 413 and nothing is stored', async () => {
-      const response = await post(
+      const response = await postJson(
         `${gateway.url}/callbacks/CarrierService`,
         deactivation({ padding: 'x'.repeat(8 * 1024) }),
       );
@@ -275,11 +218,9 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('a JSON body in a charset body-parser cannot read is refused with 415, not reported as a server fault', async () => {
-      const response = await post(
-        `${gateway.url}/callbacks/CarrierService`,
-        JSON.stringify(deactivation()),
-        'application/json; charset=iso-8859-1',
-      );
+      const response = await postJson(`${gateway.url}/callbacks/CarrierService`, JSON.stringify(deactivation()), {
+        'content-type': 'application/json; charset=iso-8859-1',
+      });
       expect(await answer(response)).toEqual({
         status: 415,
         body: { error: 'unsupported_media_type', message: expect.any(String) },
@@ -288,7 +229,7 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('an unknown service in the path is refused with 400 naming the known services', async () => {
-      const response = await post(`${gateway.url}/callbacks/BillingService`, deactivation());
+      const response = await postJson(`${gateway.url}/callbacks/BillingService`, deactivation());
       expect(await answer(response)).toEqual({
         status: 400,
         body: {
@@ -301,7 +242,7 @@ describe('callback gateway app over real HTTP', () => {
 
     it('a callback with neither a request id nor device identifiers is refused with 400', async () => {
       const body = { ...CREDENTIALS, deviceResponse: { deactivateResponse: { deactivated: true } }, status: 'Success' };
-      expect(await answer(await post(`${gateway.url}/callbacks/CarrierService`, body))).toEqual({
+      expect(await answer(await postJson(`${gateway.url}/callbacks/CarrierService`, body))).toEqual({
         status: 400,
         body: { error: 'invalid_body', message: 'The callback carries neither a requestId nor deviceIds' },
       });
@@ -318,9 +259,9 @@ describe('callback gateway app over real HTTP', () => {
     });
 
     it('/metrics shows the inbox counts as text', async () => {
-      await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
-      await post(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
-      await post(`${gateway.url}/callbacks/StateService`, goToState());
+      await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation());
+      await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
+      await postJson(`${gateway.url}/callbacks/StateService`, goToState());
 
       const response = await fetch(`${gateway.url}/metrics`);
       expect(response.status).toBe(200);
@@ -344,25 +285,24 @@ describe('callback gateway app over real HTTP', () => {
 describe('callback gateway app during a callback password change', () => {
   const PREVIOUS_PASSWORD = 'cb-secret-old-2b8e41';
   let store: Store;
-  let gateway: Running;
+  let gateway: Listening;
 
   beforeEach(async () => {
     store = openSqliteStore(':memory:');
-    gateway = await listen({
+    gateway = await listenGateway({
       store,
       credentials: { ...CREDENTIALS, previousPassword: PREVIOUS_PASSWORD },
-      logger: pino({ level: 'silent' }),
     });
   });
 
   afterEach(async () => {
-    await close(gateway.server);
+    await gateway.close();
     await store.close();
   });
 
   it('a callback ThingSpace still sends with the previous password is stored and acknowledged', async () => {
     const body = deactivation({ password: PREVIOUS_PASSWORD });
-    const response = await post(`${gateway.url}/callbacks/CarrierService`, body);
+    const response = await postJson(`${gateway.url}/callbacks/CarrierService`, body);
 
     expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
     const stored = await store.list('pending', 10);
@@ -381,8 +321,8 @@ describe('callback gateway app during a callback password change', () => {
   });
 
   it('the new password is accepted as well, and a re-delivery with the other password is the same callback', async () => {
-    const withNew = await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
-    const withPrevious = await post(
+    const withNew = await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation());
+    const withPrevious = await postJson(
       `${gateway.url}/callbacks/CarrierService`,
       deactivation({ password: PREVIOUS_PASSWORD, callbackCount: 2 }),
     );
@@ -394,7 +334,7 @@ describe('callback gateway app during a callback password change', () => {
   });
 
   it('a third password is refused with 401 and nothing is stored', async () => {
-    const response = await post(
+    const response = await postJson(
       `${gateway.url}/callbacks/CarrierService`,
       deactivation({ password: 'cb-secret-older-9d03c7' }),
     );
@@ -407,7 +347,7 @@ describe('callback gateway app during a callback password change', () => {
   });
 
   it('the previous password does not stand in for the username', async () => {
-    const response = await post(
+    const response = await postJson(
       `${gateway.url}/callbacks/CarrierService`,
       deactivation({ username: 'someone', password: PREVIOUS_PASSWORD }),
     );
@@ -422,20 +362,20 @@ describe('callback gateway app during a callback password change', () => {
 
 describe('callback gateway app with metrics turned off', () => {
   let store: Store;
-  let gateway: Running;
+  let gateway: Listening;
 
   beforeEach(async () => {
     store = openSqliteStore(':memory:');
-    gateway = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }), metrics: false });
+    gateway = await listenGateway({ store, credentials: CREDENTIALS, metrics: false });
   });
 
   afterEach(async () => {
-    await close(gateway.server);
+    await gateway.close();
     await store.close();
   });
 
   it('GATEWAY_METRICS=false leaves no /metrics route: it answers 404 without any count', async () => {
-    await post(`${gateway.url}/callbacks/CarrierService`, deactivation());
+    await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation());
 
     const response = await fetch(`${gateway.url}/metrics`);
 
@@ -447,14 +387,14 @@ describe('callback gateway app with metrics turned off', () => {
 
 describe('callback gateway app with a failing store', () => {
   let real: Store;
-  let running: Running | undefined;
+  let running: Listening | undefined;
 
   beforeEach(() => {
     real = openSqliteStore(':memory:');
   });
 
   afterEach(async () => {
-    if (running) await close(running.server);
+    if (running) await running.close();
     running = undefined;
     await real.close();
   });
@@ -465,9 +405,9 @@ describe('callback gateway app with a failing store', () => {
       ...real,
       recordCallback: () => Promise.reject(new Error('SQLITE_FULL: database or disk is full')),
     };
-    running = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }), onStored });
+    running = await listenGateway({ store, credentials: CREDENTIALS, onStored });
 
-    const response = await post(`${running.url}/callbacks/CarrierService`, deactivation());
+    const response = await postJson(`${running.url}/callbacks/CarrierService`, deactivation());
     expect(await answer(response)).toEqual({
       status: 503,
       body: { error: 'unavailable', message: 'The callback could not be stored; send it again' },
@@ -477,7 +417,7 @@ describe('callback gateway app with a failing store', () => {
 
   it('/readyz answers 503 when the store does not answer a ping', async () => {
     const store: Store = { ...real, ping: () => Promise.reject(new Error('database is locked')) };
-    running = await listen({ store, credentials: CREDENTIALS, logger: pino({ level: 'silent' }) });
+    running = await listenGateway({ store, credentials: CREDENTIALS });
     expect(await answer(await fetch(`${running.url}/readyz`))).toEqual({
       status: 503,
       body: { status: 'unavailable' },
@@ -485,10 +425,9 @@ describe('callback gateway app with a failing store', () => {
   });
 
   it('/readyz answers 503 while the dispatcher is not running', async () => {
-    running = await listen({
+    running = await listenGateway({
       store: real,
       credentials: CREDENTIALS,
-      logger: pino({ level: 'silent' }),
       ready: () => false,
     });
     expect(await answer(await fetch(`${running.url}/readyz`))).toEqual({

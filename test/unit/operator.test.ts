@@ -1,43 +1,24 @@
 import { jest } from '@jest/globals';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { callbackKeys, createApp, type GatewayDeps } from '../../callback-gateway/app.js';
 import { fingerprint } from '../../callback-gateway/auth.js';
-import { canonicalCallbackContent, type CallbackService } from '../../contracts/index.js';
+import { canonicalCallbackContent } from '../../contracts/index.js';
 import { openSqliteStore, type SagaRef, type Store } from '../../store/index.js';
+import { listenGateway, type Listening } from '../fixtures/http.js';
+import {
+  CALLBACK_CREDENTIALS,
+  deactivationCallback,
+  goToStateCallback,
+  recordCallback,
+  withoutCredentials,
+} from '../fixtures/swap-callbacks.js';
 
 const TOKEN = 'ops-7f3a9c1e-5b2d-4e8f-a6c0';
 const SAGA: SagaRef = { workflowId: 'eidDeviceSwap:0000123456-00001:imei:990003420535573', runId: 'run-1' };
 
 /** The page's "Device deactivated" callback as stored: credentials already stripped by the gateway. */
-const DEACTIVATION = {
-  requestId: 'eb3406b0-15fc-4473-8e84-b92cfb67f22d',
-  deviceIds: [
-    { id: '990003420535573', kind: 'imei' },
-    { id: '89148000000800784259', kind: 'iccid' },
-  ],
-  deviceResponse: { deactivateResponse: { deactivated: true } },
-  status: 'Success',
-  callbackCount: 1,
-  maxCallbackThreshold: 4,
-};
+const DEACTIVATION = withoutCredentials(deactivationCallback());
 
-/** The page's GoToState callback (StateService); its devices are only inside deviceResponse. */
-const GO_TO_STATE = {
-  requestId: '595f5c44-c31c-4552-8670-020a1545a84d',
-  deviceResponse: {
-    usageResponse: [],
-    goToStateResponse: {
-      deviceIds: [
-        { id: '99412344682328800000', kind: 'Iccid' },
-        { id: '990013907835573', kind: 'Imei' },
-      ],
-      serviceName: 'WiFi',
-      stateName: 'WiFi Activate',
-    },
-  },
-};
+/** The page's GoToState callback (StateService) as stored, its devices only inside deviceResponse. */
+const { deviceIds: _deviceIds, ...GO_TO_STATE } = withoutCredentials(goToStateCallback());
 
 /** A CarrierService callback that names one device and no request id (swap callbacks can look like this). */
 const IDENTIFIER_CHANGE = {
@@ -45,42 +26,6 @@ const IDENTIFIER_CHANGE = {
   deviceResponse: { changeIdentifierResponse: { changed: true } },
   status: 'Success',
 };
-
-async function record(
-  store: Store,
-  service: CallbackService,
-  body: Record<string, unknown>,
-  receivedAt: string,
-): Promise<number> {
-  const { id } = await store.recordCallback({
-    service,
-    fingerprint: fingerprint(canonicalCallbackContent(service, body)),
-    body,
-    receivedAt,
-    keys: callbackKeys(body),
-  });
-  return id;
-}
-
-interface Running {
-  url: string;
-  server: Server;
-}
-
-async function listen(deps: GatewayDeps): Promise<Running> {
-  const server = createApp(deps).listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, server };
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
 
 async function call(
   url: string,
@@ -96,29 +41,28 @@ const PARKED_REASON = 'no open saga matches its request id or devices';
 describe('operator endpoints over real HTTP', () => {
   let store: Store;
   let onReplayed: jest.Mock<() => void>;
-  let gateway: Running;
+  let gateway: Listening;
   let ids: { deactivation: number; goToState: number; identifierChange: number };
 
   beforeEach(async () => {
     store = openSqliteStore(':memory:');
     onReplayed = jest.fn<() => void>();
-    gateway = await listen({
+    gateway = await listenGateway({
       store,
-      credentials: { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' },
-      logger: pino({ level: 'silent' }),
+      credentials: CALLBACK_CREDENTIALS,
       operatorToken: TOKEN,
       onReplayed,
     });
     ids = {
-      deactivation: await record(store, 'CarrierService', DEACTIVATION, '2025-03-01T10:00:00.000Z'),
-      goToState: await record(store, 'StateService', GO_TO_STATE, '2025-03-01T10:00:05.000Z'),
-      identifierChange: await record(store, 'CarrierService', IDENTIFIER_CHANGE, '2025-03-01T10:00:09.000Z'),
+      deactivation: await recordCallback(store, 'CarrierService', DEACTIVATION, '2025-03-01T10:00:00.000Z'),
+      goToState: await recordCallback(store, 'StateService', GO_TO_STATE, '2025-03-01T10:00:05.000Z'),
+      identifierChange: await recordCallback(store, 'CarrierService', IDENTIFIER_CHANGE, '2025-03-01T10:00:09.000Z'),
     };
     await store.parkUnmatched([ids.deactivation, ids.goToState], PARKED_REASON);
   });
 
   afterEach(async () => {
-    await close(gateway.server);
+    await gateway.close();
     await store.close();
   });
 
@@ -160,10 +104,9 @@ describe('operator endpoints over real HTTP', () => {
     });
 
     it('with no operator token configured, /operator does not exist at all', async () => {
-      const plain = await listen({
+      const plain = await listenGateway({
         store,
-        credentials: { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' },
-        logger: pino({ level: 'silent' }),
+        credentials: CALLBACK_CREDENTIALS,
       });
       try {
         const response = await fetch(`${plain.url}/operator/callbacks`, {
@@ -171,7 +114,7 @@ describe('operator endpoints over real HTTP', () => {
         });
         expect(response.status).toBe(404);
       } finally {
-        await close(plain.server);
+        await plain.close();
       }
     });
   });
@@ -387,10 +330,9 @@ describe('operator endpoints over real HTTP', () => {
 
     it('when the inbox cannot be read, the operator gets 503 JSON rather than a stack trace', async () => {
       const broken: Store = { ...store, list: () => Promise.reject(new Error('SQLITE_IOERR: disk I/O error')) };
-      const failing = await listen({
+      const failing = await listenGateway({
         store: broken,
-        credentials: { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' },
-        logger: pino({ level: 'silent' }),
+        credentials: CALLBACK_CREDENTIALS,
         operatorToken: TOKEN,
       });
       try {
@@ -399,7 +341,7 @@ describe('operator endpoints over real HTTP', () => {
           body: { error: 'unavailable', message: 'The inbox could not be read or written; try again' },
         });
       } finally {
-        await close(failing.server);
+        await failing.close();
       }
     });
   });
@@ -436,10 +378,10 @@ describe('parked callbacks expire to the dead-letter list', () => {
   });
 
   it('a callback parked longer than the TTL moves to the dead-letter list; one parked since stays parked', async () => {
-    const old = await record(store, 'CarrierService', DEACTIVATION, PARKED_AT.toISOString());
+    const old = await recordCallback(store, 'CarrierService', DEACTIVATION, PARKED_AT.toISOString());
     await store.parkUnmatched([old], PARKED_REASON);
     jest.setSystemTime(PARKED_AT.getTime() + DAY_MS - 1000);
-    const recent = await record(store, 'StateService', GO_TO_STATE, new Date().toISOString());
+    const recent = await recordCallback(store, 'StateService', GO_TO_STATE, new Date().toISOString());
     await store.parkUnmatched([recent], PARKED_REASON);
     jest.setSystemTime(PARKED_AT.getTime() + DAY_MS + 1);
 
@@ -454,14 +396,13 @@ describe('parked callbacks expire to the dead-letter list', () => {
   });
 
   it('a dead-letter callback can be listed and replayed by an operator', async () => {
-    const id = await record(store, 'CarrierService', DEACTIVATION, PARKED_AT.toISOString());
+    const id = await recordCallback(store, 'CarrierService', DEACTIVATION, PARKED_AT.toISOString());
     await store.parkUnmatched([id], PARKED_REASON);
     jest.setSystemTime(PARKED_AT.getTime() + 1);
     await store.expireParked(0);
-    const gateway = await listen({
+    const gateway = await listenGateway({
       store,
-      credentials: { username: 'ts-callbacks', password: 'cb-secret-7f3a9c' },
-      logger: pino({ level: 'silent' }),
+      credentials: CALLBACK_CREDENTIALS,
       operatorToken: TOKEN,
     });
     try {
@@ -488,7 +429,7 @@ describe('parked callbacks expire to the dead-letter list', () => {
       });
       expect(replay).toEqual({ status: 200, body: { id, state: 'pending' } });
     } finally {
-      await close(gateway.server);
+      await gateway.close();
     }
   });
 });

@@ -4,12 +4,10 @@
  * port 0, with a listener on port 0 standing in for the callback gateway.
  */
 import express from 'express';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
 import type { SimDevice } from '../../simulator/devices.js';
-import { listen, type RunningSimulator } from '../../simulator/server.js';
+import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
+import { listen } from '../fixtures/http.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -31,7 +29,6 @@ interface Listener {
   url: string;
   received: Received[];
   behaviour: Behaviour;
-  server: Server;
 }
 
 interface Harness {
@@ -52,7 +49,7 @@ afterEach(async () => {
 async function startListener(): Promise<Listener> {
   const app = express();
   app.use(express.json());
-  const listener: Listener = { url: '', received: [], behaviour: () => ({ status: 200 }), server: undefined as never };
+  const listener: Listener = { url: '', received: [], behaviour: () => ({ status: 200 }) };
   app.post('/callbacks/:service', (req, res) => {
     const service = String(req.params.service);
     listener.received.push({ service, body: req.body });
@@ -60,14 +57,9 @@ async function startListener(): Promise<Listener> {
     if (delayMs) setTimeout(() => res.status(status).end(), delayMs);
     else res.status(status).end();
   });
-  listener.server = app.listen(0, '127.0.0.1');
-  await once(listener.server, 'listening');
-  listener.url = `http://127.0.0.1:${(listener.server.address() as AddressInfo).port}`;
-  cleanups.push(async () => {
-    const closed = new Promise((done) => listener.server.close(done));
-    listener.server.closeAllConnections();
-    await closed;
-  });
+  const running = await listen(app);
+  listener.url = running.url;
+  cleanups.push(running.close);
   return listener;
 }
 
@@ -85,7 +77,7 @@ async function json(url: string, method = 'POST', body?: unknown, headers: Recor
 async function start(options: SimulatorOptions = {}, register = ['CarrierService', 'StateService']): Promise<Harness> {
   // Callbacks 25 ms apart arrive in the order they were sent, even on a busy machine.
   const sim = createSimulator({ callbackDelayMs: 25, retryIntervalMs: 20, attemptTimeoutMs: 1000, ...options });
-  const running = await listen(sim, 0);
+  const running = await listenSimulator(sim, 0);
   cleanups.push(() => running.stop());
   const listener = await startListener();
   const api = `${running.url}/api`;
