@@ -1,16 +1,9 @@
 /** `npm run start:gateway`: the callback gateway on GATEWAY_PORT, dispatching to Temporal. */
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
-import {
-  ConfigError,
-  DEFAULT_CALLBACK_PASSWORD,
-  gatewaySchema,
-  isLoopback,
-  parseConfig,
-  sqliteFile,
-} from '../config/index.js';
+import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
-import { openSqliteStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { createApp } from './app.js';
 import { createDispatcher } from './dispatcher.js';
 import { temporalSignaler } from './signal.js';
@@ -23,7 +16,7 @@ if (
 ) {
   throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
 }
-const store = openSqliteStore(sqliteFile(config));
+const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
 const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });

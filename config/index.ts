@@ -28,6 +28,11 @@ const temporal = {
 
 const store = {
   DATA_DIR: z.string().min(1).default('.data').describe('Folder for the SQLite inbox and the dev server database'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional()
+    .describe('PostgreSQL URL for the inbox; unset: SQLite in DATA_DIR'),
 };
 
 const thingspace = {

@@ -1,2 +1,4 @@
 export type * from './types.js';
 export { openSqliteStore } from './sqlite.js';
+export { openPostgresStore, type PostgresStoreOptions } from './postgres.js';
+export { openStore } from './open.js';

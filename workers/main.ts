@@ -1,9 +1,9 @@
 /** `npm run start:worker`: hosts the sagas and their activities until SIGINT/SIGTERM. */
 import { NativeConnection, Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { parseConfig, sqliteFile, workerSchema } from '../config/index.js';
+import { parseConfig, workerSchema } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
-import { openSqliteStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { createLifecycleWorker } from './worker.js';
 
@@ -48,7 +48,7 @@ async function connect(): Promise<NativeConnection> {
   }
 }
 
-const store = openSqliteStore(sqliteFile(config));
+const store = await openStore(config);
 const thingspace = createThingSpaceClient(
   {
     baseUrl: config.THINGSPACE_BASE_URL,

@@ -152,10 +152,15 @@ describe('parseConfig with the gateway schema', () => {
     expect(message).not.toContain('Zq9');
   });
 
-  it('a DATABASE_URL in the environment is ignored: only the SQLite inbox in DATA_DIR is supported', () => {
-    expect(parseConfig(gatewaySchema, { DATABASE_URL: 'postgres://inbox:hunter2@db.internal:5432/inbox' })).toEqual(
-      GATEWAY_DEFAULTS,
-    );
+  it('a PostgreSQL DATABASE_URL selects the PostgreSQL inbox', () => {
+    const url = 'postgres://inbox:hunter2@db.internal:5432/inbox';
+    expect(parseConfig(gatewaySchema, { DATABASE_URL: url })).toEqual({ ...GATEWAY_DEFAULTS, DATABASE_URL: url });
+  });
+
+  it('a DATABASE_URL that is not PostgreSQL is refused without repeating it', () => {
+    const { message } = failure(() => parseConfig(gatewaySchema, { DATABASE_URL: 'mysql://inbox:hunter2@db/inbox' }));
+    expect(message).toMatch(/^Invalid configuration: DATABASE_URL: /);
+    expect(message).not.toContain('hunter2');
   });
 
   it('the previous callback password, kept while ThingSpace still sends it, follows the same 8-40 rule', () => {

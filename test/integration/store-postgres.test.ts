@@ -1,0 +1,147 @@
+/**
+ * The store contract against a real PostgreSQL, plus what only a shared server can show: two gateways
+ * leasing at once and many sagas claiming one device at once. The tables live in a schema of their own,
+ * dropped at the end. PostgreSQL must be running (CI starts it): an unreachable server fails the run.
+ */
+import pg from 'pg';
+import { openPostgresStore } from '../../store/postgres.js';
+import type { ClaimResult, Store } from '../../store/types.js';
+import { IMEI, callback, storeContract } from '../store-contract.js';
+
+const DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const SCHEMA = `store_test_${process.pid}_${Date.now()}`;
+
+/** Where the tests look for PostgreSQL, without the password the URL may carry. */
+function where(): string {
+  try {
+    const u = new URL(DATABASE_URL);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'TEST_DATABASE_URL (unparsable)';
+  }
+}
+
+let admin: pg.Pool;
+
+beforeAll(async () => {
+  admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2, connectionTimeoutMillis: 5_000 });
+  admin.on('error', () => undefined);
+  try {
+    await admin.query('SELECT 1');
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${where()} (${(err as Error).message}). ` +
+        'Start it or point TEST_DATABASE_URL at one; these tests never skip.',
+    );
+  }
+});
+
+afterAll(async () => {
+  await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`).catch(() => undefined);
+  await admin?.end();
+});
+
+/** A store on the test schema, emptied and with ids starting at 1 again. */
+async function openEmpty(): Promise<Store> {
+  const store = await openPostgresStore(DATABASE_URL, { schema: SCHEMA });
+  await admin.query(`TRUNCATE "${SCHEMA}".callback_keys, "${SCHEMA}".inbox, "${SCHEMA}".correlations RESTART IDENTITY`);
+  return store;
+}
+
+storeContract('PostgreSQL', async () => {
+  const store = await openEmpty();
+  return { store, cleanup: () => store.close() };
+});
+
+describe('PostgreSQL store shared by several processes', () => {
+  let gatewayA: Store;
+  let gatewayB: Store;
+
+  beforeEach(async () => {
+    gatewayA = await openEmpty();
+    gatewayB = await openPostgresStore(DATABASE_URL, { schema: SCHEMA });
+  });
+
+  afterEach(async () => {
+    await gatewayA.close();
+    await gatewayB.close();
+  });
+
+  it('two gateways dispatching at once lease every callback exactly once', async () => {
+    const recorded = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? gatewayA : gatewayB).recordCallback(callback(`r-${i}`, [`requestid:r-${i}`])),
+      ),
+    );
+    const all = recorded.map((r) => r.id).sort((a, b) => a - b);
+    expect(new Set(all).size).toBe(200);
+
+    // Each gateway runs three rounds at a time, in small batches, so leases overlap all the time.
+    async function dispatch(store: Store): Promise<number[]> {
+      const leased: number[] = [];
+      for (;;) {
+        const items = await store.leasePending(7, 60_000);
+        if (items.length === 0) return leased;
+        leased.push(...items.map((item) => item.record.id));
+      }
+    }
+    const rounds = await Promise.all([gatewayA, gatewayB].flatMap((store) => [1, 2, 3].map(() => dispatch(store))));
+    const leased = rounds.flat().sort((a, b) => a - b);
+
+    expect(leased).toEqual(all);
+    expect(await gatewayB.leasePending(500, 60_000)).toEqual([]);
+  });
+
+  it('twenty sagas claiming the same device at once: exactly one wins, the others are told who holds it', async () => {
+    const eid = 'eid:89033023312150000000000263619234';
+    const results: ClaimResult[] = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        // Half name the devices in the other order: the claims must not deadlock on each other.
+        (i % 2 ? gatewayA : gatewayB).claimDevices(
+          { workflowId: `swap-${i}`, runId: `run-${i}` },
+          i % 4 < 2 ? [eid, IMEI] : [IMEI, eid],
+        ),
+      ),
+    );
+
+    const winners = results.flatMap((r, i) => (r.ok ? [i] : []));
+    expect(winners).toHaveLength(1);
+    const holder = { workflowId: `swap-${winners[0]}`, runId: `run-${winners[0]}` };
+    for (const r of results) {
+      if (!r.ok) expect(r.busy.map(({ workflowId, runId }) => ({ workflowId, runId }))).toEqual([holder, holder]);
+    }
+  });
+
+  it('a key registered while the dispatcher parks leaves no matching callback parked', async () => {
+    const n = 40;
+    for (let i = 0; i < n; i++) await gatewayA.recordCallback(callback(`r-${i}`, [`requestid:r-${i}`]));
+    const ids = (await gatewayA.leasePending(n, 60_000)).map((item) => item.record.id);
+
+    // The worker registers every request id while the gateway parks the rows one by one.
+    await Promise.all([
+      (async () => {
+        for (const id of ids) await gatewayA.parkUnmatched([id], 'no open saga matches');
+      })(),
+      (async () => {
+        for (let i = n - 1; i >= 0; i--) {
+          await gatewayB.addCorrelationKeys({ workflowId: `swap-${i}`, runId: `run-${i}` }, [`requestid:r-${i}`]);
+        }
+      })(),
+    ]);
+
+    expect(await gatewayA.list('parked', n)).toEqual([]);
+    expect((await gatewayA.leasePending(n, 60_000)).map((item) => item.saga?.workflowId).sort()).toEqual(
+      Array.from({ length: n }, (_, i) => `swap-${i}`).sort(),
+    );
+  });
+});
+
+describe('PostgreSQL store errors', () => {
+  it('a store that cannot connect says so without quoting the URL or its password', async () => {
+    const secretUrl = 'postgres://inbox:hunter2-secret@127.0.0.1:1/inbox';
+    const err = (await openPostgresStore(secretUrl).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/^PostgreSQL store: /);
+    expect(JSON.stringify({ ...err, message: err.message, stack: err.stack })).not.toContain('hunter2');
+  });
+});

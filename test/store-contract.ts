@@ -1,0 +1,485 @@
+/**
+ * The behaviour every Store implementation must have (store/types.ts), run against each of them:
+ * test/unit/store.test.ts (SQLite) and test/integration/store-postgres.test.ts (PostgreSQL).
+ */
+import { jest } from '@jest/globals';
+import type { InboxRecord, NewCallback, SagaRef, Store } from '../store/types.js';
+
+export interface OpenedStore {
+  store: Store;
+  /** Closes the store and removes what the test wrote. */
+  cleanup(): Promise<void>;
+}
+
+/** Claims are stamped with the store's clock, set here to a minute before the callbacks arrive. */
+export const CLAIMED_AT = '2025-11-23T09:59:00.000Z';
+export const RECEIVED_AT = '2025-11-23T10:00:00.000Z';
+export const LEASE_MS = 30_000;
+const NO_MATCH = 'no open saga matches its request id or devices';
+export const IMEI = 'imei:990013907835573';
+
+export const SWAP_A: SagaRef = { workflowId: 'swap-a', runId: 'run-a1' };
+export const SWAP_A_AGAIN: SagaRef = { workflowId: 'swap-a', runId: 'run-a2' };
+export const SWAP_B: SagaRef = { workflowId: 'swap-b', runId: 'run-b1' };
+export const SWAP_C: SagaRef = { workflowId: 'swap-c', runId: 'run-c1' };
+
+/** A stored callback as the gateway writes it: body without credentials, keys from its request id and devices. */
+export function callback(
+  name: string,
+  keys: string[],
+  service: NewCallback['service'] = 'CarrierService',
+  receivedAt = RECEIVED_AT,
+): NewCallback {
+  return {
+    service,
+    fingerprint: `fp-${name}`,
+    body: { requestId: name, status: 'Success' },
+    receivedAt,
+    keys,
+  };
+}
+
+/** Only Date is faked: the store stamps claims with `new Date()`, and nothing here waits on timers. */
+export function useClock(at: string): void {
+  jest.useFakeTimers({
+    now: new Date(at),
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+}
+
+function setClock(at: string): void {
+  jest.setSystemTime(new Date(at));
+}
+
+/** The inbox row a fresh callback becomes. */
+export function pendingRecord(id: number, c: NewCallback): InboxRecord {
+  return {
+    id,
+    service: c.service,
+    fingerprint: c.fingerprint,
+    body: c.body,
+    receivedAt: c.receivedAt,
+    deliveries: 1,
+    state: 'pending',
+  };
+}
+
+/**
+ * Registers the contract's cases for one store. `open` gives an empty store for each case (ids start at
+ * 1); the store's clock is faked (only Date), so a store must stamp times with `new Date()`.
+ */
+export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`${name} store`, () => {
+    let store: Store;
+    let opened: OpenedStore | undefined;
+
+    beforeEach(async () => {
+      useClock(CLAIMED_AT);
+      opened = await open();
+      store = opened.store;
+    });
+
+    afterEach(async () => {
+      jest.useRealTimers();
+      await opened?.cleanup();
+      opened = undefined;
+    });
+
+    describe('recording callbacks', () => {
+      it('a first delivery is stored as pending; a re-delivery with the same fingerprint only counts a delivery', async () => {
+        const first = callback('r-1', ['requestid:r-1', IMEI]);
+        expect(await store.recordCallback(first)).toEqual({ id: 1, duplicate: false });
+        const again = { ...first, body: { ...first.body, callbackCount: 2 }, receivedAt: '2025-11-23T10:00:04.000Z' };
+        expect(await store.recordCallback(again)).toEqual({ id: 1, duplicate: true });
+
+        expect(await store.list('pending', 10)).toEqual([{ ...pendingRecord(1, first), deliveries: 2 }]);
+      });
+
+      it('different fingerprints are different callbacks, listed newest first', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const b = callback('r-2', ['requestid:r-2'], 'StateService');
+        expect(await store.recordCallback(a)).toEqual({ id: 1, duplicate: false });
+        expect(await store.recordCallback(b)).toEqual({ id: 2, duplicate: false });
+        expect(await store.list('pending', 10)).toEqual([pendingRecord(2, b), pendingRecord(1, a)]);
+        expect(await store.list('pending', 1)).toEqual([pendingRecord(2, b)]);
+      });
+    });
+
+    describe('leasing pending callbacks', () => {
+      it('a callback whose request id a saga run registered comes with that run', async () => {
+        const c = callback('r-1', ['requestid:r-1', IMEI]);
+        await store.recordCallback(c);
+        expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(0);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+      });
+
+      it('a callback matched only by a device comes with the run that claimed the device before it arrived', async () => {
+        expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+        const c = callback('r-other', ['requestid:r-other', IMEI]);
+        await store.recordCallback(c);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+      });
+
+      it('the request id wins over a device claimed earlier by another run', async () => {
+        expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        const c = callback('r-1', [IMEI, 'requestid:r-1']);
+        await store.recordCallback(c);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+      });
+
+      it('a callback that matches nothing is leased without a saga', async () => {
+        const c = callback('r-1', ['requestid:r-1']);
+        await store.recordCallback(c);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c) }]);
+      });
+
+      it('leased rows are not leased again until the lease is released, and the limit is honoured', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const b = callback('r-2', ['requestid:r-2']);
+        const c = callback('r-3', ['requestid:r-3']);
+        for (const x of [a, b, c]) await store.recordCallback(x);
+
+        expect(await store.leasePending(2, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, a) },
+          { record: pendingRecord(2, b) },
+        ]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(3, c) }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+
+        await store.releaseLease([2], 0);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, b) }]);
+      });
+
+      it('a released lease with a retry delay keeps the row back until the delay has passed', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        await store.recordCallback(a);
+        await store.leasePending(10, LEASE_MS);
+        await store.releaseLease([1], 60_000);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+        expect(await store.list('pending', 10)).toEqual([pendingRecord(1, a)]);
+      });
+
+      it('delivered rows are never leased again', async () => {
+        await store.recordCallback(callback('r-1', ['requestid:r-1']));
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        await store.leasePending(10, LEASE_MS);
+        await store.markDelivered([1], SWAP_A);
+        await store.releaseLease([1], 0);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+      });
+    });
+
+    describe('matching a callback to a saga run', () => {
+      it("a late callback carrying a closed run's request id goes to that closed run, never to a newer open run of the same devices", async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        setClock('2025-11-23T10:10:00.000Z');
+        await store.releaseSaga(SWAP_A);
+        setClock('2025-11-23T10:20:00.000Z');
+        expect(await store.claimDevices(SWAP_A_AGAIN, [IMEI])).toEqual({ ok: true });
+
+        const late = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+        await store.recordCallback(late);
+
+        // The dispatcher signals the closed run, which is gone, so the callback ends orphaned.
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, late), saga: SWAP_A }]);
+        await store.markOrphaned([1], SWAP_A, 'saga no longer running');
+        expect(await store.list('orphaned', 10)).toEqual([
+          {
+            ...pendingRecord(1, late),
+            state: 'orphaned',
+            workflowId: SWAP_A.workflowId,
+            runId: SWAP_A.runId,
+            reason: 'saga no longer running',
+          },
+        ]);
+      });
+
+      it('a callback naming only a device goes to the open run that holds it, not to the closed run that held it before', async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        setClock('2025-11-23T10:10:00.000Z');
+        await store.releaseSaga(SWAP_A);
+        expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+
+        const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+        await store.recordCallback(c);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+      });
+
+      it('when every run that claimed a device has closed, a callback naming only the device goes to the newest of them', async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        await store.releaseSaga(SWAP_A);
+        setClock('2025-11-23T10:10:00.000Z');
+        await store.claimDevices(SWAP_B, [IMEI]);
+        await store.releaseSaga(SWAP_B);
+
+        const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
+        await store.recordCallback(c);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+      });
+
+      it('a callback received before a run claimed its device is not matched to that run: it stays parked after the claim', async () => {
+        const early = callback('r-0', ['requestid:r-0', IMEI]);
+        await store.recordCallback(early);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, early) }]);
+        await store.parkUnmatched([1], NO_MATCH);
+
+        setClock('2025-11-23T10:05:00.000Z');
+        expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+
+        expect(await store.list('parked', 10)).toEqual([
+          { ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH },
+        ]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+
+        const later = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:06:00.000Z');
+        await store.recordCallback(later);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, later), saga: SWAP_A }]);
+      });
+
+      it('a callback received before the claim, and still pending when the claim comes, is leased without a saga', async () => {
+        const early = callback('r-0', [IMEI]);
+        await store.recordCallback(early);
+        setClock('2025-11-23T10:05:00.000Z');
+        await store.claimDevices(SWAP_A, [IMEI]);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, early) }]);
+        await store.parkUnmatched([1], NO_MATCH);
+        expect(await store.list('parked', 10)).toEqual([
+          { ...pendingRecord(1, early), state: 'parked', reason: NO_MATCH },
+        ]);
+      });
+    });
+
+    describe('parking', () => {
+      it('parks the unmatched rows but keeps pending a row whose key a saga registered after the lease', async () => {
+        const lonely = callback('r-1', ['requestid:r-1']);
+        const early = callback('r-2', ['requestid:r-2', 'eid:89033023312150000000000263619234']);
+        await store.recordCallback(lonely);
+        await store.recordCallback(early);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, lonely) },
+          { record: pendingRecord(2, early) },
+        ]);
+
+        // The saga registers its request id between the dispatcher's lease and its park.
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-2']);
+        await store.parkUnmatched([1, 2], NO_MATCH);
+
+        expect(await store.list('parked', 10)).toEqual([
+          { ...pendingRecord(1, lonely), state: 'parked', reason: NO_MATCH },
+        ]);
+        // Its lease is cleared too, so the next round delivers it at once.
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, early), saga: SWAP_A }]);
+      });
+
+      it('parking ignores rows that are no longer pending', async () => {
+        await store.recordCallback(callback('r-1', ['requestid:r-1']));
+        await store.markOrphaned([1], SWAP_B, 'saga no longer running');
+        await store.parkUnmatched([1], NO_MATCH);
+        expect(await store.list('parked', 10)).toEqual([]);
+        expect((await store.list('orphaned', 10)).map((r) => r.state)).toEqual(['orphaned']);
+      });
+
+      it('a saga registering its request id re-opens the parked callbacks that carry it, and says how many', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const b = callback('r-1-again', ['requestid:r-1', IMEI]);
+        const other = callback('r-9', ['requestid:r-9']);
+        for (const x of [a, b, other]) await store.recordCallback(x);
+        await store.leasePending(10, LEASE_MS);
+        await store.parkUnmatched([1, 2, 3], NO_MATCH);
+
+        expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(2);
+        expect(await store.list('pending', 10)).toEqual([pendingRecord(2, b), pendingRecord(1, a)]);
+        expect(await store.list('parked', 10)).toEqual([
+          { ...pendingRecord(3, other), state: 'parked', reason: NO_MATCH },
+        ]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, a), saga: SWAP_A },
+          { record: pendingRecord(2, b), saga: SWAP_A },
+        ]);
+      });
+
+      it('a claim re-opens a parked callback it now matches, such as one stamped by a gateway whose clock runs ahead', async () => {
+        const c = callback('r-1', ['requestid:r-1', 'iccid:89148000000800784259']);
+        await store.recordCallback(c);
+        await store.leasePending(10, LEASE_MS);
+        await store.parkUnmatched([1], NO_MATCH);
+
+        // The callback says 10:00 by the gateway's clock; the worker's clock says 09:59 when it claims.
+        expect(await store.claimDevices(SWAP_A, ['iccid:89148000000800784259'])).toEqual({ ok: true });
+        expect(await store.list('parked', 10)).toEqual([]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+      });
+
+      it('registering a key that no parked callback carries re-opens nothing', async () => {
+        await store.recordCallback(callback('r-1', ['requestid:r-1']));
+        await store.leasePending(10, LEASE_MS);
+        await store.parkUnmatched([1], NO_MATCH);
+        expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-2'])).toBe(0);
+        expect(await store.addCorrelationKeys(SWAP_A, [])).toBe(0);
+        expect((await store.list('parked', 10)).map((r) => r.id)).toEqual([1]);
+      });
+    });
+
+    describe('claiming devices', () => {
+      const keys = ['eid:89033023312150000000000263619234', IMEI];
+
+      it('claiming the same devices again for the same run succeeds (a retried activity)', async () => {
+        expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_A, [...keys, 'mdn:8586928930'])).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_B, ['mdn:8586928930'])).toEqual({
+          ok: false,
+          busy: [{ key: 'mdn:8586928930', ...SWAP_A }],
+        });
+      });
+
+      it('another run is told which devices are busy and who holds them, and claims none of its devices', async () => {
+        expect(await store.claimDevices(SWAP_A, keys)).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_B, ['mdn:8586928930', IMEI])).toEqual({
+          ok: false,
+          busy: [{ key: IMEI, workflowId: 'swap-a', runId: 'run-a1' }],
+        });
+        // swap-b's refused claim left the free device free.
+        expect(await store.claimDevices(SWAP_C, ['mdn:8586928930'])).toEqual({ ok: true });
+      });
+
+      it('every busy key is listed with its holder', async () => {
+        await store.claimDevices(SWAP_A, [keys[0]!]);
+        await store.claimDevices(SWAP_B, [keys[1]!]);
+        expect(await store.claimDevices(SWAP_C, keys)).toEqual({
+          ok: false,
+          busy: [
+            { key: keys[0], workflowId: 'swap-a', runId: 'run-a1' },
+            { key: keys[1], workflowId: 'swap-b', runId: 'run-b1' },
+          ],
+        });
+      });
+
+      it('a new run of the same workflow id is a different run: the devices stay busy until the old run is released', async () => {
+        await store.claimDevices(SWAP_A, keys);
+
+        expect(await store.claimDevices(SWAP_A_AGAIN, keys)).toEqual({
+          ok: false,
+          busy: [
+            { key: keys[0], workflowId: 'swap-a', runId: 'run-a1' },
+            { key: keys[1], workflowId: 'swap-a', runId: 'run-a1' },
+          ],
+        });
+
+        await store.releaseSaga(SWAP_A);
+        expect(await store.claimDevices(SWAP_A_AGAIN, keys)).toEqual({ ok: true });
+      });
+
+      it("a released run's devices can be claimed by another run; releasing twice is fine", async () => {
+        await store.claimDevices(SWAP_A, keys);
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        await store.releaseSaga(SWAP_A);
+        await store.releaseSaga(SWAP_A);
+
+        expect(await store.claimDevices(SWAP_B, keys)).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_C, keys)).toEqual({
+          ok: false,
+          busy: [
+            { key: keys[0], workflowId: 'swap-b', runId: 'run-b1' },
+            { key: keys[1], workflowId: 'swap-b', runId: 'run-b1' },
+          ],
+        });
+      });
+
+      it('releasing a run keeps its request ids as tombstones: a later callback with one still names that run', async () => {
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        await store.releaseSaga(SWAP_A);
+
+        const c = callback('r-1', ['requestid:r-1']);
+        await store.recordCallback(c);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+      });
+
+      it('releasing a run that claimed nothing succeeds', async () => {
+        await expect(store.releaseSaga(SWAP_C)).resolves.toBeUndefined();
+        expect(await store.claimDevices(SWAP_C, keys)).toEqual({ ok: true });
+      });
+    });
+
+    describe('counts', () => {
+      it('an empty inbox counts zero everywhere', async () => {
+        expect(await store.counts()).toEqual({
+          received: 0,
+          duplicates: 0,
+          pending: 0,
+          delivered: 0,
+          parked: 0,
+          orphaned: 0,
+          deadLetter: 0,
+        });
+      });
+
+      it('counts distinct callbacks, re-deliveries and each state', async () => {
+        const delivered = callback('r-1', ['requestid:r-1']);
+        const orphaned = callback('r-3', ['requestid:r-3']);
+        const { id: deliveredId } = await store.recordCallback(delivered);
+        await store.recordCallback(delivered);
+        await store.recordCallback(delivered);
+        const { id: parkedId } = await store.recordCallback(callback('r-2', ['requestid:r-2']));
+        const { id: orphanedId } = await store.recordCallback(orphaned);
+        await store.recordCallback(callback('r-4', ['requestid:r-4']));
+        await store.recordCallback(callback('r-4', ['requestid:r-4']));
+
+        await store.markDelivered([deliveredId], SWAP_A);
+        await store.parkUnmatched([parkedId], NO_MATCH);
+        await store.markOrphaned([orphanedId], SWAP_B, 'saga no longer running');
+
+        expect(await store.counts()).toEqual({
+          received: 4,
+          duplicates: 3,
+          pending: 1,
+          delivered: 1,
+          parked: 1,
+          orphaned: 1,
+          deadLetter: 0,
+        });
+        expect(await store.list('delivered', 10)).toEqual([
+          {
+            ...pendingRecord(deliveredId, delivered),
+            deliveries: 3,
+            state: 'delivered',
+            workflowId: 'swap-a',
+            runId: 'run-a1',
+          },
+        ]);
+        expect(await store.list('orphaned', 10)).toEqual([
+          {
+            ...pendingRecord(orphanedId, orphaned),
+            state: 'orphaned',
+            workflowId: 'swap-b',
+            runId: 'run-b1',
+            reason: 'saga no longer running',
+          },
+        ]);
+      });
+    });
+
+    it('answers a ping while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
