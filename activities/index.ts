@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from '../contracts/index.js';
 import type { SagaRef, Store } from '../store/index.js';
 import { ThingSpaceError } from '../thingspace/errors.js';
+import { createCompensations } from './compensate.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 import { reconcileEidDeviceSwap, type DeviceLister, type SwapReconciliation } from './reconcile.js';
 
@@ -67,6 +68,8 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
   }
 
   return {
+    ...createCompensations({ thingspace }),
+
     /**
      * Claims the saga's devices so that a device is in at most one open operation, and records their
      * identifiers for callback correlation. Idempotent for the same saga; `DeviceBusy` (not retried)

@@ -5,6 +5,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   describeIssues,
+  operatorDecisionSignal,
   statusQuery,
   TASK_QUEUE,
   validateEidDeviceSwap,
@@ -12,6 +13,7 @@ import {
   type EidDeviceSwapRequest,
   type EidDeviceSwapResult,
   type EidDeviceSwapStatus,
+  type OperatorDecision,
   type SagaOptions,
   type ValidationIssue,
 } from '../contracts/index.js';
@@ -70,4 +72,18 @@ export async function startEidDeviceSwap(
 export function getEidDeviceSwap(client: Client, workflowId: string): EidDeviceSwapHandle {
   const handle = client.workflow.getHandle(workflowId);
   return Object.assign(handle as EidDeviceSwapHandle, { status: () => handle.query(statusQuery) });
+}
+
+/**
+ * Sends an operator's decision to a saga held by failure policy `hold` (signal `operatorDecision`; the
+ * CLI equivalent is `temporal workflow signal --workflow-id <id> --name operatorDecision --input
+ * '{"decision":"retry"}'`). A signal cannot answer: the saga acts on the first decision it receives
+ * while awaiting one and ignores the rest; read `status().decisions` to see which one it acted on.
+ */
+export async function sendOperatorDecision(
+  client: Client,
+  workflowId: string,
+  decision: OperatorDecision,
+): Promise<void> {
+  await client.workflow.getHandle(workflowId).signal(operatorDecisionSignal, decision);
 }

@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CallbackEvent, DeviceId, EidDeviceSwapRequest, EidDeviceSwapStatus } from './types.js';
+import type { CallbackEvent, DeviceId, EidDeviceSwapRequest, EidDeviceSwapStatus, OperatorDecision } from './types.js';
 
 export const TASK_QUEUE = 'euicc-lifecycle';
 
@@ -16,6 +16,12 @@ export type Operation = keyof typeof WORKFLOW_TYPES;
 /** The gateway sends callbacks in batches: one signal can carry many events for the same saga. */
 export const thingspaceCallbackSignal = defineSignal<[CallbackEvent[]]>('thingspaceCallback');
 export const statusQuery = defineQuery<EidDeviceSwapStatus>('status');
+/**
+ * An operator's decision for a saga held by policy `hold`. A signal, not an update, so it can be sent
+ * from the Temporal UI and CLI (`temporal workflow signal --name operatorDecision --input
+ * '{"decision":"retry"}'`); Temporal forbids a signal and an update of the same name.
+ */
+export const operatorDecisionSignal = defineSignal<[OperatorDecision]>('operatorDecision');
 
 export const searchAttributes = {
   ThingSpaceAccount: defineSearchAttributeKey('ThingSpaceAccount', SearchAttributeType.KEYWORD),
@@ -58,6 +64,21 @@ export const FailureType = {
   StepFailed: 'StepFailed',
   /** No callback arrived within the step timeout; `details[0]` holds `{ steps }`. */
   StepTimedOut: 'StepTimedOut',
+  /**
+   * An operator abandoned a held saga; `details[0]` holds `{ failure, reason, operator }`. Nothing was
+   * undone.
+   */
+  Abandoned: 'Abandoned',
+  /**
+   * The saga failed and its compensations undid what was done; `details[0]` holds `{ failure,
+   * compensations }`, one `CompensationOutcome` per compensation.
+   */
+  Compensated: 'Compensated',
+  /**
+   * A compensation itself failed: the devices may be half-swapped and need a person. The message names
+   * the compensation; `details[0]` holds `{ failure, failed, compensations }`.
+   */
+  CompensationFailed: 'CompensationFailed',
   /** An unexpected error inside an activity; retried by Temporal. */
   InternalError: 'InternalError',
 } as const;

@@ -13,8 +13,39 @@ export interface DeviceId {
 export const CALLBACK_SERVICES = ['CarrierService', 'StateService', 'DeviceProfileService'] as const;
 export type CallbackService = (typeof CALLBACK_SERVICES)[number];
 
-/** What to do when a step fails or times out. `fail` ends the saga with a typed failure. */
-export type FailurePolicy = 'fail';
+/**
+ * What to do when a step fails or times out (after reconciliation):
+ * - `fail` ends the saga with `StepFailed` / `StepTimedOut` (the default for now);
+ * - `hold` waits, without a timeout, for an `operatorDecision` signal: `retry`, `compensate` or `abandon`;
+ * - `compensate` runs the compensations registered so far, newest first, and ends with `Compensated`.
+ */
+export const FAILURE_POLICIES = ['fail', 'hold', 'compensate'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+
+/**
+ * An operator's answer to a held saga (signal `operatorDecision`). `retry` re-runs the failure point,
+ * `compensate` undoes what was done, `abandon` ends the saga failed with `Abandoned`. Only one decision
+ * is acted on at a time; others, and any sent while the saga is not awaiting one, are ignored.
+ */
+export interface OperatorDecision {
+  decision: 'retry' | 'compensate' | 'abandon';
+  reason?: string;
+  operator?: string;
+}
+
+/** A decision the saga received, and whether it acted on it (status query). */
+export interface ReceivedDecision extends OperatorDecision {
+  at: string;
+  acted: boolean;
+}
+
+/** What one compensation did: `undone`, or `nothingToUndo` (the step it undoes never happened). */
+export interface CompensationOutcome {
+  compensation: string;
+  outcome: 'undone' | 'nothingToUndo';
+  detail: string;
+  requestId?: string;
+}
 
 /** Per-saga options, carried next to the ThingSpace body under `options`. */
 export interface SagaOptions {
@@ -80,7 +111,17 @@ export interface StepState {
 }
 
 export type SwapSagaPhase =
-  'validating' | 'claiming' | 'submitting' | 'awaitingCallbacks' | 'reconciling' | 'completed' | 'failed';
+  | 'validating'
+  | 'claiming'
+  | 'submitting'
+  | 'awaitingCallbacks'
+  | 'reconciling'
+  | 'awaitingDecision'
+  | 'compensating'
+  | 'compensated'
+  | 'abandoned'
+  | 'completed'
+  | 'failed';
 
 /** Answer of the `status` query of eidDeviceSwap. */
 export interface EidDeviceSwapStatus {
@@ -91,6 +132,14 @@ export interface EidDeviceSwapStatus {
   steps: Record<SwapStep, StepState>;
   callbacksReceived: number;
   duplicatesIgnored: number;
+  /** Policy `hold`: the failure the saga stopped at, and since when it waits for an operator decision. */
+  awaitingDecision?: { failure: { type: string; message: string }; since: string };
+  /** Operator decisions received, in order (present once one arrived). */
+  decisions?: ReceivedDecision[];
+  /** Request ids of earlier submits, when a `retry` resubmitted the swap. */
+  previousRequestIds?: string[];
+  /** What the compensations did (present once they ran). */
+  compensations?: CompensationOutcome[];
 }
 
 /** Result of a completed eidDeviceSwap. */
@@ -106,4 +155,6 @@ export interface EidDeviceSwapResult {
   steps: Record<SwapStep, StepState>;
   submittedAt: string;
   completedAt: string;
+  /** Request ids of earlier submits, when an operator's `retry` resubmitted the swap. */
+  previousRequestIds?: string[];
 }

@@ -4,7 +4,7 @@
  * that names the field and nothing reaches ThingSpace.
  */
 import { msToNumber } from '@temporalio/common';
-import type { DeviceId, SagaOptions } from './types.js';
+import { FAILURE_POLICIES, type DeviceId, type SagaOptions } from './types.js';
 
 /** One broken rule: `field` is a JSON path into the request, `message` a sentence for a person. */
 export interface ValidationIssue {
@@ -125,8 +125,9 @@ export class RequestValidator {
           `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`,
         );
     }
-    if (options.failurePolicy !== undefined && options.failurePolicy !== 'fail') {
-      this.add(`${path}.failurePolicy`, `${path}.failurePolicy must be 'fail'`);
+    const policy = options.failurePolicy;
+    if (policy !== undefined && !(FAILURE_POLICIES as readonly unknown[]).includes(policy)) {
+      this.add(`${path}.failurePolicy`, `${path}.failurePolicy must be one of 'fail', 'hold', 'compensate'`);
     }
   }
 }

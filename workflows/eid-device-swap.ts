@@ -1,6 +1,8 @@
 /**
  * eidDeviceSwap saga (eid-device-swap.txt): validate → claim devices → submit → await the three
- * outcomes ThingSpace reports by callback, in any order → release the devices.
+ * outcomes ThingSpace reports by callback, in any order → release the devices. A failed or timed-out
+ * step follows `options.failurePolicy` (DESIGN.md §4, step 7): fail, hold for an operator decision, or
+ * compensate by swapping the original device back in.
  */
 import {
   ActivityFailure,
@@ -19,20 +21,25 @@ import {
   FailureType,
   searchAttributes,
   statusQuery,
+  operatorDecisionSignal,
   SWAP_STEPS,
   thingspaceCallbackSignal,
   validateEidDeviceSwap,
   type CallbackEvent,
+  type CompensationOutcome,
   type DeviceId,
   type EidDeviceSwapRequest,
   type EidDeviceSwapResult,
   type EidDeviceSwapStatus,
+  type OperatorDecision,
+  type ReceivedDecision,
   type StepState,
   type SwapSagaPhase,
   type SwapStep,
 } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
 import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf } from './common.js';
+import { reverseSwapRequest } from './reverse-swap.js';
 
 const store = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -57,9 +64,15 @@ function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>)
   if (event.type === 'deactivation' || event.type === 'identifierChange' || event.type === 'goToState') {
     return event.type;
   }
-  // The page: deactivation and identifier change come from CarrierService, GoToState from StateService.
+  // The page: deactivation and identifier change come from CarrierService, GoToState from StateService;
+  // of the two CarrierService callbacks only the identifier change's example carries the EID.
+  const namesEid = event.deviceIds.some((d) => d.kind === 'eid');
   const candidates: SwapStep[] =
-    event.service === 'StateService' ? ['goToState'] : ['deactivation', 'identifierChange'];
+    event.service === 'StateService'
+      ? ['goToState']
+      : namesEid
+        ? ['identifierChange', 'deactivation']
+        : ['deactivation', 'identifierChange'];
   return candidates.find((s) => steps[s].state === 'waiting');
 }
 
@@ -83,6 +96,45 @@ async function submitSwap(request: EidDeviceSwapRequest): Promise<{ requestId?: 
   }
 }
 
+/** A compensation registered before the step it undoes (STYLE.md §5); run newest first. */
+interface Compensation {
+  name: string;
+  run(): Promise<CompensationOutcome>;
+}
+
+const DECISIONS: readonly string[] = ['retry', 'compensate', 'abandon'];
+
+/** The decision in a signal's payload, or undefined when it is not one (signals cannot be refused). */
+function readDecision(input: unknown): OperatorDecision | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { decision, reason, operator } = input as Record<string, unknown>;
+  if (typeof decision !== 'string' || !DECISIONS.includes(decision)) return undefined;
+  return {
+    decision: decision as OperatorDecision['decision'],
+    ...(typeof reason === 'string' ? { reason } : {}),
+    ...(typeof operator === 'string' ? { operator } : {}),
+  };
+}
+
+/** Failures an operator's `retry` answers by resubmitting the swap. */
+const RESUBMITTABLE: string[] = [
+  FailureType.StepFailed,
+  FailureType.ThingSpaceRejected,
+  FailureType.ThingSpaceUnavailable,
+  FailureType.ThingSpaceAuthFailed,
+];
+
+function messageOf(err: unknown): string {
+  const failure = sagaFailure(err);
+  return failure instanceof Error ? failure.message : String(failure);
+}
+
+const mentions = (ids: DeviceId[] | undefined, device: DeviceId | undefined): boolean =>
+  device !== undefined &&
+  (ids ?? []).some(
+    (d) => d.kind.toLowerCase() === device.kind.toLowerCase() && d.id.toLowerCase() === device.id.toLowerCase(),
+  );
+
 export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidDeviceSwapResult> {
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
@@ -91,6 +143,14 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const results: Partial<Record<SwapStep, DeviceId[]>> = {};
   const callbackRequestIds = new Set<string>();
   const ledger = new CallbackLedger();
+  const previousRequestIds: string[] = [];
+  const decisions: ReceivedDecision[] = [];
+  let pendingDecision: OperatorDecision | undefined;
+  let awaitingDecision: EidDeviceSwapStatus['awaitingDecision'];
+  const compensations: Compensation[] = [];
+  let compensationOutcomes: CompensationOutcome[] | undefined;
+  /** The reverse swap's identifier change, while a compensation waits for it. */
+  let reverseStep: StepState | undefined;
 
   const apply = (event: CallbackEvent) => {
     if (event.requestId) callbackRequestIds.add(event.requestId);
@@ -100,7 +160,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       log.warn('Callback of no swap step ignored', { inboxId: event.inboxId, type: event.type });
       return;
     }
-    if (steps[step].state !== 'waiting') return;
+    // A held saga still takes a late callback for a timed-out step: the outcome happened after all.
+    const open = steps[step].state === 'waiting' || (phase === 'awaitingDecision' && steps[step].state === 'timedOut');
+    if (!open) return;
     const at = new Date().toISOString();
     const base = event.requestId ? { at, requestId: event.requestId } : { at };
     if (event.status === 'failed') {
@@ -111,8 +173,50 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
   };
 
+  const originalEid = request.deviceToSwapOut?.find((d) => d.kind.toLowerCase() === 'eid');
+  const replacementEid = request.deviceToSwapIn?.find((d) => d.kind.toLowerCase() === 'eid');
+  /**
+   * The reverse swap's identifier change: its result names the original device (the MDN moved back);
+   * a failed CarrierService callback naming the replacement's EID is about it too — the page's
+   * deactivation callbacks carry only IMEI and ICCID.
+   */
+  const applyToReverse = (event: CallbackEvent) => {
+    if (event.requestId) callbackRequestIds.add(event.requestId);
+    if (reverseStep?.state !== 'waiting' || event.status === 'warning' || event.service !== 'CarrierService') return;
+    const at = new Date().toISOString();
+    const base = event.requestId ? { at, requestId: event.requestId } : { at };
+    if (
+      event.status === 'success' &&
+      event.type === 'identifierChange' &&
+      mentions(event.resultDeviceIds, originalEid)
+    ) {
+      reverseStep = { ...base, state: 'confirmed', confirmedBy: 'callback' };
+    } else if (
+      event.status === 'failed' &&
+      (event.type === 'identifierChange' || event.type === 'unknown') &&
+      mentions(event.deviceIds, replacementEid)
+    ) {
+      reverseStep = { ...base, state: 'failed', fault: event.fault ?? { code: 'unknown', message: 'Failed' } };
+    }
+  };
+
   setHandler(thingspaceCallbackSignal, (events) => {
-    for (const event of ledger.accept(events)) apply(event);
+    for (const event of ledger.accept(events)) {
+      if (reverseStep) applyToReverse(event);
+      else apply(event);
+    }
+  });
+  setHandler(operatorDecisionSignal, (input) => {
+    const decision = readDecision(input);
+    if (!decision) {
+      log.warn('Operator decision ignored: not retry, compensate or abandon', {});
+      return;
+    }
+    // One decision at a time: a second one (or a duplicate) sent before the saga acted is ignored.
+    const acted = phase === 'awaitingDecision' && pendingDecision === undefined;
+    decisions.push({ ...decision, at: new Date().toISOString(), acted });
+    if (acted) pendingDecision = decision;
+    else log.warn('Operator decision ignored: the saga is not awaiting one', { decision: decision.decision, phase });
   });
   setHandler(statusQuery, (): EidDeviceSwapStatus => ({
     phase,
@@ -121,6 +225,10 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     steps,
     callbacksReceived: ledger.received,
     duplicatesIgnored: ledger.duplicates,
+    ...(awaitingDecision ? { awaitingDecision } : {}),
+    ...(decisions.length > 0 ? { decisions } : {}),
+    ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
+    ...(compensationOutcomes ? { compensations: compensationOutcomes } : {}),
   }));
 
   const setPhase = (next: SwapSagaPhase) => {
@@ -151,16 +259,18 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   ]);
 
   const stepTimeout = stepTimeoutOf(request.options);
-  try {
-    // Not cancellable: a cancelled claim could commit after the release below, and a cancelled submit
-    // could still reach ThingSpace after the saga forgot it.
-    setPhase('claiming');
-    await CancellationScope.nonCancellable(() => store.claimDevices(devices));
+  const policy = request.options?.failurePolicy ?? 'fail';
+  const settled = () => SWAP_STEPS.every((s) => steps[s].state === 'confirmed');
+  const failed = () => SWAP_STEPS.find((s) => steps[s].state === 'failed');
+  let submittedAt = '';
 
+  /** Submits the swap and records its request id for correlation. */
+  const submit = async () => {
     setPhase('submitting');
     const submitted = await CancellationScope.nonCancellable(() => submitSwap(request));
-    const submittedAt = new Date().toISOString();
+    submittedAt = new Date().toISOString();
     if (submitted.requestId) {
+      if (requestId) previousRequestIds.push(requestId);
       requestId = submitted.requestId;
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
       await store.addCorrelationKeys([`requestid:${requestId}`]);
@@ -168,16 +278,17 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       submitOutcomeUnknown = true;
       log.warn('Swap submitted with unknown outcome; waiting for its callbacks', {});
     }
+  };
 
+  /** Waits for the open steps for one step timeout, then reconciles; the failure, if any is left. */
+  const waitForSteps = async (): Promise<ApplicationFailure | undefined> => {
     setPhase('awaitingCallbacks');
-    const settled = () => SWAP_STEPS.every((s) => steps[s].state === 'confirmed');
-    const failed = () => SWAP_STEPS.find((s) => steps[s].state === 'failed');
     const inTime = await condition(() => settled() || failed() !== undefined, stepTimeout);
 
     const failedStep = failed();
     if (failedStep) {
       const fault = steps[failedStep].fault;
-      throw ApplicationFailure.create({
+      return ApplicationFailure.create({
         type: FailureType.StepFailed,
         nonRetryable: true,
         message: `Swap step ${failedStep} failed: ${fault?.code}: ${fault?.message}`,
@@ -198,12 +309,200 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     if (!settled()) {
       const waiting = SWAP_STEPS.filter((s) => steps[s].state === 'waiting');
       for (const s of waiting) steps[s] = { state: 'timedOut', at: new Date().toISOString() };
-      throw ApplicationFailure.create({
+      return ApplicationFailure.create({
         type: FailureType.StepTimedOut,
         nonRetryable: true,
         message: `No callback for ${waiting.join(', ')} within the step timeout, and the device list does not show it`,
         details: [{ steps: waiting, requestId, submitOutcomeUnknown }],
       });
+    }
+    return undefined;
+  };
+
+  /** Policy `hold`: parks the saga until an operator decides; no timeout, a person is needed. */
+  const awaitDecision = async (failure: ApplicationFailure): Promise<OperatorDecision> => {
+    awaitingDecision = {
+      failure: { type: failure.type ?? FailureType.InternalError, message: failure.message },
+      since: new Date().toISOString(),
+    };
+    setPhase('awaitingDecision');
+    log.warn('Swap awaits an operator decision', { failureType: failure.type, requestId });
+    await condition(() => pendingDecision !== undefined);
+    const decision = pendingDecision as OperatorDecision;
+    pendingDecision = undefined;
+    awaitingDecision = undefined;
+    log.info('Operator decision taken', { decision: decision.decision, operator: decision.operator });
+    return decision;
+  };
+
+  /**
+   * `retry` re-runs the failure point. A timed-out step is waited for again (and reconciled again). A
+   * failed step cannot be redone on its own — the page offers only the whole swap — so the swap is
+   * resubmitted: new request id, confirmed steps stay confirmed, failed ones wait again.
+   */
+  const retry = async (failure: ApplicationFailure): Promise<ApplicationFailure | undefined> => {
+    if (failure.type === FailureType.StepTimedOut) {
+      for (const s of SWAP_STEPS) if (steps[s].state === 'timedOut') steps[s] = { state: 'waiting' };
+      return waitForSteps();
+    }
+    const reset = SWAP_STEPS.filter((s) => steps[s].state === 'failed');
+    const before = Object.fromEntries(reset.map((s) => [s, steps[s]])) as Partial<Record<SwapStep, StepState>>;
+    for (const s of reset) steps[s] = { state: 'waiting' };
+    try {
+      await submit();
+    } catch (err) {
+      const refused = sagaFailure(err);
+      if (!(refused instanceof ApplicationFailure) || !RESUBMITTABLE.includes(refused.type ?? '')) throw refused;
+      // ThingSpace refused the resubmission (e.g. a step of the first swap changed the devices): the
+      // failed steps stay failed and the operator decides again.
+      for (const s of reset) steps[s] = before[s] as StepState;
+      return refused;
+    }
+    return waitForSteps();
+  };
+
+  /** Runs the compensations registered so far, newest first, none of them cancellable. */
+  const compensate = async (failure: ApplicationFailure): Promise<ApplicationFailure> => {
+    setPhase('compensating');
+    const outcomes: CompensationOutcome[] = [];
+    const failures: { compensation: string; message: string }[] = [];
+    await CancellationScope.nonCancellable(async () => {
+      for (const compensation of [...compensations].reverse()) {
+        try {
+          outcomes.push(await compensation.run());
+        } catch (err) {
+          // Never swallowed: logged here and named in the saga's failure.
+          const message = messageOf(err);
+          log.error('Compensation failed', { compensation: compensation.name, error: message });
+          failures.push({ compensation: compensation.name, message });
+        }
+      }
+    });
+    compensationOutcomes = outcomes;
+    const original = { type: failure.type, message: failure.message };
+    if (failures.length > 0) {
+      setPhase('failed');
+      return ApplicationFailure.create({
+        type: FailureType.CompensationFailed,
+        nonRetryable: true,
+        message: `Compensation ${failures.map((f) => `${f.compensation} failed: ${f.message}`).join('; ')} (after ${original.type}: ${original.message})`,
+        details: [{ failure: original, failed: failures, compensations: outcomes }],
+      });
+    }
+    setPhase('compensated');
+    log.info('Swap compensated', { compensations: outcomes.map((o) => `${o.compensation}: ${o.outcome}`) });
+    return ApplicationFailure.create({
+      type: FailureType.Compensated,
+      nonRetryable: true,
+      message: `Swap compensated after ${original.type} (${original.message}): ${outcomes.map((o) => `${o.compensation} ${o.outcome}: ${o.detail}`).join('; ')}`,
+      details: [{ failure: original, compensations: outcomes }],
+    });
+  };
+
+  /**
+   * Undoes the swap with a swap in the other direction, once the MDN has moved (identifier change);
+   * before that, nothing of the line moved and there is nothing to undo. Waits for the reverse swap's
+   * identifier-change callback only — the outcome that puts the MDN back — then the device list.
+   */
+  const reverseSwap = async (): Promise<CompensationOutcome> => {
+    const name = 'reverseEidDeviceSwap';
+    if (steps.identifierChange.state !== 'confirmed' && steps.identifierChange.state !== 'failed') {
+      // A timed-out step may still have happened upstream (STYLE.md §5): ask the device list once more.
+      const { confirmed } = await thingspace.reconcileEidDeviceSwap(request);
+      if (confirmed.identifierChange) results.identifierChange = confirmed.identifierChange;
+      if (confirmed.goToState && steps.goToState.state !== 'confirmed') results.goToState = confirmed.goToState;
+      if (confirmed.deactivation && steps.deactivation.state !== 'confirmed') {
+        steps.deactivation = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+      }
+      if (!confirmed.identifierChange) {
+        return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
+      }
+    } else if (steps.identifierChange.state === 'failed') {
+      return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
+    }
+    const reverse = reverseSwapRequest(request, {
+      swappedIn: results.identifierChange,
+      swappedOut: steps.goToState.state === 'confirmed' ? results.goToState : undefined,
+      originalLineDeactivated: steps.deactivation.state === 'confirmed',
+    });
+    const invalid = validateEidDeviceSwap(reverse);
+    if (invalid.length > 0) {
+      throw ApplicationFailure.create({
+        type: FailureType.InvalidRequest,
+        nonRetryable: true,
+        message: `The reverse swap cannot be built: ${describeIssues(invalid)}`,
+        details: [{ issues: invalid }],
+      });
+    }
+    const mdn = reverse.deviceToSwapOut.find((d) => d.kind === 'mdn')?.id;
+    const detail = `MDN ${mdn} moved back to the original device (eid ${originalEid?.id})`;
+    reverseStep = { state: 'waiting' };
+    const submitted = await thingspace.reverseEidDeviceSwap(reverse);
+    if (submitted.alreadyUndone) {
+      reverseStep = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+      return { compensation: name, outcome: 'undone', detail: `${detail} before the reverse swap was sent` };
+    }
+    if (submitted.requestId) await store.addCorrelationKeys([`requestid:${submitted.requestId}`]);
+    const withId = submitted.requestId ? { requestId: submitted.requestId } : {};
+    const inTime = await condition(() => reverseStep?.state !== 'waiting', stepTimeout);
+    const step = reverseStep as StepState;
+    if (step.state === 'failed') {
+      throw ApplicationFailure.create({
+        type: FailureType.StepFailed,
+        nonRetryable: true,
+        message: `The reverse swap's identifier change failed: ${step.fault?.code}: ${step.fault?.message}`,
+        details: [{ step: 'identifierChange', fault: step.fault, ...withId }],
+      });
+    }
+    if (!inTime) {
+      const { confirmed } = await thingspace.reconcileEidDeviceSwap(reverse);
+      if (!confirmed.identifierChange) {
+        throw ApplicationFailure.create({
+          type: FailureType.StepTimedOut,
+          nonRetryable: true,
+          message:
+            'No identifier-change callback for the reverse swap within the step timeout, and the device list does not show the MDN back on the original device',
+          details: [{ steps: ['identifierChange'], ...withId }],
+        });
+      }
+      reverseStep = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+    }
+    return { compensation: name, outcome: 'undone', detail, ...withId };
+  };
+
+  try {
+    // Not cancellable: a cancelled claim could commit after the release below, and a cancelled submit
+    // could still reach ThingSpace after the saga forgot it.
+    setPhase('claiming');
+    await CancellationScope.nonCancellable(() => store.claimDevices(devices));
+
+    // Registered before the submit it undoes: a submit whose answer is lost may still swap upstream.
+    compensations.push({ name: 'reverseEidDeviceSwap', run: reverseSwap });
+    await submit();
+
+    let failure = await waitForSteps();
+    while (failure) {
+      if (policy === 'fail') throw failure;
+      const decision: OperatorDecision =
+        policy === 'compensate' ? { decision: 'compensate' } : await awaitDecision(failure);
+      if (decision.decision === 'compensate') throw await compensate(failure);
+      if (decision.decision === 'abandon') {
+        setPhase('abandoned');
+        const by = decision.operator ? ` by ${decision.operator}` : '';
+        throw ApplicationFailure.create({
+          type: FailureType.Abandoned,
+          nonRetryable: true,
+          message: `Swap abandoned${by}: ${decision.reason ?? 'no reason given'} (after ${failure.type}: ${failure.message})`,
+          details: [
+            {
+              failure: { type: failure.type, message: failure.message },
+              reason: decision.reason,
+              operator: decision.operator,
+            },
+          ],
+        });
+      }
+      failure = await retry(failure);
     }
     // With an unknown submit outcome, the GoToState callback carries the request id the swap got.
     requestId ??= steps.goToState.requestId ?? 'unknown';
@@ -219,9 +518,11 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       steps,
       submittedAt,
       completedAt: new Date().toISOString(),
+      ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     };
   } catch (err) {
-    if ((phase as SwapSagaPhase) !== 'completed') setPhase('failed');
+    const ended: SwapSagaPhase[] = ['completed', 'compensated', 'abandoned', 'failed'];
+    if (!ended.includes(phase)) setPhase('failed');
     throw sagaFailure(err);
   } finally {
     // Runs even when the saga is cancelled: a device must never stay claimed by a closed saga.

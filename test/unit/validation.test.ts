@@ -328,8 +328,15 @@ describe('validateEidDeviceSwap', () => {
 
     it('an unknown failure policy is rejected', () => {
       expect(validateEidDeviceSwap({ ...pageExample(), options: { failurePolicy: 'sometimes' } })).toEqual([
-        { field: 'options.failurePolicy', message: "options.failurePolicy must be 'fail'" },
+        {
+          field: 'options.failurePolicy',
+          message: "options.failurePolicy must be one of 'fail', 'hold', 'compensate'",
+        },
       ]);
+    });
+
+    it.each(['fail', 'hold', 'compensate'])('the failure policy %s is accepted', (failurePolicy) => {
+      expect(validateEidDeviceSwap({ ...pageExample(), options: { failurePolicy } })).toEqual([]);
     });
 
     it.each([null, 'fast', [1]])('options of %p are rejected as not an object', (options) => {
