@@ -15,8 +15,8 @@ export type CallbackService = (typeof CALLBACK_SERVICES)[number];
 
 /**
  * What to do when a step fails or times out (after reconciliation):
- * - `fail` ends the saga with `StepFailed` / `StepTimedOut` (the default for now);
- * - `hold` waits, without a timeout, for an `operatorDecision` signal: `retry`, `compensate` or `abandon`;
+ * - `fail` ends the saga with `StepFailed` / `StepTimedOut`;
+ * - `hold` (the default) waits, without a timeout, for an `operatorDecision` signal: `retry`, `compensate` or `abandon`;
  * - `compensate` runs the compensations registered so far, newest first, and ends with `Compensated`.
  */
 export const FAILURE_POLICIES = ['fail', 'hold', 'compensate'] as const;
@@ -56,6 +56,7 @@ export interface SagaOptions {
    * carrier work can take an hour.
    */
   stepTimeout?: string | number;
+  /** What a failed or timed-out step leads to; default `hold` (wait for an operator decision). */
   failurePolicy?: FailurePolicy;
 }
 

@@ -88,6 +88,13 @@ const poll = setInterval(() => {
       const now = line(s);
       if (now !== last) say(now);
       last = now;
+      if (s.phase === 'awaitingDecision') {
+        clearInterval(poll);
+        say(`The saga holds for an operator decision: ${s.awaitingDecision?.failure.message ?? ''}`);
+        say(`  temporal workflow signal --workflow-id '${handle.workflowId}' --name operatorDecision \\`);
+        say(`    --input '{"decision":"retry"}'   # or "compensate", "abandon"`);
+        process.exit(1);
+      }
     })
     .catch(() => undefined);
 }, 300);

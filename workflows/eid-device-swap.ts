@@ -5,6 +5,7 @@
  * compensate by swapping the original device back in.
  */
 import {
+  patched,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -31,6 +32,7 @@ import {
   type EidDeviceSwapRequest,
   type EidDeviceSwapResult,
   type EidDeviceSwapStatus,
+  type FailurePolicy,
   type OperatorDecision,
   type ReceivedDecision,
   type StepState,
@@ -259,7 +261,12 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   ]);
 
   const stepTimeout = stepTimeoutOf(request.options);
-  const policy = request.options?.failurePolicy ?? 'fail';
+  /**
+   * `hold` by default (DESIGN.md §4). Sagas started before that default existed recorded `fail`: the
+   * patch marker keeps their replay on the old path.
+   */
+  const policyFor = (): FailurePolicy =>
+    request.options?.failurePolicy ?? (patched('hold-by-default') ? 'hold' : 'fail');
   const settled = () => SWAP_STEPS.every((s) => steps[s].state === 'confirmed');
   const failed = () => SWAP_STEPS.find((s) => steps[s].state === 'failed');
   let submittedAt = '';
@@ -482,6 +489,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
     let failure = await waitForSteps();
     while (failure) {
+      const policy = policyFor();
       if (policy === 'fail') throw failure;
       const decision: OperatorDecision =
         policy === 'compensate' ? { decision: 'compensate' } : await awaitDecision(failure);

@@ -253,7 +253,7 @@ describe('eidDeviceSwap saga', () => {
   it('fails with StepTimedOut naming the step that neither a callback nor the device list confirms', async () => {
     await system.sim('POST', '/__sim/faults', { callbacks: { never: ['goToState'] } });
     const pair = await seedSwapPair(system);
-    const request = swapRequest(pair, { options: { stepTimeout: '2 seconds' } });
+    const request = swapRequest(pair, { options: { stepTimeout: '2 seconds', failurePolicy: 'fail' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const failure = await failureOf(handle);
     expect(failure.type).toBe(FailureType.StepTimedOut);
