@@ -16,10 +16,12 @@ beforeAll(async () => {
 });
 
 describe('recorded saga histories', () => {
-  it('include a completed swap, a failed step and a submit with an unknown outcome', () => {
+  it('include a completed swap, a failed step, an unknown submit outcome and held sagas', () => {
     expect(files.sort()).toEqual(
       expect.arrayContaining([
         'eid-device-swap-completed.json',
+        'eid-device-swap-hold-compensate.json',
+        'eid-device-swap-hold-retry-abandon.json',
         'eid-device-swap-outcome-unknown.json',
         'eid-device-swap-step-failed.json',
       ]),
