@@ -1,4 +1,7 @@
-/** Two projects: fast unit tests, and integration tests that run in band against real servers. */
+/**
+ * Three projects: fast unit tests, integration tests that run in band against real servers, and the chaos
+ * suite, which starts every part as its own process and kills them.
+ */
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
@@ -18,5 +21,6 @@ export default {
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },
+    { ...common, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.test.ts'] },
   ],
 };

@@ -2,12 +2,12 @@
  * Compensations: activities that undo a saga step (STYLE.md §5). Each is idempotent — when there is
  * nothing (left) to undo it succeeds without acting — so Temporal may retry it freely.
  */
-import { cancellationSignal, log } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, log } from '@temporalio/activity';
 import type { EidDeviceSwapRequest } from '../contracts/index.js';
-import { ThingSpaceError } from '../thingspace/errors.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 import type { ThingSpacePort } from './index.js';
 import { reconcileEidDeviceSwap } from './reconcile.js';
+import { submitMayHaveHappened } from './submit.js';
 
 /** What submitting a reverse swap did. */
 export interface ReverseSwapSubmission {
@@ -39,8 +39,8 @@ export function createCompensations({ thingspace }: { thingspace: ThingSpacePort
         log.info('ThingSpace accepted the reverse swap', { requestId });
         return { requestId };
       } catch (err) {
-        if (err instanceof ThingSpaceError && err.mayHaveActed) {
-          log.warn('The reverse swap may have been accepted although its answer was lost; not resending it', {
+        if (submitMayHaveHappened(err, activityInfo().attempt)) {
+          log.warn('The reverse swap may have been accepted already; not resending it', {
             errorCode: err.code,
           });
           return { outcomeUnknown: true };

@@ -7,9 +7,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from '../contracts/index.js';
 import type { SagaRef, Store } from '../store/index.js';
-import { ThingSpaceError } from '../thingspace/errors.js';
 import { createCompensations } from './compensate.js';
 import { rethrowAtActivityBoundary } from './errors.js';
+import { submitMayHaveHappened } from './submit.js';
 import { reconcileEidDeviceSwap, type DeviceLister, type SwapReconciliation } from './reconcile.js';
 
 /** The ThingSpace calls the activities need; the client in thingspace/ provides them. */
@@ -127,11 +127,13 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
         log.info('ThingSpace accepted the swap', { requestId });
         return { requestId };
       } catch (err) {
-        if (err instanceof ThingSpaceError && err.mayHaveActed) {
+        if (submitMayHaveHappened(err, activityInfo().attempt)) {
           throw ApplicationFailure.create({
             type: FailureType.ThingSpaceOutcomeUnknown,
             nonRetryable: true,
-            message: `ThingSpace may have accepted the swap but its answer was lost (${err.code}); not resending it`,
+            message: err.mayHaveActed
+              ? `ThingSpace may have accepted the swap but its answer was lost (${err.code}); not resending it`
+              : `ThingSpace refused a retried swap that an earlier attempt may have submitted (${err.code}); not resending it`,
             details: [{ status: err.status, errorCode: err.code }],
           });
         }

@@ -101,9 +101,9 @@ describe('saga activities', () => {
   }
 
   /** The activities as the worker hosts them, run in the context of one saga run. */
-  function activitiesOf(saga: SagaRef) {
+  function activitiesOf(saga: SagaRef, attempt = 1) {
     const env = new MockActivityEnvironment(
-      { workflowExecution: saga, activityType: 'test' },
+      { workflowExecution: saga, activityType: 'test', attempt },
       { logger: new DefaultLogger('WARN', (entry) => logs.push(entry)) },
     );
     const activities = createActivities({ thingspace, store, sagaIsOpen });
@@ -282,6 +282,26 @@ describe('saga activities', () => {
         message: 'ThingSpace rejected the request: INPUT_INVALID.DeviceState.Invalid: Device is not active.',
         nonRetryable: true,
         details: [{ status: 400, errorCode: 'INPUT_INVALID.DeviceState.Invalid' }],
+        nextRetryDelay: undefined,
+      });
+    });
+
+    it('a refusal of a retried submit is an unknown outcome: the attempt before it may have swapped already', async () => {
+      thingspace.answer = () =>
+        Promise.reject(
+          new ThingSpaceError({
+            status: 400,
+            code: 'INPUT_INVALID.Device.Identifier.Mismatch',
+            message: 'The identifiers of deviceToSwapOut belong to different devices.',
+          }),
+        );
+
+      expect(await failureOf(activitiesOf(RUN, 2).submitEidDeviceSwap(request))).toEqual({
+        type: FailureType.ThingSpaceOutcomeUnknown,
+        message:
+          'ThingSpace refused a retried swap that an earlier attempt may have submitted (INPUT_INVALID.Device.Identifier.Mismatch); not resending it',
+        nonRetryable: true,
+        details: [{ status: 400, errorCode: 'INPUT_INVALID.Device.Identifier.Mismatch' }],
         nextRetryDelay: undefined,
       });
     });
