@@ -262,8 +262,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
   const stepTimeout = stepTimeoutOf(request.options);
   /**
-   * `hold` by default (DESIGN.md §4). Sagas started before that default existed recorded `fail`: the
-   * patch marker keeps their replay on the old path.
+   * `hold` by default (DESIGN.md §4). Histories that reached a failure before that default existed
+   * have no patch marker, so their replay stays on the `fail` path.
    */
   const policyFor = (): FailurePolicy =>
     request.options?.failurePolicy ?? (patched('hold-by-default') ? 'hold' : 'fail');
@@ -282,6 +282,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
       await store.addCorrelationKeys([`requestid:${requestId}`]);
     } else {
+      // A resubmission whose outcome is unknown: the request id of the earlier attempt is history now.
+      if (requestId) previousRequestIds.push(requestId);
+      requestId = undefined;
       submitOutcomeUnknown = true;
       log.warn('Swap submitted with unknown outcome; waiting for its callbacks', {});
     }
@@ -327,14 +330,20 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   };
 
   /** Policy `hold`: parks the saga until an operator decides; no timeout, a person is needed. */
-  const awaitDecision = async (failure: ApplicationFailure): Promise<OperatorDecision> => {
+  const awaitDecision = async (failure: ApplicationFailure): Promise<OperatorDecision | undefined> => {
     awaitingDecision = {
       failure: { type: failure.type ?? FailureType.InternalError, message: failure.message },
       since: new Date().toISOString(),
     };
     setPhase('awaitingDecision');
     log.warn('Swap awaits an operator decision', { failureType: failure.type, requestId });
-    await condition(() => pendingDecision !== undefined);
+    // Late callbacks still count while the saga holds: if they complete the swap, nothing is left to decide.
+    await condition(() => pendingDecision !== undefined || settled());
+    if (pendingDecision === undefined) {
+      awaitingDecision = undefined;
+      log.info('Swap completed by late callbacks while it held', { requestId });
+      return undefined;
+    }
     const decision = pendingDecision as OperatorDecision;
     pendingDecision = undefined;
     awaitingDecision = undefined;
@@ -371,6 +380,10 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   /** Runs the compensations registered so far, newest first, none of them cancellable. */
   const compensate = async (failure: ApplicationFailure): Promise<ApplicationFailure> => {
     setPhase('compensating');
+    // The three outcomes come in any order: one step may fail while another is still under way. Undo
+    // only what is known, so wait (one step timeout at most) for the steps still in flight.
+    const inFlight = () => SWAP_STEPS.some((s) => steps[s].state === 'waiting');
+    if (inFlight()) await condition(() => !inFlight(), stepTimeout);
     const outcomes: CompensationOutcome[] = [];
     const failures: { compensation: string; message: string }[] = [];
     await CancellationScope.nonCancellable(async () => {
@@ -413,19 +426,37 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
    */
   const reverseSwap = async (): Promise<CompensationOutcome> => {
     const name = 'reverseEidDeviceSwap';
+    /**
+     * The MDN did not move, so no swap needs reversing, unless the original line was deactivated on
+     * the way: a swap cannot bring a line back, and saying "nothing to undo" would hide a device
+     * without service.
+     */
+    const mdnStayed = (): CompensationOutcome => {
+      if (steps.deactivation.state === 'confirmed') {
+        const iccid = request.deviceToSwapOut.find((d) => d.kind === 'iccid')?.id;
+        throw ApplicationFailure.create({
+          type: FailureType.CompensationFailed,
+          nonRetryable: true,
+          message: `The original line (iccid ${iccid}) was deactivated but the MDN did not move; a swap cannot restore it, restore the line by hand`,
+          details: [{ deactivatedIccid: iccid }],
+        });
+      }
+      return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
+    };
     if (steps.identifierChange.state !== 'confirmed' && steps.identifierChange.state !== 'failed') {
       // A timed-out step may still have happened upstream (STYLE.md §5): ask the device list once more.
       const { confirmed } = await thingspace.reconcileEidDeviceSwap(request);
       if (confirmed.identifierChange) results.identifierChange = confirmed.identifierChange;
-      if (confirmed.goToState && steps.goToState.state !== 'confirmed') results.goToState = confirmed.goToState;
+      if (confirmed.goToState && steps.goToState.state !== 'confirmed') {
+        steps.goToState = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+        results.goToState = confirmed.goToState;
+      }
       if (confirmed.deactivation && steps.deactivation.state !== 'confirmed') {
         steps.deactivation = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
       }
-      if (!confirmed.identifierChange) {
-        return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
-      }
+      if (!confirmed.identifierChange) return mdnStayed();
     } else if (steps.identifierChange.state === 'failed') {
-      return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
+      return mdnStayed();
     }
     const reverse = reverseSwapRequest(request, {
       swappedIn: results.identifierChange,
@@ -491,8 +522,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     while (failure) {
       const policy = policyFor();
       if (policy === 'fail') throw failure;
-      const decision: OperatorDecision =
+      const decision: OperatorDecision | undefined =
         policy === 'compensate' ? { decision: 'compensate' } : await awaitDecision(failure);
+      if (!decision) break;
       if (decision.decision === 'compensate') throw await compensate(failure);
       if (decision.decision === 'abandon') {
         setPhase('abandoned');

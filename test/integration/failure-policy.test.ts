@@ -234,7 +234,8 @@ describe('eidDeviceSwap failure policies', () => {
     });
     const pair = await seedSwapPair(system);
     const since = await requestLogLength();
-    const request = swapRequest(pair, { options: { failurePolicy: 'hold' } });
+    // Compensation first waits one step timeout for the steps still in flight.
+    const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '2 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     await awaitingDecision(handle);
     await sendOperatorDecision(system.client, handle.workflowId, { decision: 'compensate' });

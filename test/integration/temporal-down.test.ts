@@ -128,6 +128,8 @@ it('keeps acknowledging callbacks while Temporal is unreachable and delivers the
     await dispatcher.stop();
     gateway.closeAllConnections();
     await new Promise((r) => gateway.close(r));
+    // Let the client's last gRPC retries settle before its channel goes away.
+    await new Promise((r) => setTimeout(r, 1000));
     await connection.close();
     await tcp.close();
     system.dispatcher.start();
