@@ -1,5 +1,3 @@
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
 import { FailureType, searchAttributes, type EidDeviceSwapResult } from '../../contracts/index.js';
@@ -8,15 +6,14 @@ import {
   CALLBACK_CREDENTIALS,
   SIM_SECRETS,
   seedSwapPair,
+  failureOf,
+  requestLogLength,
+  simRequests,
   startSystem,
   swapRequest,
+  waitFor,
   type TestSystem,
 } from './harness.js';
-
-interface SimRequest {
-  operation: string;
-  status: number;
-}
 
 let system: TestSystem;
 
@@ -32,26 +29,7 @@ beforeEach(async () => {
   await system.sim('POST', '/__sim/faults', { clear: true });
 });
 
-async function simRequests(operation: string, since = 0): Promise<SimRequest[]> {
-  const log = await system.sim<SimRequest[]>('GET', '/__sim/requests');
-  return log.slice(since).filter((r) => r.operation === operation);
-}
-
-async function requestLogLength(): Promise<number> {
-  return (await system.sim<SimRequest[]>('GET', '/__sim/requests')).length;
-}
-
 /** The failure a saga ended with. */
-async function failureOf(handle: EidDeviceSwapHandle): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
 
 function expectCompleted(result: EidDeviceSwapResult, swappedIn: { kind: string; id: string }[]): void {
   const confirmed = {
@@ -149,13 +127,13 @@ describe('eidDeviceSwap saga', () => {
     const pair = await seedSwapPair(system);
     const unknownEid = '8903302331215000000000000000000' + '1';
     const request = swapRequest({ ...pair, swapIn: [{ kind: 'eid', id: unknownEid }, pair.swapIn[1]!] });
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const failure = await failureOf(handle);
     expect(failure.type).toBe(FailureType.ThingSpaceRejected);
     // The activity's failure is the cause of the workflow's.
     expect(failure.message).toContain('DeviceNotFound');
-    const submits = await simRequests('eidDeviceSwap', since);
+    const submits = await simRequests(system, 'eidDeviceSwap', since);
     expect(submits.map((r) => r.status)).toEqual([400]);
     // The devices were released: a new swap of the same swap-out device can start.
     const probe = { workflowId: `probe-${randomUUID()}`, runId: randomUUID() };
@@ -166,10 +144,10 @@ describe('eidDeviceSwap saga', () => {
   it('retries the submit when ThingSpace answers 503 and then 200', async () => {
     await system.sim('POST', '/__sim/faults', { responses: [{ operation: 'eidDeviceSwap', status: 503, times: 1 }] });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
     expectCompleted(await handle.result(), pair.swapIn);
-    const submits = await simRequests('eidDeviceSwap', since);
+    const submits = await simRequests(system, 'eidDeviceSwap', since);
     expect(submits.map((r) => r.status)).toEqual([503, 200]);
   });
 
@@ -179,12 +157,12 @@ describe('eidDeviceSwap saga', () => {
       responses: [{ operation: 'eidDeviceSwap', status: 502, processed: true, times: 1 }],
     });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
     const result = await handle.result();
     expectCompleted(result, pair.swapIn);
     expect(result.requestId).toBe(result.steps.goToState.requestId);
-    expect((await simRequests('eidDeviceSwap', since)).map((r) => r.status)).toEqual([502]);
+    expect((await simRequests(system, 'eidDeviceSwap', since)).map((r) => r.status)).toEqual([502]);
     expect(await handle.status()).toMatchObject({ phase: 'completed', submitOutcomeUnknown: true });
   });
 
@@ -271,12 +249,12 @@ describe('eidDeviceSwap saga', () => {
       h.result(),
     );
     await system.sim('POST', '/__sim/sessions/expire');
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const pair = await seedSwapPair(system);
     const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
     expectCompleted(await handle.result(), pair.swapIn);
-    expect((await simRequests('login', since)).map((r) => r.status)).toEqual([200]);
-    expect((await simRequests('eidDeviceSwap', since)).map((r) => r.status)).toEqual([400, 200]);
+    expect((await simRequests(system, 'login', since)).map((r) => r.status)).toEqual([200]);
+    expect((await simRequests(system, 'eidDeviceSwap', since)).map((r) => r.status)).toEqual([400, 200]);
   });
 
   it('answers 401 to a callback with wrong credentials, stores nothing and signals nothing', async () => {
@@ -318,7 +296,7 @@ describe('eidDeviceSwap saga', () => {
 
   it('rejects an invalid request with InvalidRequest naming the field, sending nothing to ThingSpace', async () => {
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const handle = await system.client.workflow.start('eidDeviceSwap', {
       taskQueue: system.taskQueue,
       workflowId: `eidDeviceSwap:invalid:${randomUUID()}`,
@@ -328,7 +306,7 @@ describe('eidDeviceSwap saga', () => {
     expect(failure.type).toBe(FailureType.InvalidRequest);
     expect(failure.message).toBe('Invalid request: mdnZipCode must be 5 digits');
     expect(failure.nonRetryable).toBe(true);
-    expect(await simRequests('eidDeviceSwap', since)).toEqual([]);
+    expect(await simRequests(system, 'eidDeviceSwap', since)).toEqual([]);
   });
 
   it('fails the second of two open swaps of the same device with DeviceBusy', async () => {
@@ -369,14 +347,6 @@ function historyText(history: unknown): string {
   };
   visit(history);
   return parts.join('\n');
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function waitForSimulatorQuiet(): Promise<void> {

@@ -1,13 +1,15 @@
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { sendOperatorDecision, startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
 import { FailureType, searchAttributes, type DeviceId, type EidDeviceSwapStatus } from '../../contracts/index.js';
-import { seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
-
-interface SimRequest {
-  operation: string;
-  status: number;
-}
+import {
+  failureOf,
+  requestLogLength,
+  seedSwapPair,
+  simRequests,
+  startSystem,
+  swapRequest,
+  waitFor,
+  type TestSystem,
+} from './harness.js';
 
 interface SimOperation {
   requestId: string;
@@ -31,34 +33,7 @@ beforeEach(async () => {
 const idOf = (ids: DeviceId[], kind: string) => ids.find((d) => d.kind === kind)?.id as string;
 
 async function swapSubmits(since: number): Promise<number[]> {
-  const log = await system.sim<SimRequest[]>('GET', '/__sim/requests');
-  return log
-    .slice(since)
-    .filter((r) => r.operation === 'eidDeviceSwap')
-    .map((r) => r.status);
-}
-
-async function requestLogLength(): Promise<number> {
-  return (await system.sim<SimRequest[]>('GET', '/__sim/requests')).length;
-}
-
-async function failureOf(handle: EidDeviceSwapHandle): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return (await simRequests(system, 'eidDeviceSwap', since)).map((r) => r.status);
 }
 
 async function awaitingDecision(handle: EidDeviceSwapHandle): Promise<EidDeviceSwapStatus> {
@@ -122,7 +97,7 @@ describe('eidDeviceSwap failure policies', () => {
       callbacks: { fail: identifierChangeFails, never: ['deactivation', 'goToState'] },
     });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const request = swapRequest(pair, { options: { failurePolicy: 'hold' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const held = await awaitingDecision(handle);
@@ -161,7 +136,7 @@ describe('eidDeviceSwap failure policies', () => {
     // reconciliation sees nothing, the one after the retry sees all three.
     await system.sim('POST', '/__sim/faults', { callbacks: { drop: 1, delayMs: 3000 } });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '2 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const held = await awaitingDecision(handle);
@@ -190,7 +165,7 @@ describe('eidDeviceSwap failure policies', () => {
       callbacks: { fail: { goToState: { faultcode: 'REQUEST_FAILED.UnexpectedError', faultstring: 'No line.' } } },
     });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     const request = swapRequest(pair, { options: { failurePolicy: 'compensate' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const failure = await failureOf(handle);
@@ -233,7 +208,7 @@ describe('eidDeviceSwap failure policies', () => {
       callbacks: { fail: identifierChangeFails, never: ['deactivation', 'goToState'] },
     });
     const pair = await seedSwapPair(system);
-    const since = await requestLogLength();
+    const since = await requestLogLength(system);
     // Compensation first waits one step timeout for the steps still in flight.
     const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '2 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });

@@ -3,7 +3,8 @@
  * its own task queue, the callback gateway with its SQLite inbox, and the ThingSpace simulator, all
  * over HTTP on loopback ports chosen by the OS.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -190,4 +191,41 @@ export function swapRequest(pair: SeededPair, overrides: Partial<EidDeviceSwapRe
     smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.5',
     ...overrides,
   };
+}
+
+/** Polls `check` every 100 ms until it holds, or throws after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The typed failure a saga ended with (it must have failed). */
+export async function failureOf(handle: Pick<WorkflowHandle, 'result'>): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+export interface SimRequest {
+  operation: string;
+  status: number;
+}
+
+/** The simulator's API requests since log position `since`, optionally of one operation. */
+export async function simRequests(system: TestSystem, operation?: string, since = 0): Promise<SimRequest[]> {
+  const log = await system.sim<SimRequest[]>('GET', '/__sim/requests');
+  return log.slice(since).filter((r) => operation === undefined || r.operation === operation);
+}
+
+/** The simulator's request-log position now, to read only what a test causes. */
+export async function requestLogLength(system: TestSystem): Promise<number> {
+  return (await simRequests(system)).length;
 }

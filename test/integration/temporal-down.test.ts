@@ -10,7 +10,15 @@ import { createApp } from '../../callback-gateway/app.js';
 import { createDispatcher } from '../../callback-gateway/dispatcher.js';
 import { temporalSignaler } from '../../callback-gateway/signal.js';
 import { startEidDeviceSwap } from '../../client/index.js';
-import { ACCOUNT, CALLBACK_CREDENTIALS, seedSwapPair, startSystem, swapRequest, type TestSystem } from './harness.js';
+import {
+  ACCOUNT,
+  CALLBACK_CREDENTIALS,
+  seedSwapPair,
+  startSystem,
+  swapRequest,
+  waitFor,
+  type TestSystem,
+} from './harness.js';
 
 /** A TCP proxy to `target` that can refuse connections and cut the open ones. */
 function proxy(target: { host: string; port: number }) {
@@ -135,11 +143,3 @@ it('keeps acknowledging callbacks while Temporal is unreachable and delivers the
     system.dispatcher.start();
   }
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
