@@ -4,12 +4,20 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CallbackEvent, DeviceId, EidDeviceSwapRequest, EidDeviceSwapStatus, OperatorDecision } from './types.js';
+import type {
+  CallbackEvent,
+  ChangeDeviceIdentifierRequest,
+  DeviceId,
+  EidDeviceSwapRequest,
+  EidDeviceSwapStatus,
+  OperatorDecision,
+} from './types.js';
 
 export const TASK_QUEUE = 'euicc-lifecycle';
 
 export const WORKFLOW_TYPES = {
   eidDeviceSwap: 'eidDeviceSwap',
+  changeDeviceIdentifier: 'changeDeviceIdentifier',
 } as const;
 export type Operation = keyof typeof WORKFLOW_TYPES;
 
@@ -109,5 +117,16 @@ function primaryKey(devices: DeviceId[]): string {
 export const workflowIds = {
   eidDeviceSwap(request: Pick<EidDeviceSwapRequest, 'accountName' | 'deviceToSwapOut' | 'deviceToSwapIn'>): string {
     return `eidDeviceSwap:${request.accountName}:${primaryKey(request.deviceToSwapOut)}>${primaryKey(request.deviceToSwapIn)}`;
+  },
+  /**
+   * The page's body names no account, so the caller passes the one it submits for. Keyed by the device
+   * being changed (`deviceIds`), so a retried start of the same change finds the running (or completed)
+   * saga instead of starting a second one.
+   */
+  changeDeviceIdentifier(
+    accountName: string,
+    request: Pick<ChangeDeviceIdentifierRequest, 'serviceType' | 'deviceIds'>,
+  ): string {
+    return `changeDeviceIdentifier:${accountName}:${request.serviceType}:${primaryKey(request.deviceIds)}`;
   },
 };

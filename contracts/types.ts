@@ -74,6 +74,49 @@ export interface EidDeviceSwapRequest {
   options?: SagaOptions;
 }
 
+/**
+ * The `change4gOption` values of change-device-identifier.txt, spelled as the page lists them. The
+ * page's table heading writes `Change4GOption`; the wire field is `change4gOption` (thingspace-api-notes.md).
+ */
+export const CHANGE_4G_OPTIONS = [
+  'ChangeICCID',
+  'ChangeIMEI',
+  'ChangeIMEIandICCID',
+  'ChangeMSISDN',
+  '3Gto4G',
+  '4Gto3G',
+  'ChangeIMEIandEID',
+] as const;
+export type Change4gOption = (typeof CHANGE_4G_OPTIONS)[number];
+
+/** The path parameter of change-device-identifier.txt: "Either “3g” or “4g” depending on the device that's changing". */
+export const SERVICE_TYPES = ['3g', '4g'] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/**
+ * The body of `PUT /m2m/v1/devices/{serviceType}/actions/deviceId` (change-device-identifier.txt), plus
+ * the path parameter `serviceType` carried as a field (DESIGN.md §7) and `options`.
+ */
+export interface ChangeDeviceIdentifierRequest {
+  serviceType: ServiceType;
+  /** The device to change, by its old identifier or one that isn't changing. */
+  deviceIds: DeviceId[];
+  /** The new identifier; required for every `change4gOption` except `ChangeMSISDN`, which must not have it. */
+  deviceIdsTo?: DeviceId[];
+  /** Required for 4G. */
+  change4gOption?: Change4gOption;
+  /** 5 digits; where a number is assigned when no number with `npaNxx` is available. */
+  zipCode?: string;
+  /** 6 digits; required by `ChangeMSISDN` when `assignNonGeoMdn` is false. */
+  npaNxx?: string;
+  servicePlan?: string;
+  /** Required by `ChangeMSISDN`. */
+  assignNonGeoMdn?: boolean;
+  /** Required by `ChangeIMEIandEID`. */
+  smsrOid?: string;
+  options?: SagaOptions;
+}
+
 /** The three outcomes a swap waits for, in the order the page lists them (any order on the wire). */
 export const SWAP_STEPS = ['deactivation', 'identifierChange', 'goToState'] as const;
 export type SwapStep = (typeof SWAP_STEPS)[number];

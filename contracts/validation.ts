@@ -4,7 +4,7 @@
  * that names the field and nothing reaches ThingSpace.
  */
 import { msToNumber } from '@temporalio/common';
-import { FAILURE_POLICIES, type DeviceId, type SagaOptions } from './types.js';
+import { CHANGE_4G_OPTIONS, FAILURE_POLICIES, SERVICE_TYPES, type DeviceId, type SagaOptions } from './types.js';
 
 /** One broken rule: `field` is a JSON path into the request, `message` a sentence for a person. */
 export interface ValidationIssue {
@@ -155,6 +155,64 @@ export function validateEidDeviceSwap(input: unknown): ValidationIssue[] {
   v.requiredString(input, 'stateName');
   v.requiredString(input, 'servicePlan');
   v.pattern(v.requiredString(input, 'smsrOid'), /^\d+(\.\d+)+$/, 'smsrOid', 'an object id of dot-separated numbers');
+  v.options(input.options);
+  return v.issues;
+}
+
+const absent = (value: unknown): boolean => value === undefined || value === null;
+
+/**
+ * Rules of change-device-identifier.txt, with the path parameter `serviceType` as a field (DESIGN.md §7).
+ * Returns every issue found, in the page's field order; empty when valid.
+ */
+export function validateChangeDeviceIdentifier(input: unknown): ValidationIssue[] {
+  const v = new RequestValidator();
+  if (!v.object(input, 'request')) return v.issues;
+  const serviceType = v.requiredString(input, 'serviceType');
+  if (serviceType !== undefined && !(SERVICE_TYPES as readonly string[]).includes(serviceType)) {
+    v.add('serviceType', `serviceType must be '3g' or '4g'`);
+  }
+  const option = input.change4gOption;
+  const changeMsisdn = option === 'ChangeMSISDN';
+  v.deviceIds(input.deviceIds, 'deviceIds');
+  if (!changeMsisdn) {
+    // The page: deviceIdsTo is "Required for all change4GOptions except ChangeMSISDN".
+    v.deviceIds(input.deviceIdsTo, 'deviceIdsTo');
+  } else if (!absent(input.deviceIdsTo)) {
+    // The page: "You cannot change the hardware (IMEI or ICCID) and the MSISDN in the same API call".
+    v.add(
+      'deviceIdsTo',
+      'deviceIdsTo must be left out for ChangeMSISDN: hardware and MSISDN cannot change in one call',
+    );
+  }
+  if (absent(option)) {
+    // The page's table writes Change4GOption; ThingSpace reads change4gOption — thingspace-api-notes.md.
+    if (!absent(input.change4GOption)) v.add('change4GOption', 'change4GOption must be spelled change4gOption');
+    else if (serviceType === '4g') v.add('change4gOption', 'change4gOption is required for 4G');
+  } else if (!(CHANGE_4G_OPTIONS as readonly unknown[]).includes(option)) {
+    v.add('change4gOption', `change4gOption must be one of ${CHANGE_4G_OPTIONS.join(', ')}`);
+  }
+  v.pattern(v.optionalString(input, 'zipCode'), /^\d{5}$/, 'zipCode', '5 digits');
+  // The page: npaNxx is used "when assignNonGeoMDN is false"; zipCode is only the fallback when no number
+  // starting with the NPA NXX is available, so it does not replace npaNxx.
+  if (changeMsisdn && input.assignNonGeoMdn === false && absent(input.npaNxx)) {
+    v.add('npaNxx', 'npaNxx is required for ChangeMSISDN when assignNonGeoMdn is false');
+  } else {
+    v.pattern(v.optionalString(input, 'npaNxx'), /^\d{6}$/, 'npaNxx', '6 digits (area code and prefix)');
+  }
+  v.optionalString(input, 'servicePlan');
+  const assignNonGeoMdn = input.assignNonGeoMdn;
+  if (changeMsisdn && absent(assignNonGeoMdn)) {
+    v.add('assignNonGeoMdn', 'assignNonGeoMdn is required for ChangeMSISDN');
+  } else if (!absent(assignNonGeoMdn) && typeof assignNonGeoMdn !== 'boolean') {
+    v.add('assignNonGeoMdn', 'assignNonGeoMdn must be true or false');
+  }
+  // The page: ChangeIMEIandEID "must also include smsrOid".
+  if (option === 'ChangeIMEIandEID' && absent(input.smsrOid)) {
+    v.add('smsrOid', 'smsrOid is required for ChangeIMEIandEID');
+  } else {
+    v.pattern(v.optionalString(input, 'smsrOid'), /^\d+(\.\d+)+$/, 'smsrOid', 'an object id of dot-separated numbers');
+  }
   v.options(input.options);
   return v.issues;
 }

@@ -13,12 +13,14 @@ import { mayHaveActed, networkError, parseThingSpaceError, ThingSpaceError } fro
 import type {
   CallbackRegistration,
   CallbackRegistrationResult,
+  ChangeDeviceIdentifierBody,
   DeviceInformation,
   DeviceListRequest,
   DeviceListResult,
   EidDeviceSwapBody,
   RegisteredCallback,
   RequestAccepted,
+  ServiceType,
   ThingSpaceClientConfig,
 } from './models.js';
 
@@ -43,6 +45,15 @@ export interface ThingSpaceClient {
   deregisterCallback(accountName: string, serviceName: string, signal?: AbortSignal): Promise<void>;
   /** Submits an eUICC device swap (eid-device-swap.txt). Not idempotent upstream: each call is a new request. */
   eidDeviceSwap(body: EidDeviceSwapBody, signal?: AbortSignal): Promise<RequestAccepted>;
+  /**
+   * Changes a 3G or 4G device's identifier (change-device-identifier.txt). Not idempotent upstream: each
+   * call is a new request.
+   */
+  changeDeviceIdentifier(
+    serviceType: ServiceType,
+    body: ChangeDeviceIdentifierBody,
+    signal?: AbortSignal,
+  ): Promise<RequestAccepted>;
   /** One page of `POST /m2m/v1/devices/actions/list`. Read-only. */
   listDevices(body: DeviceListRequest, signal?: AbortSignal): Promise<DeviceListResult>;
   /** Ends the current session, if any. */
@@ -507,6 +518,23 @@ export function createThingSpaceClient(
       });
       const parsed = requestAccepted.safeParse(parseJson(answer.body));
       if (!parsed.success) throw invalidResponse('eidDeviceSwap', answer.status);
+      return { requestId: parsed.data.requestId };
+    },
+
+    async changeDeviceIdentifier(serviceType, body, signal) {
+      // Saga inputs carry options and the path parameter next to the ThingSpace fields; the body must not.
+      const thingspaceBody: ChangeDeviceIdentifierBody & { options?: unknown; serviceType?: unknown } = { ...body };
+      delete thingspaceBody.options;
+      delete thingspaceBody.serviceType;
+      const answer = await m2m({
+        operation: 'changeDeviceIdentifier',
+        method: 'PUT',
+        path: `m2m/v1/devices/${encodeURIComponent(serviceType)}/actions/deviceId`,
+        json: thingspaceBody,
+        signal,
+      });
+      const parsed = requestAccepted.safeParse(parseJson(answer.body));
+      if (!parsed.success) throw invalidResponse('changeDeviceIdentifier', answer.status);
       return { requestId: parsed.data.requestId };
     },
 

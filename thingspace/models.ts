@@ -2,9 +2,15 @@
  * Request and response shapes of the ThingSpace M2M endpoints this client calls. Field names follow the
  * ThingSpace pages (thingspace-docs/) and thingspace-api-notes.md.
  */
-import type { CallbackService, DeviceId, EidDeviceSwapRequest } from '../contracts/index.js';
+import type {
+  CallbackService,
+  ChangeDeviceIdentifierRequest,
+  DeviceId,
+  EidDeviceSwapRequest,
+  ServiceType,
+} from '../contracts/index.js';
 
-export type { DeviceId };
+export type { DeviceId, ServiceType };
 
 /** Where and as whom the client talks to ThingSpace. Secrets here never reach logs or errors. */
 export interface ThingSpaceClientConfig {
@@ -26,6 +32,12 @@ export interface ThingSpaceClientConfig {
 
 /** Body of `POST /m2m/v1/devices/actions/eidDeviceSwap` (eid-device-swap.txt): the saga request without `options`. */
 export type EidDeviceSwapBody = Omit<EidDeviceSwapRequest, 'options'>;
+
+/**
+ * Body of `PUT /m2m/v1/devices/{serviceType}/actions/deviceId` (change-device-identifier.txt): the saga
+ * request without `options` and without `serviceType`, which goes in the path.
+ */
+export type ChangeDeviceIdentifierBody = Omit<ChangeDeviceIdentifierRequest, 'options' | 'serviceType'>;
 
 /** The synchronous answer to an asynchronous request; the outcome arrives by callback. */
 export interface RequestAccepted {

@@ -12,6 +12,7 @@ import pino from 'pino';
 import {
   createThingSpaceClient,
   ThingSpaceError,
+  type ChangeDeviceIdentifierBody,
   type EidDeviceSwapBody,
   type ThingSpaceClientConfig,
 } from '../../thingspace/index.js';
@@ -513,6 +514,36 @@ describe('ThingSpace client: failed logins never loop', () => {
 
 describe('ThingSpace client: operations', () => {
   const account = '1223334444-01234';
+
+  test('a device identifier change is a PUT to the serviceType path, without the saga options or serviceType in the body', async () => {
+    const changes: Array<{ method: string; body: unknown }> = [];
+    fake.operations.set('PUT /devices/4g/actions/deviceId', (req) => {
+      changes.push({ method: req.method, body: req.body as unknown });
+      return { status: 200, body: { requestId: '595f5c44-c31c-4552-8670-020a1545a84d' } };
+    });
+    const body: ChangeDeviceIdentifierBody = {
+      deviceIds: [{ kind: 'imei', id: '990013907835573' }],
+      deviceIdsTo: [{ kind: 'iccid', id: '89148000004346060150' }],
+      change4gOption: 'ChangeICCID',
+    };
+    const thingspace = client();
+
+    await expect(
+      thingspace.changeDeviceIdentifier('4g', {
+        ...body,
+        serviceType: '4g',
+        options: { failurePolicy: 'fail' },
+      } as ChangeDeviceIdentifierBody),
+    ).resolves.toEqual({ requestId: '595f5c44-c31c-4552-8670-020a1545a84d' });
+
+    expect(changes).toEqual([{ method: 'PUT', body }]);
+    const [change] = fake.callsTo('/api/m2m/v1/devices/4g/actions/deviceId');
+    expect(change?.headers).toMatchObject({
+      authorization: 'Bearer access-token-1-d41d8cd9',
+      'vz-m2m-token': 'session-token-1-9e107d9d',
+      'content-type': 'application/json',
+    });
+  });
 
   test('callbacks are registered, listed without their passwords, and deregistered', async () => {
     const registered: unknown[] = [];
