@@ -3,6 +3,7 @@
  * test/unit/store.test.ts (SQLite) and test/integration/store-postgres.test.ts (PostgreSQL).
  */
 import { jest } from '@jest/globals';
+import { useClock } from './fixtures/clock.js';
 import type { InboxRecord, NewCallback, SagaRef, Store } from '../store/types.js';
 
 export interface OpenedStore {
@@ -37,25 +38,6 @@ export function callback(
     receivedAt,
     keys,
   };
-}
-
-/** Only Date is faked: the store stamps claims with `new Date()`, and nothing here waits on timers. */
-export function useClock(at: string): void {
-  jest.useFakeTimers({
-    now: new Date(at),
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
 }
 
 function setClock(at: string): void {
@@ -483,3 +465,5 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     });
   });
 }
+
+export { useClock };

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { useClock } from '../fixtures/clock.js';
 import { pino } from 'pino';
 import { callbackKeys } from '../../callback-gateway/app.js';
 import { fingerprint } from '../../callback-gateway/auth.js';
@@ -115,25 +116,6 @@ function ids(records: InboxRecord[]): number[] {
 
 const byRun = ([x]: [SagaRef, CallbackEvent[]], [y]: [SagaRef, CallbackEvent[]]): number =>
   `${x.workflowId} ${x.runId}`.localeCompare(`${y.workflowId} ${y.runId}`);
-
-/** Only Date is faked: the store stamps claims with `new Date()`; the dispatcher's own timers stay real. */
-function useClock(at: string): void {
-  jest.useFakeTimers({
-    now: new Date(at),
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
-}
 
 describe('callback dispatcher', () => {
   let store: Store;

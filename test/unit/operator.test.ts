@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { useClock } from '../fixtures/clock.js';
 import { fingerprint } from '../../callback-gateway/auth.js';
 import { canonicalCallbackContent } from '../../contracts/index.js';
 import { openSqliteStore, type SagaRef, type Store } from '../../store/index.js';
@@ -353,22 +354,7 @@ describe('parked callbacks expire to the dead-letter list', () => {
   let store: Store;
 
   beforeEach(() => {
-    // Only Date is faked: SQLite and the timers keep real time.
-    jest.useFakeTimers({
-      now: PARKED_AT,
-      doNotFake: [
-        'hrtime',
-        'nextTick',
-        'performance',
-        'queueMicrotask',
-        'setImmediate',
-        'clearImmediate',
-        'setInterval',
-        'clearInterval',
-        'setTimeout',
-        'clearTimeout',
-      ],
-    });
+    useClock(PARKED_AT);
     store = openSqliteStore(':memory:');
   });
 
