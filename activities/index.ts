@@ -5,16 +5,67 @@
 import { activityInfo, cancellationSignal, getClient, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { deviceKey, FailureType, type DeviceId, type EidDeviceSwapRequest } from '../contracts/index.js';
+import {
+  deviceKey,
+  FailureType,
+  type ActivateDeviceProfilesRequest,
+  type BulkOperation,
+  type ChangeDeviceIdentifierRequest,
+  type ChangeProfileServicePlanRequest,
+  type DeviceId,
+  type EidDeviceSwapRequest,
+} from '../contracts/index.js';
+import type { ThingSpaceClient } from '../thingspace/index.js';
 import type { SagaRef, Store } from '../store/index.js';
 import { createCompensations } from './compensate.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 import { submitMayHaveHappened } from './submit.js';
-import { reconcileEidDeviceSwap, type DeviceLister, type SwapReconciliation } from './reconcile.js';
+import {
+  reconcileChangeDeviceIdentifier,
+  reconcileEidDeviceSwap,
+  reconcileProfiles,
+  type DeviceLister,
+  type IdentifierReconciliation,
+  type ProfileReconciliation,
+  type SwapReconciliation,
+} from './reconcile.js';
 
 /** The ThingSpace calls the activities need; the client in thingspace/ provides them. */
-export interface ThingSpacePort extends DeviceLister {
-  eidDeviceSwap(body: Omit<EidDeviceSwapRequest, 'options'>, signal?: AbortSignal): Promise<{ requestId: string }>;
+export type ThingSpacePort = DeviceLister &
+  Pick<
+    ThingSpaceClient,
+    'eidDeviceSwap' | 'changeDeviceIdentifier' | 'changeProfileServicePlan' | 'activateDeviceProfiles'
+  >;
+
+/** A bulk shard's ThingSpace request: the operation's body with one shard's devices. */
+export type ProfileSubmission =
+  | { operation: 'changeProfileServicePlan'; body: Omit<ChangeProfileServicePlanRequest, 'options'> }
+  | { operation: 'activateDeviceProfiles'; body: Omit<ActivateDeviceProfilesRequest, 'options'> };
+
+/**
+ * Sends a request that is not idempotent upstream. Retried by Temporal while ThingSpace turns it away
+ * (503, 429, unreachable; Retry-After honoured); a 4xx ends with ThingSpace's error code. When the
+ * request may have been carried out but the answer was lost, it is not resent
+ * (`ThingSpaceOutcomeUnknown`) and the saga waits for the callbacks instead.
+ */
+async function submitOnce(what: string, send: () => Promise<{ requestId: string }>): Promise<{ requestId: string }> {
+  try {
+    const { requestId } = await send();
+    log.info(`ThingSpace accepted the ${what}`, { requestId });
+    return { requestId };
+  } catch (err) {
+    if (submitMayHaveHappened(err, activityInfo().attempt)) {
+      throw ApplicationFailure.create({
+        type: FailureType.ThingSpaceOutcomeUnknown,
+        nonRetryable: true,
+        message: err.mayHaveActed
+          ? `ThingSpace may have accepted the ${what} but its answer was lost (${err.code}); not resending it`
+          : `ThingSpace refused a retried ${what} that an earlier attempt may have submitted (${err.code}); not resending it`,
+        details: [{ status: err.status, errorCode: err.code }],
+      });
+    }
+    rethrowAtActivityBoundary(err);
+  }
 }
 
 export interface ActivityDeps {
@@ -115,28 +166,51 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
       }
     },
 
-    /**
-     * POST /devices/actions/eidDeviceSwap. Retried by Temporal while ThingSpace turns the request away
-     * (503, 429, unreachable; Retry-After honoured). A 4xx ends the step with ThingSpace's error code.
-     * A swap is not idempotent upstream: when the request may have been carried out but the answer was
-     * lost, it is not resent (`ThingSpaceOutcomeUnknown`) and the saga waits for the callbacks.
-     */
+    /** POST /devices/actions/eidDeviceSwap (see submitOnce for retries and lost answers). */
     async submitEidDeviceSwap(request: EidDeviceSwapRequest): Promise<{ requestId: string }> {
+      return submitOnce('swap', () => thingspace.eidDeviceSwap(thingspaceBody(request), cancellationSignal()));
+    },
+
+    /** PUT /devices/{serviceType}/actions/deviceId (see submitOnce for retries and lost answers). */
+    async submitChangeDeviceIdentifier(request: ChangeDeviceIdentifierRequest): Promise<{ requestId: string }> {
+      const { serviceType, ...body } = thingspaceBody(request);
+      return submitOnce('identifier change', () =>
+        thingspace.changeDeviceIdentifier(serviceType, body, cancellationSignal()),
+      );
+    },
+
+    /** Reads from the device list whether an identifier change happened (its callback never came). */
+    async reconcileChangeDeviceIdentifier(request: ChangeDeviceIdentifierRequest): Promise<IdentifierReconciliation> {
       try {
-        const { requestId } = await thingspace.eidDeviceSwap(thingspaceBody(request), cancellationSignal());
-        log.info('ThingSpace accepted the swap', { requestId });
-        return { requestId };
+        return await reconcileChangeDeviceIdentifier(thingspace, request, cancellationSignal());
       } catch (err) {
-        if (submitMayHaveHappened(err, activityInfo().attempt)) {
-          throw ApplicationFailure.create({
-            type: FailureType.ThingSpaceOutcomeUnknown,
-            nonRetryable: true,
-            message: err.mayHaveActed
-              ? `ThingSpace may have accepted the swap but its answer was lost (${err.code}); not resending it`
-              : `ThingSpace refused a retried swap that an earlier attempt may have submitted (${err.code}); not resending it`,
-            details: [{ status: err.status, errorCode: err.code }],
-          });
-        }
+        rethrowAtActivityBoundary(err);
+      }
+    },
+
+    /** One bulk shard's request: POST /devices/profile/actions/serviceplan or …/activate. */
+    async submitProfileOperation(submission: ProfileSubmission): Promise<{ requestId: string }> {
+      const what = `${submission.operation} request for ${submission.body.devices.length} devices`;
+      return submitOnce(what, () =>
+        submission.operation === 'changeProfileServicePlan'
+          ? thingspace.changeProfileServicePlan(submission.body, cancellationSignal())
+          : thingspace.activateDeviceProfiles(submission.body, cancellationSignal()),
+      );
+    },
+
+    /**
+     * Reads the account's device list for the devices of a shard that got no callback, and says which
+     * of them show the operation's effect. Read-only, so retried freely.
+     */
+    async reconcileProfiles(input: {
+      operation: BulkOperation;
+      accountName: string;
+      servicePlan?: string;
+      devices: DeviceId[][];
+    }): Promise<ProfileReconciliation> {
+      try {
+        return await reconcileProfiles(thingspace, input, cancellationSignal());
+      } catch (err) {
         rethrowAtActivityBoundary(err);
       }
     },

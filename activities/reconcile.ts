@@ -2,7 +2,15 @@
  * Reading a swap's outcome from ThingSpace's device list when its callbacks did not come
  * (thingspace-api-notes.md, Reconciliation: the request-status endpoint does not cover swaps).
  */
-import type { DeviceId, EidDeviceSwapRequest, SwapStep } from '../contracts/index.js';
+import {
+  deviceKey,
+  type BulkOperation,
+  type ChangeDeviceIdentifierRequest,
+  type DeviceId,
+  type EidDeviceSwapRequest,
+  type SwapStep,
+} from '../contracts/index.js';
+import { ThingSpaceError } from '../thingspace/errors.js';
 import type { DeviceInformation, DeviceListRequest, DeviceListResult } from '../thingspace/index.js';
 
 export interface DeviceLister {
@@ -17,10 +25,21 @@ export interface SwapReconciliation {
 const idOf = (devices: DeviceId[], kind: string) => devices.find((d) => d.kind.toLowerCase() === kind)?.id;
 const stateOf = (device: DeviceInformation) => device.carrierInformations[0]?.state?.toLowerCase();
 
-async function find(lister: DeviceLister, accountName: string, deviceId: DeviceId | undefined, signal?: AbortSignal) {
+async function find(
+  lister: DeviceLister,
+  accountName: string | undefined,
+  deviceId: DeviceId | undefined,
+  signal?: AbortSignal,
+) {
   if (!deviceId) return undefined;
-  const { devices } = await lister.listDevices({ accountName, deviceId }, signal);
-  return devices[0];
+  try {
+    const { devices } = await lister.listDevices(accountName ? { accountName, deviceId } : { deviceId }, signal);
+    return devices[0];
+  } catch (err) {
+    // Asking for a device ThingSpace does not know answers DeviceNotFound: for reconciliation, "not there".
+    if (err instanceof ThingSpaceError && err.code === 'REQUEST_FAILED.DeviceNotFound') return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -59,4 +78,101 @@ export async function reconcileEidDeviceSwap(
     confirmed.goToState = swappedOut.deviceIds.filter((d) => d.kind === 'iccid' || d.kind === 'imei');
   }
   return { confirmed };
+}
+
+/** What the device list shows of an identifier change: the device under its new identifiers, if it moved. */
+export interface IdentifierReconciliation {
+  newDeviceIds?: DeviceId[];
+  servicePlan?: string;
+}
+
+/**
+ * An identifier change is visible in the device list as an active device that carries every new
+ * identifier (`deviceIdsTo`). A `ChangeMSISDN` names no new identifier: it is visible when the device,
+ * found by an identifier that does not change, no longer has the MDN the request named it by.
+ */
+export async function reconcileChangeDeviceIdentifier(
+  lister: DeviceLister,
+  request: Pick<ChangeDeviceIdentifierRequest, 'deviceIds' | 'deviceIdsTo' | 'change4gOption'>,
+  signal?: AbortSignal,
+): Promise<IdentifierReconciliation> {
+  const isNumber = (d: DeviceId) => ['mdn', 'msisdn'].includes(d.kind.toLowerCase());
+  if (request.change4gOption === 'ChangeMSISDN') {
+    const oldNumber = request.deviceIds.find(isNumber);
+    const stable = request.deviceIds.find((d) => !isNumber(d));
+    const device = await find(lister, undefined, stable, signal);
+    const number = device?.deviceIds.find(isNumber);
+    if (!oldNumber || !device || !number || number.id === oldNumber.id) return {};
+    return { newDeviceIds: [number], ...planOf(device) };
+  }
+  const wanted = request.deviceIdsTo ?? [];
+  const device = await find(lister, undefined, wanted[0], signal);
+  if (!device || stateOf(device) !== 'active') return {};
+  const carries = (d: DeviceId) => device.deviceIds.some((x) => deviceKey(x) === deviceKey(d));
+  if (!wanted.every(carries)) return {};
+  return { newDeviceIds: device.deviceIds.filter(carries), ...planOf(device) };
+}
+
+function planOf(device: DeviceInformation): { servicePlan?: string } {
+  const plan = device.carrierInformations[0]?.servicePlan;
+  return plan ? { servicePlan: plan } : {};
+}
+
+/** Keys (`kind:id`) of the shard's devices whose effect the device list shows. */
+export interface ProfileReconciliation {
+  confirmed: string[];
+}
+
+/** The cursor of the device list: the internal device id of a page's last device. */
+function internalId(device: DeviceInformation): number | undefined {
+  const attributes = (device as { extendedAttributes?: unknown }).extendedAttributes;
+  if (!Array.isArray(attributes)) return undefined;
+  const entry = attributes.find((a: { key?: unknown }) => a?.key === 'DeviceId') as { value?: unknown } | undefined;
+  const value = Number(entry?.value);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Pages through the account's devices that show the operation's effect — the new service plan, or an
+ * active line after an activation — and returns which of `devices` are among them. One pass over the
+ * account (500 devices a page) instead of one request per device.
+ */
+export async function reconcileProfiles(
+  lister: DeviceLister,
+  input: { operation: BulkOperation; accountName: string; servicePlan?: string; devices: DeviceId[][] },
+  signal?: AbortSignal,
+): Promise<ProfileReconciliation> {
+  const wanted = new Map<string, string>();
+  for (const ids of input.devices) {
+    const first = ids[0];
+    if (!first) continue;
+    for (const id of ids) wanted.set(deviceKey(id), deviceKey(first));
+  }
+  const confirmed = new Set<string>();
+  // Activations show as active lines; a plan change on any line, so that one reads the whole account.
+  const filter: DeviceListRequest =
+    input.operation === 'activateDeviceProfiles'
+      ? { accountName: input.accountName, currentState: 'active' }
+      : { accountName: input.accountName };
+  let cursor: number | undefined;
+  for (;;) {
+    const page = await lister.listDevices(
+      cursor === undefined ? filter : { ...filter, largestDeviceIdSeen: cursor },
+      signal,
+    );
+    for (const device of page.devices) {
+      const plan = device.carrierInformations[0]?.servicePlan;
+      if (input.operation === 'changeProfileServicePlan' && plan !== input.servicePlan) continue;
+      if (input.operation === 'activateDeviceProfiles' && stateOf(device) !== 'active') continue;
+      for (const id of device.deviceIds) {
+        const key = wanted.get(deviceKey(id));
+        if (key) confirmed.add(key);
+      }
+    }
+    const last = page.devices.at(-1);
+    const next = last ? internalId(last) : undefined;
+    if (!page.hasMoreData || next === undefined || next === cursor) break;
+    cursor = next;
+  }
+  return { confirmed: [...confirmed] };
 }

@@ -2,14 +2,29 @@
  * Typed helpers for backend services: start a saga, follow it, read its status. A retried start of
  * the same operation returns the saga already started instead of starting a second one.
  */
+import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
+  bulkStatusQuery,
+  changeIdentifierStatusQuery,
   describeIssues,
   operatorDecisionSignal,
   statusQuery,
   TASK_QUEUE,
+  validateActivateDeviceProfiles,
+  validateChangeDeviceIdentifier,
+  validateChangeProfileServicePlan,
   validateEidDeviceSwap,
   workflowIds,
+  type ActivateDeviceProfilesRequest,
+  type BulkOperation,
+  type BulkOptions,
+  type BulkResult,
+  type BulkStatus,
+  type ChangeDeviceIdentifierRequest,
+  type ChangeDeviceIdentifierResult,
+  type ChangeDeviceIdentifierStatus,
+  type ChangeProfileServicePlanRequest,
   type EidDeviceSwapRequest,
   type EidDeviceSwapResult,
   type EidDeviceSwapStatus,
@@ -19,6 +34,8 @@ import {
 } from '../contracts/index.js';
 
 export * from '../contracts/index.js';
+/** Pass `dataConverter: dataConverterFor(PAYLOAD_ENCRYPTION_KEY)` to your Client when the worker encrypts payloads. */
+export { dataConverterFor } from '../codec/index.js';
 
 /** Thrown before anything starts when the request breaks a documented rule. */
 export class InvalidRequestError extends Error {
@@ -32,9 +49,59 @@ export interface StartOptions {
   taskQueue?: string;
 }
 
-export type EidDeviceSwapHandle = WorkflowHandle<(request: EidDeviceSwapRequest) => Promise<EidDeviceSwapResult>> & {
-  status(): Promise<EidDeviceSwapStatus>;
+/** A saga's handle, with its `status` query typed. */
+export type SagaHandle<Request, Result, Status> = WorkflowHandle<(request: Request) => Promise<Result>> & {
+  status(): Promise<Status>;
 };
+export type EidDeviceSwapHandle = SagaHandle<EidDeviceSwapRequest, EidDeviceSwapResult, EidDeviceSwapStatus>;
+export type ChangeDeviceIdentifierHandle = SagaHandle<
+  ChangeDeviceIdentifierRequest,
+  ChangeDeviceIdentifierResult,
+  ChangeDeviceIdentifierStatus
+>;
+export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus>;
+
+/**
+ * Temporal refuses a workflow input above 2 MB (its default blob size limit); the check here says so in
+ * words before anything starts. About 15,000 devices of a profile request fit.
+ */
+const MAX_INPUT_BYTES = 1_900_000;
+
+/** Merges per-call options into the request's `options`. */
+function withOptions<T extends { options?: object }>(request: T, options: object): T {
+  return Object.keys(options).length > 0 ? { ...request, options: { ...request.options, ...options } } : request;
+}
+
+async function startSaga<H extends WorkflowHandle>(
+  client: Client,
+  type: string,
+  workflowId: string,
+  body: unknown,
+  taskQueue: string,
+  status: (handle: WorkflowHandle) => () => Promise<unknown>,
+): Promise<H> {
+  let handle: WorkflowHandle;
+  try {
+    handle = await client.workflow.start(type, {
+      taskQueue,
+      workflowId,
+      args: [body],
+      // Running: return it. Completed: never run the same operation twice. Failed or cancelled: may start again.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    handle = client.workflow.getHandle(workflowId);
+  }
+  return Object.assign(handle, { status: status(handle) }) as unknown as H;
+}
+
+function validated<T>(body: T, validate: (input: unknown) => ValidationIssue[]): T {
+  const issues = validate(body);
+  if (issues.length > 0) throw new InvalidRequestError(issues);
+  return body;
+}
 
 /**
  * Starts an eidDeviceSwap saga (or finds the one already started for the same account and devices).
@@ -46,32 +113,126 @@ export async function startEidDeviceSwap(
   options: SagaOptions & StartOptions = {},
 ): Promise<EidDeviceSwapHandle> {
   const { taskQueue = TASK_QUEUE, ...sagaOptions } = options;
-  const body: EidDeviceSwapRequest =
-    Object.keys(sagaOptions).length > 0 ? { ...request, options: { ...request.options, ...sagaOptions } } : request;
-  const issues = validateEidDeviceSwap(body);
-  if (issues.length > 0) throw new InvalidRequestError(issues);
-  const workflowId = workflowIds.eidDeviceSwap(body);
-  let handle: WorkflowHandle;
-  try {
-    handle = await client.workflow.start('eidDeviceSwap', {
-      taskQueue,
-      workflowId,
-      args: [body],
-      // Running: return it. Completed: never swap twice. Failed or cancelled: may be started again.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    handle = client.workflow.getHandle(workflowId);
-  }
-  return Object.assign(handle as EidDeviceSwapHandle, { status: () => handle.query(statusQuery) });
+  const body = validated(withOptions(request, sagaOptions), validateEidDeviceSwap);
+  return startSaga(
+    client,
+    'eidDeviceSwap',
+    workflowIds.eidDeviceSwap(body),
+    body,
+    taskQueue,
+    (h) => () => h.query(statusQuery),
+  );
 }
 
 /** A handle to an existing swap by its workflow id. */
 export function getEidDeviceSwap(client: Client, workflowId: string): EidDeviceSwapHandle {
   const handle = client.workflow.getHandle(workflowId);
   return Object.assign(handle as EidDeviceSwapHandle, { status: () => handle.query(statusQuery) });
+}
+
+/**
+ * Starts a changeDeviceIdentifier saga (or finds the one already started for the same device). The
+ * page's body names no account; `accountName` (the account the worker logs in to) keys the saga.
+ */
+export async function startChangeDeviceIdentifier(
+  client: Client,
+  accountName: string,
+  request: ChangeDeviceIdentifierRequest,
+  options: SagaOptions & StartOptions = {},
+): Promise<ChangeDeviceIdentifierHandle> {
+  const { taskQueue = TASK_QUEUE, ...sagaOptions } = options;
+  const body = validated(withOptions(request, sagaOptions), validateChangeDeviceIdentifier);
+  const workflowId = workflowIds.changeDeviceIdentifier(accountName, body);
+  return startSaga(
+    client,
+    'changeDeviceIdentifier',
+    workflowId,
+    body,
+    taskQueue,
+    (h) => () => h.query(changeIdentifierStatusQuery),
+  );
+}
+
+/** A handle to an existing identifier change by its workflow id. */
+export function getChangeDeviceIdentifier(client: Client, workflowId: string): ChangeDeviceIdentifierHandle {
+  const handle = client.workflow.getHandle(workflowId);
+  return Object.assign(handle as ChangeDeviceIdentifierHandle, {
+    status: () => handle.query(changeIdentifierStatusQuery),
+  });
+}
+
+export interface BulkStartOptions extends BulkOptions, StartOptions {
+  /**
+   * The caller's own id for the operation; a start with the same id finds the saga already started.
+   * Default: a digest of the request (account, devices and every ThingSpace field).
+   */
+  operationId?: string;
+}
+
+/** A stable digest of the ThingSpace part of a request (key order does not matter). */
+export function requestDigest(body: object): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+      );
+    }
+    return value;
+  };
+  const { options: _options, ...thingspace } = body as { options?: unknown };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(thingspace)))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+async function startBulk<Request extends ChangeProfileServicePlanRequest | ActivateDeviceProfilesRequest>(
+  client: Client,
+  operation: BulkOperation,
+  request: Request,
+  options: BulkStartOptions,
+  validate: (input: unknown) => ValidationIssue[],
+): Promise<BulkHandle<Request>> {
+  const { taskQueue = TASK_QUEUE, operationId, ...bulkOptions } = options;
+  const body = validated(withOptions(request, bulkOptions), validate);
+  const bytes = Buffer.byteLength(JSON.stringify(body));
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new InvalidRequestError([
+      {
+        field: 'devices',
+        message: `the request is ${(bytes / 1e6).toFixed(1)} MB with ${body.devices.length} devices; Temporal takes at most 2 MB per workflow input — split it into several operations (about 15,000 devices each)`,
+      },
+    ]);
+  }
+  const workflowId = workflowIds.bulk(operation, body.accountName, operationId ?? requestDigest(body));
+  return startSaga(client, operation, workflowId, body, taskQueue, (h) => () => h.query(bulkStatusQuery));
+}
+
+/** Starts a changeProfileServicePlan saga (or finds the one already started for the same request). */
+export async function startChangeProfileServicePlan(
+  client: Client,
+  request: ChangeProfileServicePlanRequest,
+  options: BulkStartOptions = {},
+): Promise<BulkHandle<ChangeProfileServicePlanRequest>> {
+  return startBulk(client, 'changeProfileServicePlan', request, options, validateChangeProfileServicePlan);
+}
+
+/** Starts an activateDeviceProfiles saga (or finds the one already started for the same request). */
+export async function startActivateDeviceProfiles(
+  client: Client,
+  request: ActivateDeviceProfilesRequest,
+  options: BulkStartOptions = {},
+): Promise<BulkHandle<ActivateDeviceProfilesRequest>> {
+  return startBulk(client, 'activateDeviceProfiles', request, options, validateActivateDeviceProfiles);
+}
+
+/** A handle to an existing bulk saga by its workflow id. */
+export function getBulkOperation<Request = unknown>(client: Client, workflowId: string): BulkHandle<Request> {
+  const handle = client.workflow.getHandle(workflowId);
+  return Object.assign(handle as BulkHandle<Request>, { status: () => handle.query(bulkStatusQuery) });
 }
 
 /**

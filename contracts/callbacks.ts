@@ -3,7 +3,7 @@
  * signalling, tests use it directly. Tolerates ThingSpace's varying casing (`IMEI`/`Imei`/`imei`,
  * `Success`/`SUCCESS`) and `ids` instead of `deviceIds` (thingspace-api-notes.md).
  */
-import type { CallbackEvent, CallbackEventType, CallbackService, DeviceId } from './types.js';
+import type { CallbackEvent, CallbackEventType, CallbackService, DeviceId, ProfileReport } from './types.js';
 
 /** Body fields that differ between deliveries of the same callback, or must never be stored in events. */
 const VOLATILE_FIELDS = new Set(['username', 'password', 'callbackCount', 'maxCallbackThreshold']);
@@ -65,6 +65,28 @@ function eventStatus(body: Record<string, unknown>, deviceResponse: Record<strin
   return 'success';
 }
 
+/** The `deviceProfileResponse` fields an event's ProfileReport carries (the two eSIM profile pages). */
+const PROFILE_FIELDS = [
+  'state',
+  'profileStatus',
+  'profileRole',
+  'euiccStatus',
+  'euiccStatusCode',
+  'euiccStatusDesc',
+] as const satisfies readonly (keyof ProfileReport)[];
+
+/** The profile fields a `deviceProfileResponse` carries, as strings; undefined when it carries none. */
+function readProfile(response: Record<string, unknown>): ProfileReport | undefined {
+  const report: ProfileReport = {};
+  for (const field of PROFILE_FIELDS) {
+    const value = response[field];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      report[field] = String(value);
+    }
+  }
+  return Object.keys(report).length > 0 ? report : undefined;
+}
+
 /** Normalizes an authenticated callback body. `fingerprint`, `inboxId` and `receivedAt` come from the inbox. */
 export function normalizeCallback(
   service: CallbackService,
@@ -88,11 +110,25 @@ export function normalizeCallback(
         ? deviceResponse.goToStateResponse
         : undefined;
   if (isRecord(result)) event.resultDeviceIds = readDeviceIds(result.deviceIds);
+  if (type === 'identifierChange' && isRecord(result) && typeof result.servicePlan === 'string' && result.servicePlan) {
+    event.servicePlan = result.servicePlan;
+  }
+  if (type === 'deviceProfile' && isRecord(deviceResponse.deviceProfileResponse)) {
+    const profile = readProfile(deviceResponse.deviceProfileResponse);
+    if (profile) event.profile = profile;
+  }
   if (isRecord(body.faultResponse)) {
     event.fault = {
       code: String(body.faultResponse.faultcode ?? body.faultResponse.faultCode ?? 'unknown'),
       message: String(body.faultResponse.faultstring ?? body.faultResponse.faultString ?? ''),
     };
+  } else if (
+    event.status === 'failed' &&
+    event.profile &&
+    (event.profile.euiccStatusCode !== undefined || event.profile.euiccStatusDesc !== undefined)
+  ) {
+    // A failed eUICC profile operation may say why only in its eUICC status, not in a faultResponse.
+    event.fault = { code: event.profile.euiccStatusCode ?? 'unknown', message: event.profile.euiccStatusDesc ?? '' };
   }
   return event;
 }
@@ -104,8 +140,10 @@ export function callbackDeviceIds(body: Record<string, unknown>): DeviceId[] {
     if (Array.isArray(value)) value.forEach(visit);
     else if (isRecord(value)) {
       for (const [key, child] of Object.entries(value)) {
-        if (key === 'deviceIds' || key === 'ids') found.push(...readDeviceIds(child));
-        else visit(child);
+        // deviceProfileResponse lists its devices as `deviceIdentifierCollection`.
+        if (key === 'deviceIds' || key === 'ids' || key === 'deviceIdentifierCollection') {
+          found.push(...readDeviceIds(child));
+        } else visit(child);
       }
     }
   };

@@ -1,4 +1,5 @@
 export * from './types.js';
 export * from './names.js';
 export * from './validation.js';
+export * from './bulk-validation.js';
 export * from './callbacks.js';

@@ -5,7 +5,11 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
+  BulkCounts,
+  BulkOperation,
+  BulkStatus,
   CallbackEvent,
+  ChangeDeviceIdentifierStatus,
   ChangeDeviceIdentifierRequest,
   DeviceId,
   EidDeviceSwapRequest,
@@ -18,12 +22,23 @@ export const TASK_QUEUE = 'euicc-lifecycle';
 export const WORKFLOW_TYPES = {
   eidDeviceSwap: 'eidDeviceSwap',
   changeDeviceIdentifier: 'changeDeviceIdentifier',
+  changeProfileServicePlan: 'changeProfileServicePlan',
+  activateDeviceProfiles: 'activateDeviceProfiles',
 } as const;
+
+/** The child workflow a bulk saga runs per shard: one ThingSpace request and its per-device callbacks. */
+export const PROFILE_SHARD_WORKFLOW = 'profileShard';
 export type Operation = keyof typeof WORKFLOW_TYPES;
 
 /** The gateway sends callbacks in batches: one signal can carry many events for the same saga. */
 export const thingspaceCallbackSignal = defineSignal<[CallbackEvent[]]>('thingspaceCallback');
 export const statusQuery = defineQuery<EidDeviceSwapStatus>('status');
+/** The same `status` query, as changeDeviceIdentifier answers it. */
+export const changeIdentifierStatusQuery = defineQuery<ChangeDeviceIdentifierStatus>('status');
+/** The same `status` query, as the bulk sagas answer it (per-device progress). */
+export const bulkStatusQuery = defineQuery<BulkStatus>('status');
+/** A shard's counts, sent by the shard to its bulk saga as callbacks come in. */
+export const shardProgressSignal = defineSignal<[{ shard: string; counts: BulkCounts }]>('shardProgress');
 /**
  * An operator's decision for a saga held by policy `hold`. A signal, not an update, so it can be sent
  * from the Temporal UI and CLI (`temporal workflow signal --name operatorDecision --input
@@ -128,5 +143,12 @@ export const workflowIds = {
     request: Pick<ChangeDeviceIdentifierRequest, 'serviceType' | 'deviceIds'>,
   ): string {
     return `changeDeviceIdentifier:${accountName}:${request.serviceType}:${primaryKey(request.deviceIds)}`;
+  },
+  /**
+   * A bulk saga is keyed by account and a key of the whole request — the caller's own operation id, or a
+   * digest of the request the client computes — so a retried start finds the saga already started.
+   */
+  bulk(operation: BulkOperation, accountName: string, requestKey: string): string {
+    return `${operation}:${accountName}:${requestKey}`;
   },
 };

@@ -139,6 +139,10 @@ export interface CallbackEvent {
   /** Identifiers the callback reports as the result (changeIdentifierResponse / goToStateResponse). */
   resultDeviceIds?: DeviceId[];
   fault?: { code: string; message: string };
+  /** The service plan a `changeIdentifierResponse` reports. */
+  servicePlan?: string;
+  /** What a `deviceProfileResponse` reports (eSIM profile operations). */
+  profile?: ProfileReport;
   /** ISO time the gateway received the first delivery. */
   receivedAt: string;
 }
@@ -201,4 +205,161 @@ export interface EidDeviceSwapResult {
   completedAt: string;
   /** Request ids of earlier submits, when an operator's `retry` resubmitted the swap. */
   previousRequestIds?: string[];
+}
+
+/** Answer of the `status` query of changeDeviceIdentifier: one step, the CarrierService outcome. */
+export interface ChangeDeviceIdentifierStatus {
+  phase: SwapSagaPhase;
+  requestId?: string;
+  submitOutcomeUnknown?: boolean;
+  step: StepState;
+  callbacksReceived: number;
+  duplicatesIgnored: number;
+  awaitingDecision?: { failure: { type: string; message: string }; since: string };
+  decisions?: ReceivedDecision[];
+  previousRequestIds?: string[];
+  compensations?: CompensationOutcome[];
+}
+
+/** The outcome of a changeDeviceIdentifier saga. */
+export interface ChangeDeviceIdentifierResult {
+  /** The request id ThingSpace returned ('unknown' when its answer was lost and the callback had none). */
+  requestId: string;
+  /** The device as the request named it. */
+  deviceIds: DeviceId[];
+  /** The new identifiers, as the CarrierService callback's `changeIdentifierResponse` reported them. */
+  newDeviceIds: DeviceId[];
+  /** The service plan the callback reported, when the change set one. */
+  servicePlan?: string;
+  confirmedBy: 'callback' | 'reconciliation';
+  submittedAt: string;
+  completedAt: string;
+  previousRequestIds?: string[];
+}
+
+/** One device of a bulk eSIM profile request: `{ deviceIds: [{kind, id}, …] }` as the pages show. */
+export interface ProfileDevice {
+  deviceIds: DeviceId[];
+}
+
+/** Options of the bulk sagas (DESIGN.md §6), next to the ThingSpace body under `options`. */
+export interface BulkOptions {
+  /** How long a shard waits, from its submit, for every device's callback; default 2 hours. */
+  stepTimeout?: string | number;
+  /**
+   * When devices failed or got no answer: `hold` (default) waits for an operator decision — `retry`
+   * resubmits only those devices, `abandon` ends with the results as they are; `fail` ends at once with
+   * the per-device results. (`compensate` is not offered: the pages document no undo for a profile.)
+   */
+  failurePolicy?: 'hold' | 'fail';
+  /** Devices per ThingSpace request (child workflow); default 1,000, at most 10,000. */
+  shardSize?: number;
+  /** Shards in flight at once; default 4. */
+  shardConcurrency?: number;
+}
+
+/** The body of `POST /m2m/v1/devices/profile/actions/serviceplan` (change-profile-service-plan.txt), plus `options`. */
+export interface ChangeProfileServicePlanRequest {
+  /** Each device by both its `eid` and its `iccid` ("both values must be present"). */
+  devices: ProfileDevice[];
+  accountName: string;
+  servicePlan: string;
+  options?: BulkOptions;
+}
+
+/** `primaryPlaceOfUse` of activate-euicc-profile.txt: the name and address used for line usage taxation. */
+export interface PrimaryPlaceOfUse {
+  customerName: {
+    title?: string;
+    firstName: string;
+    middleName?: string;
+    lastName: string;
+    suffix?: string;
+  };
+  address: {
+    /** The page's table spells it `addresLine1`; its example `addressLine1`. Either is accepted. */
+    addressLine1: string;
+    addressLine2?: string;
+    city: string;
+    state: string;
+    zip: string;
+    zip4?: string;
+    country: string;
+  };
+}
+
+/** The body of `POST /m2m/v1/devices/profile/actions/activate` (activate-euicc-profile.txt), plus `options`. */
+export interface ActivateDeviceProfilesRequest {
+  devices: ProfileDevice[];
+  accountName: string;
+  smsrOid?: string;
+  carrierName?: string;
+  servicePlan?: string;
+  mdnZipCode?: string;
+  carrierIpPoolName?: string;
+  primaryPlaceOfUse?: PrimaryPlaceOfUse;
+  options?: BulkOptions;
+}
+
+export type BulkOperation = 'changeProfileServicePlan' | 'activateDeviceProfiles';
+
+/** What ThingSpace said of one device's profile (deviceProfileResponse). */
+export interface ProfileReport {
+  state?: string;
+  profileStatus?: string;
+  profileRole?: string;
+  euiccStatus?: string;
+  euiccStatusCode?: string;
+  euiccStatusDesc?: string;
+}
+
+/** One device's outcome in a bulk saga. `device` is its key (`kind:id`, the first identifier given). */
+export interface BulkDeviceResult {
+  device: string;
+  outcome: 'succeeded' | 'failed' | 'noAnswer';
+  /** The ThingSpace request of the device's last attempt, for `failed` and `noAnswer`. */
+  requestId?: string;
+  /** ThingSpace's reason, for `failed`. */
+  fault?: { code: string; message: string };
+  /** `reconciliation`: no callback came; the device list shows the effect. Absent: confirmed by callback. */
+  confirmedBy?: 'reconciliation';
+}
+
+/** Counts of a bulk saga or shard; `pending` devices have no outcome yet (`warning` ones included). */
+export interface BulkCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  noAnswer: number;
+  pending: number;
+  /** Devices whose last callback was a `warning` (eUICC: device unreachable for now). */
+  warnings: number;
+}
+
+export type BulkPhase = 'validating' | 'running' | 'awaitingDecision' | 'completed' | 'failed';
+
+/** Answer of the `status` query of a bulk saga. */
+export interface BulkStatus {
+  phase: BulkPhase;
+  operation: BulkOperation;
+  counts: BulkCounts;
+  shards: { total: number; running: number; completed: number; round: number };
+  callbacksReceived: number;
+  duplicatesIgnored: number;
+  awaitingDecision?: { failed: number; noAnswer: number; since: string };
+  decisions?: ReceivedDecision[];
+}
+
+/** Result of a bulk saga: every device once, with its last outcome. */
+export interface BulkResult {
+  operation: BulkOperation;
+  accountName: string;
+  counts: BulkCounts;
+  /** Every device's outcome, in request order. */
+  devices: BulkDeviceResult[];
+  requestIds: string[];
+  /** Resubmission rounds run for failed devices (0 when none). */
+  resubmissions: number;
+  abandoned?: { reason?: string; operator?: string };
+  completedAt: string;
 }

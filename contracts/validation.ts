@@ -77,8 +77,11 @@ export class RequestValidator {
     if (value !== undefined && !pattern.test(value)) this.add(path, `${path} must be ${rule}`);
   }
 
-  /** An array of `{kind, id}` with known kinds, well-formed ids and no kind twice. */
-  deviceIds(value: unknown, path: string): DeviceId[] | undefined {
+  /**
+   * An array of `{kind, id}` with known kinds, well-formed ids and no kind twice. `kinds` narrows the
+   * accepted kinds for operations whose page supports fewer.
+   */
+  deviceIds(value: unknown, path: string, kinds: readonly string[] = DEVICE_KINDS): DeviceId[] | undefined {
     if (!Array.isArray(value) || value.length === 0) {
       this.add(path, `${path} is required: a non-empty array of {kind, id}`);
       return undefined;
@@ -92,8 +95,8 @@ export class RequestValidator {
       const id = this.requiredString(item, 'id', `${at}.id`);
       if (kind === undefined || id === undefined) return;
       const lower = kind.toLowerCase();
-      if (!(DEVICE_KINDS as readonly string[]).includes(lower)) {
-        this.add(`${at}.kind`, `${at}.kind '${kind}' is not one of ${DEVICE_KINDS.join(', ')}`);
+      if (!kinds.includes(lower)) {
+        this.add(`${at}.kind`, `${at}.kind '${kind}' is not one of ${kinds.join(', ')}`);
         return;
       }
       if (seen.has(lower)) this.add(`${at}.kind`, `${at}.kind '${lower}' appears more than once`);
@@ -112,19 +115,18 @@ export class RequestValidator {
     }
   }
 
+  /** A step timeout, when given: milliseconds or a duration string Temporal reads as more than zero. */
+  stepTimeout(value: unknown, path: string): void {
+    if (value === undefined) return;
+    const ok = (typeof value === 'number' || typeof value === 'string') && positiveDuration(value);
+    if (!ok) this.add(path, `${path} must be a positive number of milliseconds or a duration like '30 minutes'`);
+  }
+
   options(value: unknown, path = 'options'): void {
     if (value === undefined) return;
     if (!this.object(value, path)) return;
     const options = value as SagaOptions & Record<string, unknown>;
-    const timeout = options.stepTimeout;
-    if (timeout !== undefined) {
-      const ok = (typeof timeout === 'number' || typeof timeout === 'string') && positiveDuration(timeout);
-      if (!ok)
-        this.add(
-          `${path}.stepTimeout`,
-          `${path}.stepTimeout must be a positive number of milliseconds or a duration like '30 minutes'`,
-        );
-    }
+    this.stepTimeout(options.stepTimeout, `${path}.stepTimeout`);
     const policy = options.failurePolicy;
     if (policy !== undefined && !(FAILURE_POLICIES as readonly unknown[]).includes(policy)) {
       this.add(`${path}.failurePolicy`, `${path}.failurePolicy must be one of 'fail', 'hold', 'compensate'`);
@@ -218,6 +220,11 @@ export function validateChangeDeviceIdentifier(input: unknown): ValidationIssue[
 }
 
 /** One sentence for an error message, naming every field at fault. */
+/** At most this many issues are spelled out; a bulk request with thousands of bad devices says how many more. */
+export const MAX_DESCRIBED_ISSUES = 20;
+
 export function describeIssues(issues: ValidationIssue[]): string {
-  return `Invalid request: ${issues.map((i) => i.message).join('; ')}`;
+  const shown = issues.slice(0, MAX_DESCRIBED_ISSUES).map((i) => i.message);
+  const more = issues.length - shown.length;
+  return `Invalid request: ${shown.join('; ')}${more > 0 ? `; and ${more} more issues` : ''}`;
 }

@@ -5,11 +5,13 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { loginHandler, logoutHandler, requireBearer, requireSession, revokeHandlers, tokenHandlers } from './auth.js';
 import { deleteCallbackHandler, listCallbacksHandler, registerCallbackHandler } from './callbacks.js';
+import { changeDeviceIdentifierHandler, identifierChangesHandler } from './change-identifier.js';
 import { controlRouter } from './control.js';
 import { deviceListHandler } from './devices.js';
 import { ErrorCode, GatewayFault, respond, sendError } from './errors.js';
 import type { OperationName } from './faults.js';
 import { eidDeviceSwapHandler } from './operations.js';
+import { profileHandler } from './profiles.js';
 import { SimulatorState, type SimulatorOptions } from './state.js';
 
 export type { SimulatorOptions } from './state.js';
@@ -73,6 +75,8 @@ function apiRouter(state: SimulatorState): express.Router {
   const router = express.Router();
   const { auth } = state;
   const json = express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] });
+  // Bulk profile requests name up to 10,000 devices: about 1 MB, more with every identifier spelled out.
+  const bulkJson = express.json({ limit: '8mb', type: ['application/json', 'application/*+json'] });
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const bearer = requireBearer(auth);
   const session = requireSession(auth);
@@ -125,6 +129,30 @@ function apiRouter(state: SimulatorState): express.Router {
     json,
     eidDeviceSwapHandler(state),
   );
+  router.put(
+    '/m2m/v1/devices/:serviceType/actions/deviceId',
+    ...operation(state, 'changeDeviceIdentifier'),
+    bearer,
+    session,
+    json,
+    changeDeviceIdentifierHandler(state),
+  );
+  router.post(
+    '/m2m/v1/devices/profile/actions/serviceplan',
+    ...operation(state, 'changeProfileServicePlan'),
+    bearer,
+    session,
+    bulkJson,
+    profileHandler('changeProfileServicePlan', state),
+  );
+  router.post(
+    '/m2m/v1/devices/profile/actions/activate',
+    ...operation(state, 'activateDeviceProfiles'),
+    bearer,
+    session,
+    bulkJson,
+    profileHandler('activateDeviceProfiles', state),
+  );
 
   // ThingSpace's gateway answers a path it does not know with fault 900906 and HTTP 400 ("Bad Context"
   // on ThingSpace's error page), before checking credentials.
@@ -149,6 +177,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.get('/__sim/identifier-changes', identifierChangesHandler(state));
   app.use('/__sim', controlRouter(state), controlErrors);
   app.use('/api', apiRouter(state));
   app.use((_req, res) => {

@@ -6,6 +6,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { deviceInputSchema, InventoryConflictError } from './devices.js';
 import { faultsRequestSchema } from './faults.js';
+import { generateDevices, generateDevicesSchema } from './profiles.js';
 import type { SimulatorState } from './state.js';
 
 const resetSchema = z.object({ seed: z.number().int().optional() }).strict();
@@ -61,6 +62,18 @@ export function controlRouter(state: SimulatorState): Router {
     }
   });
 
+  // Many devices with predictable identifiers, for bulk profile requests: {devices: [{eid, iccid, imei, mdn?}]}.
+  router.post('/devices/generate', (req, res) => {
+    const body = parse(generateDevicesSchema, req, res);
+    if (!body) return;
+    try {
+      res.json({ devices: generateDevices(state.inventory, state.profiles.sequences, body) });
+    } catch (error) {
+      if (error instanceof InventoryConflictError) return badRequest(res, error);
+      throw error;
+    }
+  });
+
   router.get('/devices/:kind/:id', (req, res) => {
     const kind = String(req.params.kind);
     const id = String(req.params.id);
@@ -109,11 +122,23 @@ export function controlRouter(state: SimulatorState): Router {
   });
 
   router.get('/callbacks/pending', (_req, res) => {
-    res.json({ pending: state.dispatcher.pending() });
+    // Profile callbacks still queued by the pacer count too.
+    res.json({ pending: state.dispatcher.pending() + state.profiles.pending() });
   });
 
   router.get('/operations', (_req, res) => {
     res.json(state.operations);
+  });
+
+  router.get('/profile-requests', (_req, res) => {
+    res.json(state.profiles.summaries());
+  });
+
+  router.get('/profile-requests/:requestId', (req, res) => {
+    const requestId = String(req.params.requestId);
+    const detail = state.profiles.detail(requestId);
+    if (!detail) return res.status(404).json({ error: 'ProfileRequestNotFound', requestId });
+    res.json(detail);
   });
 
   router.use((_req: Request, res: Response) => {

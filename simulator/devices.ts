@@ -48,6 +48,10 @@ export function deviceIdProblem(value: unknown, path: string): { code: ErrorCode
   return undefined;
 }
 
+/** "This indicates if the profile is LEAD, LOCAL or DEFAULT" (change-profile-service-plan.txt). */
+export const PROFILE_ROLES = ['LEAD', 'LOCAL', 'DEFAULT'] as const;
+export type ProfileRole = (typeof PROFILE_ROLES)[number];
+
 export const deviceInputSchema = z
   .object({
     accountName: z.string().min(1),
@@ -57,6 +61,11 @@ export const deviceInputSchema = z
       .optional(),
     iccid: z.string().regex(ID_FORMATS.iccid as RegExp, 'iccid must be 19 or 20 digits'),
     imei: z.string().regex(ID_FORMATS.imei as RegExp, 'imei must be 15 or 16 digits'),
+    /** A 3G (CDMA) device's MEID; a device with one is a 3G device. */
+    meid: z
+      .string()
+      .regex(ID_FORMATS.meid as RegExp, 'meid must be 14 to 18 hex digits')
+      .optional(),
     mdn: z
       .string()
       .regex(ID_FORMATS.mdn as RegExp, 'mdn must be 10 digits')
@@ -70,6 +79,11 @@ export const deviceInputSchema = z
     lastActivationDate: z.string().datetime({ offset: true }).optional(),
     ipAddress: z.string().min(1).optional(),
     connected: z.boolean().optional(),
+    /** The eSIM profile's state as DeviceProfileService reports it (`ENABLE` once activated or changed). */
+    profileStatus: z.string().min(1).optional(),
+    profileRole: z.enum(PROFILE_ROLES).optional(),
+    /** Carrier of the line; the device list shows Verizon Wireless when unset. */
+    carrierName: z.string().min(1).optional(),
   })
   .strict();
 export type DeviceInput = z.input<typeof deviceInputSchema>;
@@ -108,6 +122,8 @@ export interface SimDevice {
   eid?: string;
   iccid: string;
   imei: string;
+  /** Only 3G devices have one (change-device-identifier.txt: 3Gto4G, 4Gto3G). */
+  meid?: string;
   mdn?: string;
   state: DeviceState;
   servicePlan: string;
@@ -118,6 +134,9 @@ export interface SimDevice {
   lastActivationDate?: string;
   ipAddress?: string;
   connected: boolean;
+  profileStatus?: string;
+  profileRole?: ProfileRole;
+  carrierName?: string;
   retiredLines: RetiredLine[];
 }
 
@@ -125,7 +144,7 @@ export class InventoryConflictError extends Error {
   override name = 'InventoryConflictError';
 }
 
-const UNIQUE_KINDS = ['eid', 'iccid', 'imei', 'mdn'] as const;
+const UNIQUE_KINDS = ['eid', 'iccid', 'imei', 'meid', 'mdn'] as const;
 
 function same(a: string | undefined, b: string | undefined): boolean {
   return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
@@ -139,6 +158,8 @@ function currentId(device: SimDevice, kind: string): string | undefined {
       return device.iccid;
     case 'imei':
       return device.imei;
+    case 'meid':
+      return device.meid;
     case 'mdn':
       return device.mdn;
     case 'msisdn':
@@ -149,10 +170,39 @@ function currentId(device: SimDevice, kind: string): string | undefined {
   }
 }
 
-/** The devices of every account. Mutated only through its methods. */
+/** The identifiers a device was indexed under, to notice identifiers changed in place since then. */
+interface Indexed {
+  ids: (string | undefined)[];
+  retiredLines: number;
+}
+
+function indexKey(kind: string, id: string): string {
+  return `${kind}:${id.toLowerCase()}`;
+}
+
+/** Read access for a batch of synchronous lookups; see `Inventory.lookup`. */
+export interface InventoryLookup {
+  find(kind: string, id: string): SimDevice | undefined;
+  isKnown(kind: string, id: string): boolean;
+}
+
+/**
+ * The devices of every account, added and replaced only through its methods. Lookups by identifier are
+ * map lookups, so they stay fast with tens of thousands of devices. Operations change a device's fields
+ * in place (a swap moves its MDN, an activation gives it one), so the index checks itself: a hit is
+ * confirmed against the device, and before a miss is trusted every device's identifiers are compared
+ * with the ones it was indexed under and the changed ones re-indexed.
+ */
 export class Inventory {
   readonly accounts = new Set<string>();
-  private devices: SimDevice[] = [];
+  /** By device number, in ascending order: numbers only grow, and a replacement keeps its place. */
+  private devices = new Map<number, SimDevice>();
+  /** `kind:id` (lower case) → the device carrying it, for UNIQUE_KINDS. */
+  private index = new Map<string, SimDevice>();
+  private indexed = new WeakMap<SimDevice, Indexed>();
+  /** `kind:id` → the retired line with that ICCID or MDN; rebuilt when retired lines change. */
+  private retired = new Map<string, { device: SimDevice; line: RetiredLine }>();
+  private retiredStale = false;
   private nextNumber = 1;
 
   constructor(
@@ -166,40 +216,52 @@ export class Inventory {
   reset(fixture: SimulatorFixture): void {
     const parsed = fixtureSchema.parse(fixture);
     this.accounts.clear();
-    this.devices = [];
+    this.devices = new Map();
+    this.index = new Map();
+    this.retired = new Map();
+    this.retiredStale = false;
     this.nextNumber = 1;
     parsed.accounts.forEach((a) => this.accounts.add(a));
     this.upsert(parsed.devices);
   }
 
   all(): SimDevice[] {
-    return [...this.devices].sort((a, b) => a.deviceNumber - b.deviceNumber);
+    return [...this.devices.values()];
   }
 
   byNumber(deviceNumber: number): SimDevice | undefined {
-    return this.devices.find((d) => d.deviceNumber === deviceNumber);
+    return this.devices.get(deviceNumber);
   }
 
   /** The device currently carrying this identifier (kind compared case-insensitively). */
   find(kind: string, id: string): SimDevice | undefined {
-    const k = kind.toLowerCase();
-    return this.devices.find((d) => same(currentId(d, k), id));
+    const hit = this.current(kind, id);
+    if (hit) return hit;
+    this.sync();
+    return this.current(kind, id);
   }
 
   /** A deactivated or replaced line by its ICCID or MDN, when no device carries that identifier now. */
   findRetired(kind: string, id: string): { device: SimDevice; line: RetiredLine } | undefined {
-    const k = kind.toLowerCase();
-    if (k !== 'iccid' && k !== 'mdn') return undefined;
-    for (const device of this.devices) {
-      const line = [...device.retiredLines].reverse().find((l) => same(k === 'iccid' ? l.iccid : l.mdn, id));
-      if (line) return { device, line };
-    }
-    return undefined;
+    this.sync();
+    return this.retiredLine(kind, id);
   }
 
   /** True when some device, now or in a retired line, used this identifier. */
   isKnown(kind: string, id: string): boolean {
-    return this.find(kind, id) !== undefined || this.findRetired(kind, id) !== undefined;
+    return this.lookup().isKnown(kind, id);
+  }
+
+  /**
+   * Lookups for a batch of synchronous reads (a bulk request's 10,000 devices): the index is brought up
+   * to date once, so a miss costs nothing. Valid until a device is changed or the caller yields.
+   */
+  lookup(): InventoryLookup {
+    this.sync();
+    return {
+      find: (kind, id) => this.current(kind, id),
+      isKnown: (kind, id) => this.current(kind, id) !== undefined || this.retiredLine(kind, id) !== undefined,
+    };
   }
 
   /**
@@ -207,16 +269,19 @@ export class Inventory {
    * throws InventoryConflictError when a result would give two devices the same identifier.
    */
   upsert(inputs: DeviceInput[]): SimDevice[] {
-    const working = [...this.devices];
+    this.sync();
+    const devices = new Map(this.devices);
+    const index = new Map(this.index);
     let nextNumber = this.nextNumber;
+    let replacedRetired = false;
     const accounts: string[] = [];
     const result: SimDevice[] = [];
     for (const raw of inputs) {
       const input = deviceInputSchema.parse(raw);
-      const index = working.findIndex(
-        (d) => same(d.imei, input.imei) || same(d.eid, input.eid) || same(d.iccid, input.iccid),
-      );
-      const previous = index >= 0 ? working[index] : undefined;
+      const previous =
+        index.get(indexKey('imei', input.imei)) ??
+        (input.eid === undefined ? undefined : index.get(indexKey('eid', input.eid))) ??
+        index.get(indexKey('iccid', input.iccid));
       const device: SimDevice = {
         ...input,
         deviceNumber: previous?.deviceNumber ?? nextNumber++,
@@ -225,22 +290,88 @@ export class Inventory {
         retiredLines: [],
       };
       for (const kind of UNIQUE_KINDS) {
-        const clash = working.find((d) => d !== previous && same(currentId(d, kind), currentId(device, kind)));
-        if (clash) {
-          throw new InventoryConflictError(
-            `${kind} ${String(currentId(device, kind))} already belongs to device number ${clash.deviceNumber}`,
-          );
+        const id = currentId(device, kind);
+        const clash = id === undefined ? undefined : index.get(indexKey(kind, id));
+        if (clash && clash !== previous) {
+          throw new InventoryConflictError(`${kind} ${id} already belongs to device number ${clash.deviceNumber}`);
         }
       }
-      if (index >= 0) working[index] = device;
-      else working.push(device);
+      if (previous) {
+        this.unindex(index, previous);
+        replacedRetired ||= previous.retiredLines.length > 0;
+      }
+      this.addToIndex(index, device);
+      devices.set(device.deviceNumber, device);
       accounts.push(device.accountName);
       result.push(device);
     }
-    this.devices = working;
+    this.devices = devices;
+    this.index = index;
     this.nextNumber = nextNumber;
+    this.retiredStale ||= replacedRetired;
     accounts.forEach((a) => this.accounts.add(a));
     return result;
+  }
+
+  /** The indexed device carrying the identifier, confirmed against its fields. */
+  private current(kind: string, id: string): SimDevice | undefined {
+    const k = kind.toLowerCase();
+    // An MSISDN is found through its MDN (the MSISDN is the MDN with the US country code 1).
+    const key = k === 'msisdn' ? (id.startsWith('1') ? indexKey('mdn', id.slice(1)) : undefined) : indexKey(k, id);
+    const device = key === undefined ? undefined : this.index.get(key);
+    return device && same(currentId(device, k), id) ? device : undefined;
+  }
+
+  private retiredLine(kind: string, id: string): { device: SimDevice; line: RetiredLine } | undefined {
+    const k = kind.toLowerCase();
+    if (k !== 'iccid' && k !== 'mdn') return undefined;
+    return this.retired.get(indexKey(k, id));
+  }
+
+  private addToIndex(index: Map<string, SimDevice>, device: SimDevice): void {
+    const ids = UNIQUE_KINDS.map((kind) => currentId(device, kind));
+    ids.forEach((id, i) => {
+      if (id !== undefined) index.set(indexKey(UNIQUE_KINDS[i] as string, id), device);
+    });
+    this.indexed.set(device, { ids, retiredLines: device.retiredLines.length });
+  }
+
+  /** Removes the keys `device` was indexed under, unless another device has taken them over since. */
+  private unindex(index: Map<string, SimDevice>, device: SimDevice): void {
+    this.indexed.get(device)?.ids.forEach((id, i) => {
+      if (id === undefined) return;
+      const key = indexKey(UNIQUE_KINDS[i] as string, id);
+      if (index.get(key) === device) index.delete(key);
+    });
+  }
+
+  /** Re-indexes every device whose identifiers or retired lines changed in place since it was indexed. */
+  private sync(): void {
+    for (const device of this.devices.values()) {
+      const seen = this.indexed.get(device);
+      const unchanged = seen !== undefined && UNIQUE_KINDS.every((kind, i) => seen.ids[i] === currentId(device, kind));
+      if (seen !== undefined && seen.retiredLines !== device.retiredLines.length) this.retiredStale = true;
+      if (unchanged) continue;
+      this.unindex(this.index, device);
+      this.addToIndex(this.index, device);
+    }
+    if (this.retiredStale) this.rebuildRetired();
+  }
+
+  /** The newest retired line with an identifier wins within a device, the lowest device number across devices. */
+  private rebuildRetired(): void {
+    this.retired = new Map();
+    for (const device of this.devices.values()) {
+      const indexed = this.indexed.get(device);
+      if (indexed) indexed.retiredLines = device.retiredLines.length;
+      for (let i = device.retiredLines.length - 1; i >= 0; i--) {
+        const line = device.retiredLines[i] as RetiredLine;
+        for (const key of [indexKey('iccid', line.iccid), ...(line.mdn ? [indexKey('mdn', line.mdn)] : [])]) {
+          if (!this.retired.has(key)) this.retired.set(key, { device, line });
+        }
+      }
+    }
+    this.retiredStale = false;
   }
 }
 
@@ -250,6 +381,7 @@ export function deviceIdsOf(device: SimDevice): DeviceId[] {
   if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
   ids.push({ id: device.iccid, kind: 'iccid' });
   ids.push({ id: device.imei, kind: 'imei' });
+  if (device.meid) ids.push({ id: device.meid, kind: 'meid' });
   if (device.mdn) {
     ids.push({ id: device.mdn, kind: 'mdn' });
     ids.push({ id: `1${device.mdn}`, kind: 'msisdn' });
@@ -281,7 +413,9 @@ function listEntry(
   const entry: ListEntry = {
     accountName: device.accountName,
     billingCycleEndDate: '',
-    carrierInformations: [{ carrierName: 'Verizon Wireless', servicePlan: line.servicePlan, state: line.state }],
+    carrierInformations: [
+      { carrierName: device.carrierName ?? 'Verizon Wireless', servicePlan: line.servicePlan, state: line.state },
+    ],
     connected: device.connected,
     createdAt: device.createdAt,
     customFields: [],
@@ -290,6 +424,8 @@ function listEntry(
     extendedAttributes: [
       { key: 'DeviceId', value: String(device.deviceNumber) },
       ...(device.smsrOid ? [{ key: 'SmsrOid', value: device.smsrOid }] : []),
+      ...(device.profileStatus ? [{ key: 'ProfileStatus', value: device.profileStatus }] : []),
+      ...(device.profileRole ? [{ key: 'ProfileRole', value: device.profileRole }] : []),
     ],
     groupNames: [`Default: ${device.accountName}`],
   };
@@ -398,6 +534,8 @@ export function deviceListHandler(deps: ListDeps) {
       entries = deps.inventory
         .all()
         .filter((d) => accountName === undefined || d.accountName === accountName)
+        // Pages start after largestDeviceIdSeen: skip building entries for earlier pages of a large account.
+        .filter((d) => typeof body.largestDeviceIdSeen !== 'number' || d.deviceNumber > body.largestDeviceIdSeen)
         .map((d) => ({ number: d.deviceNumber, entry: listEntry(d, deviceIdsOf(d), d), device: d }));
     }
 

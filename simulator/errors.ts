@@ -35,6 +35,12 @@ export const ErrorCode = {
   CallbackServiceInvalid: 'INPUT_INVALID.CallbackService.Invalid',
   CallbackUrlInvalid: 'INPUT_INVALID.CallbackUrl.Invalid',
   CallbackCredentialsInvalid: 'INPUT_INVALID.CallbackCredentials.Invalid',
+  ServiceTypeInvalid: 'INPUT_INVALID.ServiceType.Invalid',
+  DeviceAlreadyActive: 'REQUEST_FAILED.DeviceAlreadyActive',
+  DeviceAlreadyExists: 'REQUEST_FAILED.DeviceAlreadyExists',
+  /** More than 10,000 devices in one bulk request (thingspace-api-notes.md). */
+  MaxRequestsExceeded: 'INPUT_INVALID.MaxRequestsExceeded',
+  DeviceDuplicate: 'INPUT_INVALID.Device.Duplicate',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

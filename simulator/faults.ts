@@ -19,6 +19,9 @@ export const OPERATIONS = [
   'deleteCallback',
   'deviceList',
   'eidDeviceSwap',
+  'changeDeviceIdentifier',
+  'changeProfileServicePlan',
+  'activateDeviceProfiles',
   'unknown',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
@@ -54,7 +57,8 @@ const stepFailureSchema = z
   .strict();
 export type StepFailure = z.infer<typeof stepFailureSchema>;
 
-const swapStep = z.enum(SWAP_STEPS);
+/** What `beforeResponse` and `never` can name: a swap's steps, or the one outcome of an identifier change. */
+const callbackStep = z.enum([...SWAP_STEPS, 'changeDeviceIdentifier']);
 
 export const callbackFaultsSchema = z
   .object({
@@ -71,13 +75,15 @@ export const callbackFaultsSchema = z
         deactivation: stepFailureSchema.optional(),
         identifierChange: stepFailureSchema.optional(),
         goToState: stepFailureSchema.optional(),
+        /** The CarrierService outcome of `PUT /devices/{serviceType}/actions/deviceId`. */
+        changeDeviceIdentifier: stepFailureSchema.optional(),
       })
       .strict()
       .default({}),
     /** Steps completed and delivered (delivery awaited) before the HTTP answer to the request is sent. */
-    beforeResponse: z.array(swapStep).default([]),
+    beforeResponse: z.array(callbackStep).default([]),
     /** Steps ThingSpace never completes: no effect on the inventory and no callback. */
-    never: z.array(swapStep).default([]),
+    never: z.array(callbackStep).default([]),
     retry: z.enum(['threshold', 'observed']).optional(),
     retryIntervalMs: z.number().int().nonnegative().optional(),
     attemptTimeoutMs: z.number().int().positive().optional(),
@@ -87,12 +93,38 @@ export const callbackFaultsSchema = z
   .strict();
 export type CallbackFaults = z.infer<typeof callbackFaultsSchema>;
 
+/**
+ * Per-device outcomes of the bulk eSIM profile operations (serviceplan, activate). Devices are named by
+ * any of their identifiers; the rates are rolled per device from the seeded fault stream. The `callbacks`
+ * faults (delay, order, duplicate, drop, retry timing) apply to these callbacks too.
+ */
+export const profileFaultsSchema = z
+  .object({
+    /** Share of devices whose profile operation fails: a FAILED callback, no effect on the inventory. */
+    failRate: z.number().min(0).max(1).default(0),
+    /** Devices that fail, by any of their identifiers. */
+    failDevices: z.array(z.string().min(1)).default([]),
+    /** What a failed device's callback reports; `DeviceProfileService.` is added when missing. */
+    failure: stepFailureSchema.default({}),
+    /** Activation only: share of devices that first get a WARNING callback (device not reachable yet). */
+    warningRate: z.number().min(0).max(1).default(0),
+    /** Wait between a WARNING and the device's final callback; default the callback delay. */
+    warningDelayMs: z.number().int().nonnegative().optional(),
+    /** Share of devices ThingSpace never finishes: no callback and no effect. */
+    neverRate: z.number().min(0).max(1).default(0),
+    /** Devices ThingSpace never finishes, by any of their identifiers. */
+    never: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type ProfileFaults = z.infer<typeof profileFaultsSchema>;
+
 export const faultsRequestSchema = z
   .object({
     /** Drop every fault first, then apply the rest of this request. */
     clear: z.boolean().optional(),
     responses: z.array(responseFaultSchema).optional(),
     callbacks: callbackFaultsSchema.optional(),
+    profiles: profileFaultsSchema.optional(),
   })
   .strict();
 export type FaultsRequest = z.input<typeof faultsRequestSchema>;
@@ -100,13 +132,21 @@ export type FaultsRequest = z.input<typeof faultsRequestSchema>;
 export class FaultState {
   responses: ResponseFault[] = [];
   callbacks: CallbackFaults = callbackFaultsSchema.parse({});
+  /** Unset until a `profiles` object is applied, so snapshots without one look as they always did. */
+  profiles: ProfileFaults | undefined;
   private timers = new Set<NodeJS.Timeout>();
 
-  /** Response faults queue up behind earlier ones; a `callbacks` object replaces the previous one. */
+  /** Response faults queue up behind earlier ones; a `callbacks` or `profiles` object replaces the previous one. */
   apply(request: z.infer<typeof faultsRequestSchema>): void {
     if (request.clear) this.clear();
     if (request.responses) this.responses.push(...request.responses);
     if (request.callbacks) this.callbacks = request.callbacks;
+    if (request.profiles) this.profiles = request.profiles;
+  }
+
+  /** The profile faults in force: the applied ones, or none. */
+  profileFaults(): ProfileFaults {
+    return this.profiles ?? profileFaultsSchema.parse({});
   }
 
   /** The fault for the next request of `operation`, used up by taking it. */
@@ -119,14 +159,19 @@ export class FaultState {
     return fault;
   }
 
-  snapshot(): { responses: ResponseFault[]; callbacks: CallbackFaults } {
-    return { responses: this.responses.map((f) => ({ ...f })), callbacks: this.callbacks };
+  snapshot(): { responses: ResponseFault[]; callbacks: CallbackFaults; profiles?: ProfileFaults } {
+    return {
+      responses: this.responses.map((f) => ({ ...f })),
+      callbacks: this.callbacks,
+      ...(this.profiles ? { profiles: this.profiles } : {}),
+    };
   }
 
   /** Drops every fault; answers already being held by `delayMs` still go out. */
   clear(): void {
     this.responses = [];
     this.callbacks = callbackFaultsSchema.parse({});
+    this.profiles = undefined;
   }
 
   /** Stops held answers (on close). */

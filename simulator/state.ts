@@ -5,10 +5,12 @@
 import { pino, type Logger } from 'pino';
 import { AuthState, type Credentials } from './auth.js';
 import { CallbackRegistry } from './callbacks.js';
+import type { ChangeIdentifierRecord } from './change-identifier.js';
 import { CallbackDispatcher, type DeliveryTiming, type RetryMode } from './delivery.js';
 import { Inventory, loadFixture, type SimulatorFixture } from './devices.js';
 import { FaultState } from './faults.js';
 import type { SwapRecord } from './operations.js';
+import { ProfileState } from './profiles.js';
 import { SeededRandom } from './random.js';
 
 /** Every option has a default; tests shrink the delays and inject a clock. */
@@ -35,6 +37,12 @@ export interface SimulatorOptions extends Partial<Credentials> {
   duplicateDelayMs?: number;
   /** Largest page of the device list; default 500. */
   devicePageSize?: number;
+  /** Activation requests (`/devices/profile/actions/activate`) per account per minute; default 100. */
+  activationRateLimitPerMinute?: number;
+  /** Profile callbacks handed to the dispatcher per second, at most; default 200 (`Infinity`: no limit). */
+  profileCallbacksPerSecond?: number;
+  /** Profile callbacks whose first attempt may be unanswered at once; default 100. */
+  profileCallbacksInFlight?: number;
   /** Clock for token and session lifetimes and timestamps; default Date.now. */
   now?: () => number;
   logger?: Logger;
@@ -52,6 +60,9 @@ export interface ResolvedOptions extends Credentials {
   callbackRetry: RetryMode;
   duplicateDelayMs: number;
   devicePageSize: number;
+  activationRateLimitPerMinute: number;
+  profileCallbacksPerSecond: number;
+  profileCallbacksInFlight: number;
   now: () => number;
   logger: Logger;
 }
@@ -80,6 +91,9 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     callbackRetry: options.callbackRetry ?? 'threshold',
     duplicateDelayMs: options.duplicateDelayMs ?? 0,
     devicePageSize: options.devicePageSize ?? 500,
+    activationRateLimitPerMinute: options.activationRateLimitPerMinute ?? 100,
+    profileCallbacksPerSecond: options.profileCallbacksPerSecond ?? 200,
+    profileCallbacksInFlight: options.profileCallbacksInFlight ?? 100,
     now: options.now ?? Date.now,
     logger: options.logger ?? pino({ level: 'silent' }),
   };
@@ -105,7 +119,11 @@ export class SimulatorState {
   readonly inventory: Inventory;
   readonly random: SeededRandom;
   readonly operations: SwapRecord[] = [];
+  /** Accepted `PUT /devices/{serviceType}/actions/deviceId` requests. */
+  readonly changeIdentifierRequests: ChangeIdentifierRecord[] = [];
   readonly requestLog: RequestLogEntry[] = [];
+  /** Bulk eSIM profile requests, their rate limit and their paced callbacks. */
+  readonly profiles: ProfileState;
   seed: number;
 
   constructor(options: SimulatorOptions) {
@@ -122,6 +140,13 @@ export class SimulatorState {
     });
     this.inventory = new Inventory(this.options.fixture, now);
     this.dispatcher = new CallbackDispatcher({ registry: this.registry, now, logger: this.options.logger });
+    this.profiles = new ProfileState({
+      dispatcher: this.dispatcher,
+      logger: this.options.logger,
+      activationRateLimitPerMinute: this.options.activationRateLimitPerMinute,
+      callbacksPerSecond: this.options.profileCallbacksPerSecond,
+      callbacksInFlight: this.options.profileCallbacksInFlight,
+    });
   }
 
   now(): number {
@@ -152,6 +177,7 @@ export class SimulatorState {
 
   /** Back to the fixture: devices, tokens, sessions, lockouts, registrations, faults, logs, pending callbacks. */
   reset(seed: number = this.options.seed): void {
+    this.profiles.reset();
     this.dispatcher.cancelAll();
     this.dispatcher.clearLog();
     this.faults.clear();
@@ -159,6 +185,7 @@ export class SimulatorState {
     this.registry.clear();
     this.inventory.reset(this.options.fixture);
     this.operations.length = 0;
+    this.changeIdentifierRequests.length = 0;
     this.requestLog.length = 0;
     this.seed = seed;
     this.random.reseed(seed);
@@ -166,6 +193,7 @@ export class SimulatorState {
 
   async close(): Promise<void> {
     this.faults.cancelTimers();
+    this.profiles.pacer.cancelAll();
     await this.dispatcher.close();
   }
 }

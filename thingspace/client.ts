@@ -13,7 +13,9 @@ import { mayHaveActed, networkError, parseThingSpaceError, ThingSpaceError } fro
 import type {
   CallbackRegistration,
   CallbackRegistrationResult,
+  ActivateDeviceProfilesBody,
   ChangeDeviceIdentifierBody,
+  ChangeProfileServicePlanBody,
   DeviceInformation,
   DeviceListRequest,
   DeviceListResult,
@@ -54,6 +56,13 @@ export interface ThingSpaceClient {
     body: ChangeDeviceIdentifierBody,
     signal?: AbortSignal,
   ): Promise<RequestAccepted>;
+  /** Changes the service plan of eSIM profiles, at most 10,000 per call (change-profile-service-plan.txt). */
+  changeProfileServicePlan(body: ChangeProfileServicePlanBody, signal?: AbortSignal): Promise<RequestAccepted>;
+  /**
+   * Activates eUICC profiles, at most 10,000 per call and 100 calls a minute (activate-euicc-profile.txt).
+   * Not idempotent upstream: each call is a new request.
+   */
+  activateDeviceProfiles(body: ActivateDeviceProfilesBody, signal?: AbortSignal): Promise<RequestAccepted>;
   /** One page of `POST /m2m/v1/devices/actions/list`. Read-only. */
   listDevices(body: DeviceListRequest, signal?: AbortSignal): Promise<DeviceListResult>;
   /** Ends the current session, if any. */
@@ -461,6 +470,27 @@ export function createThingSpaceClient(
 
   const callbacksPath = (accountName: string): string => `m2m/v1/callbacks/${encodeURIComponent(accountName)}`;
 
+  /** POST /m2m/v1/devices/profile/actions/{action}: one request for many profiles, answered by a request id. */
+  async function submitProfileOperation(
+    operation: string,
+    action: 'serviceplan' | 'activate',
+    body: ChangeProfileServicePlanBody | ActivateDeviceProfilesBody,
+    signal: AbortSignal | undefined,
+  ): Promise<RequestAccepted> {
+    const thingspaceBody: typeof body & { options?: unknown } = { ...body };
+    delete thingspaceBody.options;
+    const answer = await m2m({
+      operation,
+      method: 'POST',
+      path: `m2m/v1/devices/profile/actions/${action}`,
+      json: thingspaceBody,
+      signal,
+    });
+    const parsed = requestAccepted.safeParse(parseJson(answer.body));
+    if (!parsed.success) throw invalidResponse(operation, answer.status);
+    return { requestId: parsed.data.requestId };
+  }
+
   return {
     async registerCallback(accountName, registration, signal) {
       const body: CallbackRegistration = { name: registration.name, url: registration.url };
@@ -536,6 +566,14 @@ export function createThingSpaceClient(
       const parsed = requestAccepted.safeParse(parseJson(answer.body));
       if (!parsed.success) throw invalidResponse('changeDeviceIdentifier', answer.status);
       return { requestId: parsed.data.requestId };
+    },
+
+    async changeProfileServicePlan(body, signal) {
+      return submitProfileOperation('changeProfileServicePlan', 'serviceplan', body, signal);
+    },
+
+    async activateDeviceProfiles(body, signal) {
+      return submitProfileOperation('activateDeviceProfiles', 'activate', body, signal);
     },
 
     async listDevices(body, signal) {

@@ -4,7 +4,9 @@
  */
 import type {
   CallbackService,
+  ActivateDeviceProfilesRequest,
   ChangeDeviceIdentifierRequest,
+  ChangeProfileServicePlanRequest,
   DeviceId,
   EidDeviceSwapRequest,
   ServiceType,
@@ -40,6 +42,12 @@ export type EidDeviceSwapBody = Omit<EidDeviceSwapRequest, 'options'>;
 export type ChangeDeviceIdentifierBody = Omit<ChangeDeviceIdentifierRequest, 'options' | 'serviceType'>;
 
 /** The synchronous answer to an asynchronous request; the outcome arrives by callback. */
+/** Body of `POST /m2m/v1/devices/profile/actions/serviceplan` (change-profile-service-plan.txt). */
+export type ChangeProfileServicePlanBody = Omit<ChangeProfileServicePlanRequest, 'options'>;
+
+/** Body of `POST /m2m/v1/devices/profile/actions/activate` (activate-euicc-profile.txt). */
+export type ActivateDeviceProfilesBody = Omit<ActivateDeviceProfilesRequest, 'options'>;
+
 export interface RequestAccepted {
   requestId: string;
 }

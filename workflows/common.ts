@@ -71,3 +71,23 @@ export function sagaFailure(err: unknown): unknown {
   }
   return err;
 }
+
+/**
+ * Runs a submit activity. When ThingSpace may have carried the request out although its answer was lost
+ * (`ThingSpaceOutcomeUnknown`), resending could do it twice: the saga goes on without a request id and
+ * recognises the outcome by its callbacks, which the gateway matches by the claimed device identifiers.
+ */
+export async function submitOrUnknown(submit: () => Promise<{ requestId: string }>): Promise<{ requestId?: string }> {
+  try {
+    return await submit();
+  } catch (err) {
+    if (
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === FailureType.ThingSpaceOutcomeUnknown
+    ) {
+      return {};
+    }
+    throw err;
+  }
+}

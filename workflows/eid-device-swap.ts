@@ -6,7 +6,6 @@
  */
 import {
   patched,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -22,7 +21,6 @@ import {
   FailureType,
   searchAttributes,
   statusQuery,
-  operatorDecisionSignal,
   SWAP_STEPS,
   thingspaceCallbackSignal,
   validateEidDeviceSwap,
@@ -34,13 +32,13 @@ import {
   type EidDeviceSwapStatus,
   type FailurePolicy,
   type OperatorDecision,
-  type ReceivedDecision,
   type StepState,
   type SwapSagaPhase,
   type SwapStep,
 } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
-import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf } from './common.js';
+import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf, submitOrUnknown } from './common.js';
+import { abandoned, OperatorDecisions } from './decisions.js';
 import { reverseSwapRequest } from './reverse-swap.js';
 
 const store = proxyActivities<Activities>({
@@ -78,44 +76,10 @@ function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>)
   return candidates.find((s) => steps[s].state === 'waiting');
 }
 
-/**
- * Submits the swap. When ThingSpace may have carried it out although its answer was lost, resending
- * could swap twice: the saga goes on without a request id and recognises the swap by its callbacks,
- * which the gateway matches by device identifiers.
- */
-async function submitSwap(request: EidDeviceSwapRequest): Promise<{ requestId?: string }> {
-  try {
-    return await thingspace.submitEidDeviceSwap(request);
-  } catch (err) {
-    if (
-      err instanceof ActivityFailure &&
-      err.cause instanceof ApplicationFailure &&
-      err.cause.type === FailureType.ThingSpaceOutcomeUnknown
-    ) {
-      return {};
-    }
-    throw err;
-  }
-}
-
 /** A compensation registered before the step it undoes (STYLE.md §5); run newest first. */
 interface Compensation {
   name: string;
   run(): Promise<CompensationOutcome>;
-}
-
-const DECISIONS: readonly string[] = ['retry', 'compensate', 'abandon'];
-
-/** The decision in a signal's payload, or undefined when it is not one (signals cannot be refused). */
-function readDecision(input: unknown): OperatorDecision | undefined {
-  if (typeof input !== 'object' || input === null) return undefined;
-  const { decision, reason, operator } = input as Record<string, unknown>;
-  if (typeof decision !== 'string' || !DECISIONS.includes(decision)) return undefined;
-  return {
-    decision: decision as OperatorDecision['decision'],
-    ...(typeof reason === 'string' ? { reason } : {}),
-    ...(typeof operator === 'string' ? { operator } : {}),
-  };
 }
 
 /** Failures an operator's `retry` answers by resubmitting the swap. */
@@ -146,9 +110,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const callbackRequestIds = new Set<string>();
   const ledger = new CallbackLedger();
   const previousRequestIds: string[] = [];
-  const decisions: ReceivedDecision[] = [];
-  let pendingDecision: OperatorDecision | undefined;
-  let awaitingDecision: EidDeviceSwapStatus['awaitingDecision'];
+  const decisions = new OperatorDecisions();
   const compensations: Compensation[] = [];
   let compensationOutcomes: CompensationOutcome[] | undefined;
   /** The reverse swap's identifier change, while a compensation waits for it. */
@@ -208,18 +170,6 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       else apply(event);
     }
   });
-  setHandler(operatorDecisionSignal, (input) => {
-    const decision = readDecision(input);
-    if (!decision) {
-      log.warn('Operator decision ignored: not retry, compensate or abandon', {});
-      return;
-    }
-    // One decision at a time: a second one (or a duplicate) sent before the saga acted is ignored.
-    const acted = phase === 'awaitingDecision' && pendingDecision === undefined;
-    decisions.push({ ...decision, at: new Date().toISOString(), acted });
-    if (acted) pendingDecision = decision;
-    else log.warn('Operator decision ignored: the saga is not awaiting one', { decision: decision.decision, phase });
-  });
   setHandler(statusQuery, (): EidDeviceSwapStatus => ({
     phase,
     ...(requestId ? { requestId } : {}),
@@ -227,8 +177,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     steps,
     callbacksReceived: ledger.received,
     duplicatesIgnored: ledger.duplicates,
-    ...(awaitingDecision ? { awaitingDecision } : {}),
-    ...(decisions.length > 0 ? { decisions } : {}),
+    ...(decisions.awaiting ? { awaitingDecision: decisions.awaiting } : {}),
+    ...(decisions.received.length > 0 ? { decisions: decisions.received } : {}),
     ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     ...(compensationOutcomes ? { compensations: compensationOutcomes } : {}),
   }));
@@ -274,7 +224,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   /** Submits the swap and records its request id for correlation. */
   const submit = async () => {
     setPhase('submitting');
-    const submitted = await CancellationScope.nonCancellable(() => submitSwap(request));
+    const submitted = await CancellationScope.nonCancellable(() =>
+      submitOrUnknown(() => thingspace.submitEidDeviceSwap(request)),
+    );
     submittedAt = new Date().toISOString();
     if (submitted.requestId) {
       if (requestId) previousRequestIds.push(requestId);
@@ -331,23 +283,11 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
   /** Policy `hold`: parks the saga until an operator decides; no timeout, a person is needed. */
   const awaitDecision = async (failure: ApplicationFailure): Promise<OperatorDecision | undefined> => {
-    awaitingDecision = {
-      failure: { type: failure.type ?? FailureType.InternalError, message: failure.message },
-      since: new Date().toISOString(),
-    };
     setPhase('awaitingDecision');
     log.warn('Swap awaits an operator decision', { failureType: failure.type, requestId });
     // Late callbacks still count while the saga holds: if they complete the swap, nothing is left to decide.
-    await condition(() => pendingDecision !== undefined || settled());
-    if (pendingDecision === undefined) {
-      awaitingDecision = undefined;
-      log.info('Swap completed by late callbacks while it held', { requestId });
-      return undefined;
-    }
-    const decision = pendingDecision as OperatorDecision;
-    pendingDecision = undefined;
-    awaitingDecision = undefined;
-    log.info('Operator decision taken', { decision: decision.decision, operator: decision.operator });
+    const decision = await decisions.await(failure, settled);
+    if (!decision) log.info('Swap completed by late callbacks while it held', { requestId });
     return decision;
   };
 
@@ -528,19 +468,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       if (decision.decision === 'compensate') throw await compensate(failure);
       if (decision.decision === 'abandon') {
         setPhase('abandoned');
-        const by = decision.operator ? ` by ${decision.operator}` : '';
-        throw ApplicationFailure.create({
-          type: FailureType.Abandoned,
-          nonRetryable: true,
-          message: `Swap abandoned${by}: ${decision.reason ?? 'no reason given'} (after ${failure.type}: ${failure.message})`,
-          details: [
-            {
-              failure: { type: failure.type, message: failure.message },
-              reason: decision.reason,
-              operator: decision.operator,
-            },
-          ],
-        });
+        throw abandoned('Swap', decision, failure);
       }
       failure = await retry(failure);
     }

@@ -49,8 +49,13 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export async function startSystem(): Promise<TestSystem> {
-  const address = process.env.TEMPORAL_TEST_ADDRESS;
+export interface SystemOptions {
+  /** A Temporal server of the test's own (the chaos project has no global setup); default the shared one. */
+  temporalAddress?: string;
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
+  const address = options.temporalAddress ?? process.env.TEMPORAL_TEST_ADDRESS;
   if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is unset: run integration tests through jest (global setup)');
   if (!runtimeInstalled) {
     runtimeInstalled = true;
@@ -69,7 +74,11 @@ export async function startSystem(): Promise<TestSystem> {
   const simulator = createSimulator({ callbackDelayMs: 20, retryIntervalMs: 200, seed: 7 });
   const sim = await listen(simulator.app);
 
-  const connection = await Connection.connect({ address });
+  // Histories of bulk sagas are read whole by tests: above gRPC's default 4 MB message limit.
+  const connection = await Connection.connect({
+    address,
+    channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+  });
   const client = new Client({ connection });
   const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });
   const gateway = await listen(
@@ -133,7 +142,7 @@ export async function startSystem(): Promise<TestSystem> {
 let serial = 0;
 
 /** Digits unique to this test run, so that workflow ids (derived from devices) never collide across runs. */
-function uniqueDigits(length: number): string {
+export function uniqueDigits(length: number): string {
   serial += 1;
   const seed = `${Date.now()}${process.pid}${serial}`.replace(/\D/g, '');
   return seed.slice(-length).padStart(length, '9');
@@ -145,7 +154,7 @@ export interface SeededPair {
 }
 
 /** Seeds an active device with a line and a pre-active eUICC replacement, both unique to this test. */
-export async function seedSwapPair(system: TestSystem): Promise<SeededPair> {
+export async function seedSwapPair(system: Pick<TestSystem, 'sim'>): Promise<SeededPair> {
   const n = uniqueDigits(9);
   const out = {
     accountName: ACCOUNT,

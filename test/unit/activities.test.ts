@@ -52,6 +52,18 @@ class FakeThingSpace implements ThingSpacePort {
     return this.answer();
   }
 
+  async changeDeviceIdentifier(_serviceType: string, body: unknown, signal?: AbortSignal) {
+    return this.eidDeviceSwap(body, signal);
+  }
+
+  async changeProfileServicePlan(body: unknown, signal?: AbortSignal) {
+    return this.eidDeviceSwap(body, signal);
+  }
+
+  async activateDeviceProfiles(body: unknown, signal?: AbortSignal) {
+    return this.eidDeviceSwap(body, signal);
+  }
+
   async listDevices(): Promise<DeviceListResult> {
     return { hasMoreData: false, devices: [] };
   }

@@ -42,6 +42,7 @@ describe('normalizeCallback', () => {
         { kind: 'eid', id: '89033023312150000000000256691984' },
         { kind: 'iccid', id: '89148000004346060158' },
       ],
+      servicePlan: '18337',
     });
   });
 
@@ -145,6 +146,7 @@ describe('normalizeCallback', () => {
       status: 'warning',
       requestId: 'p-1',
       deviceIds: [{ kind: 'eid', id: '89033023312150000000000263619234' }],
+      profile: { profileStatus: 'pending' },
     });
   });
 
@@ -316,5 +318,285 @@ describe('callbackDeviceIds', () => {
     expect(
       callbackDeviceIds({ requestId: 'r-1', deviceResponse: { deactivateResponse: { deactivated: true } } }),
     ).toEqual([]);
+  });
+});
+
+const PROFILE_EID = '89033023312150000000000263619234';
+const PROFILE_ICCID = '89148000004346060638';
+const PROFILE_IMEI = '358729070031093';
+
+/** The callback of change-profile-service-plan.txt, with real identifiers in the page's mixed-case kinds. */
+function servicePlanCallback(): Record<string, unknown> {
+  const ids = [
+    { id: PROFILE_EID, kind: 'Eid' },
+    { id: PROFILE_IMEI, kind: 'Imei' },
+    { id: '18586928930', kind: 'msisdn' },
+    { id: PROFILE_ICCID, kind: 'Iccid' },
+  ];
+  return {
+    requestId: 'd1f08526-5443-4054-9a29-4456490ea9f8',
+    deviceIds: ids,
+    deviceResponse: {
+      deviceProfileResponse: {
+        deviceIdentifierCollection: ids,
+        state: 'ACTIVE',
+        profileStatus: 'ENABLE',
+        profileRole: 'LOCAL',
+      },
+    },
+    status: 'SUCCESS',
+    callbackCount: 1,
+    maxCallbackThreshold: 4,
+  };
+}
+
+/** The callback of activate-euicc-profile.txt, with real identifiers; `profile` replaces response fields. */
+function activationCallback(profile: Record<string, unknown> = {}, status = 'SUCCESS'): Record<string, unknown> {
+  const ids = [
+    { id: PROFILE_ICCID, kind: 'iccid' },
+    { id: PROFILE_IMEI, kind: 'imei' },
+    { id: PROFILE_EID, kind: 'eid' },
+    { id: '8586928930', kind: 'mdn' },
+  ];
+  return {
+    username: 'username',
+    password: 'password',
+    requestId: 'd1f08526-5443-4054-9a29-4456490ea9f8',
+    deviceIds: ids,
+    deviceResponse: {
+      deviceProfileResponse: {
+        deviceIdentifierCollection: ids,
+        state: 'Active',
+        profileStatus: 'ENABLE',
+        euiccStatus: 'EXECUTED_SUCCESS',
+        euiccStatusCode: '1.2.365',
+        euiccStatusDesc: 'EUICC device profile has been updated',
+        euiccSubAddressUpdateStatus: 'EXECUTED_SUCCESS',
+        euiccSubAddressUpdateStatusCode: '1',
+        euiccSubAddressUpdateStatusDesc: 'SUCCESS: Address has been updated',
+        carrierName: 'Verizon Wireless',
+        profileRole: 'LEAD',
+        ...profile,
+      },
+    },
+    status,
+    callbackCount: 1,
+    maxCallbackThreshold: 4,
+  };
+}
+
+describe('normalizeCallback of eSIM profile callbacks (DeviceProfileService)', () => {
+  it("turns the service-plan page's callback into a successful deviceProfile event with the profile it reports", () => {
+    expect(normalizeCallback('DeviceProfileService', servicePlanCallback(), STORED)).toEqual({
+      ...STORED,
+      service: 'DeviceProfileService',
+      type: 'deviceProfile',
+      status: 'success',
+      requestId: 'd1f08526-5443-4054-9a29-4456490ea9f8',
+      deviceIds: [
+        { kind: 'eid', id: PROFILE_EID },
+        { kind: 'imei', id: PROFILE_IMEI },
+        { kind: 'msisdn', id: '18586928930' },
+        { kind: 'iccid', id: PROFILE_ICCID },
+      ],
+      profile: { state: 'ACTIVE', profileStatus: 'ENABLE', profileRole: 'LOCAL' },
+    });
+  });
+
+  it("turns the activation page's callback into an event with the six profile fields and nothing else of the body", () => {
+    const event = normalizeCallback('DeviceProfileService', activationCallback(), STORED);
+    expect(event).toEqual({
+      ...STORED,
+      service: 'DeviceProfileService',
+      type: 'deviceProfile',
+      status: 'success',
+      requestId: 'd1f08526-5443-4054-9a29-4456490ea9f8',
+      deviceIds: [
+        { kind: 'iccid', id: PROFILE_ICCID },
+        { kind: 'imei', id: PROFILE_IMEI },
+        { kind: 'eid', id: PROFILE_EID },
+        { kind: 'mdn', id: '8586928930' },
+      ],
+      profile: {
+        state: 'Active',
+        profileStatus: 'ENABLE',
+        profileRole: 'LEAD',
+        euiccStatus: 'EXECUTED_SUCCESS',
+        euiccStatusCode: '1.2.365',
+        euiccStatusDesc: 'EUICC device profile has been updated',
+      },
+    });
+    expect(JSON.stringify(event)).not.toContain('password');
+  });
+
+  it.each([
+    ['SUCCESS', 'success'],
+    ['FAILED', 'failed'],
+    ['Failed', 'failed'],
+    ['WARNING', 'warning'],
+  ])('a profile callback with status %p reads as %p', (status, expected) => {
+    expect(normalizeCallback('DeviceProfileService', activationCallback({}, status), STORED).status).toBe(expected);
+  });
+
+  it('a FAILED profile callback without a faultResponse takes its fault from the eUICC status code and text', () => {
+    const body = activationCallback(
+      { euiccStatus: 'EXECUTED_FAILED', euiccStatusCode: '8.1.1', euiccStatusDesc: 'Profile download failed' },
+      'FAILED',
+    );
+    const event = normalizeCallback('DeviceProfileService', body, STORED);
+    expect(event.status).toBe('failed');
+    expect(event.fault).toEqual({ code: '8.1.1', message: 'Profile download failed' });
+    expect(event.profile).toEqual({
+      state: 'Active',
+      profileStatus: 'ENABLE',
+      profileRole: 'LEAD',
+      euiccStatus: 'EXECUTED_FAILED',
+      euiccStatusCode: '8.1.1',
+      euiccStatusDesc: 'Profile download failed',
+    });
+  });
+
+  it('a failed profile callback with only an eUICC status text still carries it as the fault', () => {
+    const body = activationCallback({ euiccStatusCode: undefined, euiccStatusDesc: 'EID not found' }, 'Failed');
+    expect(normalizeCallback('DeviceProfileService', body, STORED).fault).toEqual({
+      code: 'unknown',
+      message: 'EID not found',
+    });
+  });
+
+  it('a failed profile callback without any eUICC status or faultResponse has no fault to report', () => {
+    const body = activationCallback(
+      { euiccStatus: undefined, euiccStatusCode: undefined, euiccStatusDesc: undefined },
+      'FAILED',
+    );
+    const event = normalizeCallback('DeviceProfileService', body, STORED);
+    expect(event.status).toBe('failed');
+    expect(event).not.toHaveProperty('fault');
+  });
+
+  it('a faultResponse, when present, is the fault rather than the eUICC status', () => {
+    const body = {
+      ...activationCallback({ euiccStatusCode: '8.1.1', euiccStatusDesc: 'Profile download failed' }, 'Failed'),
+      faultResponse: {
+        faultcode: 'DeviceProfileService.REQUEST_FAILED.UnexpectedError',
+        faultstring: 'Unexpected error',
+      },
+    };
+    expect(normalizeCallback('DeviceProfileService', body, STORED).fault).toEqual({
+      code: 'DeviceProfileService.REQUEST_FAILED.UnexpectedError',
+      message: 'Unexpected error',
+    });
+  });
+
+  it.each(['SUCCESS', 'WARNING'])('a %s profile callback with an eUICC status code has no fault', (status) => {
+    expect(normalizeCallback('DeviceProfileService', activationCallback({}, status), STORED)).not.toHaveProperty(
+      'fault',
+    );
+  });
+
+  it('profile fields sent as numbers or booleans are read as strings; null, objects and arrays are left out', () => {
+    const body = {
+      requestId: 'p-2',
+      status: 'SUCCESS',
+      deviceResponse: {
+        deviceProfileResponse: {
+          state: null,
+          profileStatus: ['ENABLE'],
+          profileRole: { role: 'LEAD' },
+          euiccStatus: true,
+          euiccStatusCode: 1,
+          euiccStatusDesc: '',
+        },
+      },
+    };
+    expect(normalizeCallback('DeviceProfileService', body, STORED).profile).toEqual({
+      euiccStatus: 'true',
+      euiccStatusCode: '1',
+      euiccStatusDesc: '',
+    });
+  });
+
+  it.each([{}, { deviceIdentifierCollection: [], carrierName: 'Verizon Wireless' }, 'ENABLE', [{ state: 'ACTIVE' }]])(
+    'a deviceProfileResponse of %p reports no profile',
+    (deviceProfileResponse) => {
+      const body = { requestId: 'p-3', status: 'SUCCESS', deviceResponse: { deviceProfileResponse } };
+      const event = normalizeCallback('DeviceProfileService', body, STORED);
+      expect(event.type).toBe('deviceProfile');
+      expect(event).not.toHaveProperty('profile');
+    },
+  );
+
+  it('profile fields outside a deviceProfileResponse are not read as a profile', () => {
+    const body = { ...deactivationCallback(), deviceResponse: { deactivateResponse: { state: 'deactive' } } };
+    expect(normalizeCallback('CarrierService', body, STORED)).not.toHaveProperty('profile');
+  });
+});
+
+describe('normalizeCallback: the service plan of an identifier change', () => {
+  /** The callback of change-device-identifier.txt. */
+  const changeCallback = (servicePlan?: unknown): Record<string, unknown> => ({
+    username: '',
+    password: '',
+    requestId: 'a28892ea-6503-4aa7-bfa2-4cd45d42f61b',
+    deviceIds: [{ id: '22211315718', kind: 'ESN' }],
+    deviceResponse: {
+      changeIdentifierResponse: {
+        deviceIds: [{ id: 'A1000001999990', kind: 'iccid' }],
+        ...(servicePlan === undefined ? {} : { servicePlan }),
+      },
+    },
+    status: 'Success',
+    callbackCount: 1,
+    maxCallbackThreshold: 4,
+  });
+
+  it("carries the page's servicePlan into the event next to the new identifiers", () => {
+    expect(normalizeCallback('CarrierService', changeCallback('M2M_4G'), STORED)).toEqual({
+      ...STORED,
+      service: 'CarrierService',
+      type: 'identifierChange',
+      status: 'success',
+      requestId: 'a28892ea-6503-4aa7-bfa2-4cd45d42f61b',
+      deviceIds: [{ kind: 'esn', id: '22211315718' }],
+      resultDeviceIds: [{ kind: 'iccid', id: 'A1000001999990' }],
+      servicePlan: 'M2M_4G',
+    });
+  });
+
+  it.each([undefined, '', null, 42])('a servicePlan of %p (the plan did not change) is left out', (servicePlan) => {
+    expect(normalizeCallback('CarrierService', changeCallback(servicePlan), STORED)).not.toHaveProperty('servicePlan');
+  });
+
+  it('a servicePlan outside a changeIdentifierResponse is not read as the new plan', () => {
+    const body = { requestId: 'p-4', deviceResponse: { deviceProfileResponse: { servicePlan: 'M2M_4G' } } };
+    expect(normalizeCallback('DeviceProfileService', body, STORED)).not.toHaveProperty('servicePlan');
+  });
+});
+
+describe('callbackDeviceIds of eSIM profile callbacks', () => {
+  it("collects the page's deviceIdentifierCollection with the top-level identifiers, each once", () => {
+    const body = activationCallback({
+      deviceIdentifierCollection: [
+        { id: PROFILE_EID, kind: 'EID' },
+        { id: '89148000004346060158', kind: 'Iccid' },
+      ],
+    });
+    expect(callbackDeviceIds(body)).toEqual([
+      { kind: 'iccid', id: PROFILE_ICCID },
+      { kind: 'imei', id: PROFILE_IMEI },
+      { kind: 'eid', id: PROFILE_EID },
+      { kind: 'mdn', id: '8586928930' },
+      { kind: 'iccid', id: '89148000004346060158' },
+    ]);
+  });
+
+  it('finds the device of a profile callback that names it only in deviceIdentifierCollection', () => {
+    const { deviceIds: _top, ...body } = servicePlanCallback();
+    expect(callbackDeviceIds(body)).toEqual([
+      { kind: 'eid', id: PROFILE_EID },
+      { kind: 'imei', id: PROFILE_IMEI },
+      { kind: 'msisdn', id: '18586928930' },
+      { kind: 'iccid', id: PROFILE_ICCID },
+    ]);
   });
 });

@@ -180,6 +180,7 @@ describe('callback dispatcher', () => {
               { kind: 'imei', id: '352971090107661' },
               { kind: 'eid', id: '89033023312150000000000256691984' },
             ],
+            servicePlan: '18337',
           },
           {
             fingerprint: third.fingerprint,

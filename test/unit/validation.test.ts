@@ -395,6 +395,13 @@ describe('describeIssues', () => {
     );
   });
 
+  it('spells out the first 20 issues and counts the rest, so a bulk request with thousands of bad devices stays readable', () => {
+    const issues = Array.from({ length: 23 }, (_, i) => ({ field: `devices[${i}]`, message: `issue ${i}` }));
+    const text = describeIssues(issues);
+    expect(text).toContain('issue 19; and 3 more issues');
+    expect(text).not.toContain('issue 20');
+  });
+
   it('names a single issue without a trailing separator', () => {
     expect(describeIssues([{ field: 'request', message: 'request must be a JSON object' }])).toBe(
       'Invalid request: request must be a JSON object',

@@ -1,0 +1,286 @@
+/**
+ * The bulk sagas, changeProfileServicePlan and activateDeviceProfiles (DESIGN.md §6): any number of
+ * devices, split into shards (default 1,000) run as `profileShard` child workflows — one ThingSpace
+ * request each, a few at a time, activations paced under ThingSpace's 100 requests a minute. The saga
+ * aggregates each device's outcome (succeeded, failed with ThingSpace's reason, or no answer), shows
+ * progress in the `status` query and the UI, and, under policy `hold`, resubmits only the devices that
+ * failed or got no answer when an operator says `retry`.
+ */
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  log,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  bulkStatusQuery,
+  describeIssues,
+  deviceKey,
+  FailureType,
+  searchAttributes,
+  shardProgressSignal,
+  validateActivateDeviceProfiles,
+  validateChangeProfileServicePlan,
+  type ActivateDeviceProfilesRequest,
+  type BulkCounts,
+  type BulkDeviceResult,
+  type BulkOperation,
+  type BulkPhase,
+  type BulkResult,
+  type ChangeProfileServicePlanRequest,
+  type ValidationIssue,
+} from '../contracts/index.js';
+import { stepTimeoutOf } from './common.js';
+import { OperatorDecisions } from './decisions.js';
+import { profileShard, type ProfileShardInput, type ProfileShardResult } from './profile-shard.js';
+
+export const DEFAULT_SHARD_SIZE = 1_000;
+export const DEFAULT_SHARD_CONCURRENCY = 4;
+/** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
+const ACTIVATION_INTERVAL_MS = 600;
+
+export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
+  return runBulk('changeProfileServicePlan', request, validateChangeProfileServicePlan);
+}
+
+export async function activateDeviceProfiles(request: ActivateDeviceProfilesRequest): Promise<BulkResult> {
+  return runBulk('activateDeviceProfiles', request, validateActivateDeviceProfiles);
+}
+
+type Final = 'pending' | BulkDeviceResult['outcome'];
+
+const emptyCounts = (total: number): BulkCounts => ({
+  total,
+  succeeded: 0,
+  failed: 0,
+  noAnswer: 0,
+  pending: total,
+  warnings: 0,
+});
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+async function runBulk(
+  operation: BulkOperation,
+  request: ChangeProfileServicePlanRequest | ActivateDeviceProfilesRequest,
+  validate: (input: unknown) => ValidationIssue[],
+): Promise<BulkResult> {
+  const info = workflowInfo();
+  let phase: BulkPhase = 'validating';
+  const total = Array.isArray(request?.devices) ? request.devices.length : 0;
+  const results: BulkDeviceResult[] = [];
+  const finals: Final[] = [];
+  /** Counts the running shards last reported; their devices are `pending` in `finals`. */
+  const live = new Map<string, BulkCounts>();
+  const requestIds: string[] = [];
+  let round = 0;
+  let shardsInRound = 0;
+  let shardsDone = 0;
+  let callbacksReceived = 0;
+  let duplicatesIgnored = 0;
+  let abandonedBy: BulkResult['abandoned'];
+  // `compensate` is not offered for profiles (no documented undo): such a decision is recorded, not acted on.
+  const decisions = new OperatorDecisions((d) => d.decision !== 'compensate');
+
+  const counts = (): BulkCounts => {
+    const c = emptyCounts(total);
+    c.pending = 0;
+    for (const f of finals) c[f] += 1;
+    for (const shard of live.values()) {
+      c.succeeded += shard.succeeded;
+      c.failed += shard.failed;
+      c.warnings += shard.warnings;
+      c.pending -= shard.succeeded + shard.failed;
+    }
+    return c;
+  };
+  const describe = () => {
+    const c = counts();
+    const answered = c.succeeded + c.failed;
+    setCurrentDetails(
+      `**${operation}**, round ${round + 1}: ${answered} of ${total} devices answered — ` +
+        `${c.succeeded} succeeded, ${c.failed} failed, ${c.noAnswer} no answer, ${c.pending} pending (${c.warnings} with a warning). ` +
+        `Shards: ${live.size} running, ${shardsDone} of ${shardsInRound} done.`,
+    );
+  };
+
+  setHandler(shardProgressSignal, ({ shard, counts: reported }) => {
+    if (!live.has(shard)) return;
+    live.set(shard, reported);
+    describe();
+  });
+  setHandler(bulkStatusQuery, () => {
+    const failed = finals.filter((f) => f === 'failed').length;
+    const noAnswer = finals.filter((f) => f === 'noAnswer').length;
+    return {
+      phase,
+      operation,
+      counts: counts(),
+      shards: { total: shardsInRound, running: live.size, completed: shardsDone, round },
+      callbacksReceived,
+      duplicatesIgnored,
+      ...(decisions.awaiting ? { awaitingDecision: { failed, noAnswer, since: decisions.awaiting.since } } : {}),
+      ...(decisions.received.length > 0 ? { decisions: decisions.received } : {}),
+    };
+  });
+
+  const setPhase = (next: BulkPhase) => {
+    phase = next;
+    upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
+  };
+
+  upsertSearchAttributes([
+    { key: searchAttributes.Operation, value: operation },
+    ...(typeof request?.accountName === 'string'
+      ? [{ key: searchAttributes.ThingSpaceAccount, value: request.accountName }]
+      : []),
+  ]);
+  const issues = validate(request);
+  if (issues.length > 0) {
+    setPhase('failed');
+    throw ApplicationFailure.create({
+      type: FailureType.InvalidRequest,
+      nonRetryable: true,
+      message: describeIssues(issues),
+      // A failure is kept in history: thousands of device issues would bloat it, the first 100 tell enough.
+      details: [{ issues: issues.slice(0, 100), issueCount: issues.length }],
+    });
+  }
+
+  const { devices, options, ...rest } = request;
+  const shardSize = options?.shardSize ?? DEFAULT_SHARD_SIZE;
+  const concurrency = options?.shardConcurrency ?? DEFAULT_SHARD_CONCURRENCY;
+  const stepTimeout = stepTimeoutOf(options);
+  const policy = options?.failurePolicy ?? 'hold';
+  for (const device of devices) {
+    const first = device.deviceIds[0];
+    results.push({ device: first ? deviceKey(first) : 'none', outcome: 'noAnswer' });
+    finals.push('pending');
+  }
+  let nextActivationAt = 0;
+
+  /** Waits for the next slot under ThingSpace's activation rate limit. */
+  const pace = async () => {
+    if (operation !== 'activateDeviceProfiles') return;
+    const now = Date.now();
+    const at = Math.max(now, nextActivationAt);
+    nextActivationAt = at + ACTIVATION_INTERVAL_MS;
+    if (at > now) await sleep(at - now);
+  };
+
+  const merge = (indices: number[], outcome: ProfileShardResult) => {
+    if (outcome.requestId) requestIds.push(outcome.requestId);
+    callbacksReceived += outcome.callbacksReceived;
+    duplicatesIgnored += outcome.duplicatesIgnored;
+    const faults = new Map(outcome.faults.map((f) => [f.index, { code: f.code, message: f.message }]));
+    indices.forEach((index, i) => {
+      const device = (results[index] as BulkDeviceResult).device;
+      const letter = outcome.outcomes[i];
+      let result: BulkDeviceResult;
+      if (letter === 's') result = { device, outcome: 'succeeded' };
+      else if (letter === 'r') result = { device, outcome: 'succeeded', confirmedBy: 'reconciliation' };
+      else if (letter === 'f') {
+        const fault = faults.get(i) ?? { code: 'unknown', message: 'Failed' };
+        result = { device, outcome: 'failed', fault, ...(outcome.requestId ? { requestId: outcome.requestId } : {}) };
+      } else result = { device, outcome: 'noAnswer', ...(outcome.requestId ? { requestId: outcome.requestId } : {}) };
+      results[index] = result;
+      finals[index] = result.outcome;
+    });
+  };
+
+  /** Runs one round: the given devices in shards, `concurrency` at a time. */
+  const runRound = async (indices: number[]) => {
+    for (const i of indices) finals[i] = 'pending';
+    const shards = chunk(indices, shardSize);
+    shardsInRound = shards.length;
+    shardsDone = 0;
+    let next = 0;
+    const lane = async () => {
+      while (next < shards.length) {
+        const number = next++;
+        const members = shards[number] as number[];
+        const shard = `r${round}-s${number}`;
+        await pace();
+        live.set(shard, emptyCounts(members.length));
+        describe();
+        const input: ProfileShardInput = {
+          shard,
+          operation,
+          body: rest,
+          devices: members.map((i) => devices[i] as (typeof devices)[number]),
+          stepTimeout,
+        };
+        try {
+          merge(
+            members,
+            await executeChild(profileShard, { workflowId: `${info.workflowId}/${shard}`, args: [input] }),
+          );
+        } catch (err) {
+          // A shard that failed as a whole (not a device): its devices fail with its reason.
+          const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+          const message = cause instanceof Error ? cause.message : String(cause);
+          const code = cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : 'ShardFailed';
+          log.error('Shard failed', { shard, error: message });
+          for (const i of members) {
+            results[i] = {
+              device: (results[i] as BulkDeviceResult).device,
+              outcome: 'failed',
+              fault: { code, message },
+            };
+            finals[i] = 'failed';
+          }
+        }
+        live.delete(shard);
+        shardsDone += 1;
+        describe();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, shards.length) }, lane));
+  };
+
+  setPhase('running');
+  await runRound(devices.map((_, i) => i));
+  for (;;) {
+    const retryable = finals.flatMap((f, i) => (f === 'failed' || f === 'noAnswer' ? [i] : []));
+    if (retryable.length === 0 || policy === 'fail') break;
+    setPhase('awaitingDecision');
+    const failure = ApplicationFailure.create({
+      type: FailureType.StepFailed,
+      message: `${retryable.length} of ${total} devices failed or got no answer`,
+    });
+    const decision = await decisions.await(failure, () => false);
+    if (decision?.decision !== 'retry') {
+      abandonedBy = {
+        ...(decision?.reason ? { reason: decision.reason } : {}),
+        ...(decision?.operator ? { operator: decision.operator } : {}),
+      };
+      break;
+    }
+    round += 1;
+    setPhase('running');
+    log.info('Resubmitting the devices that failed or got no answer', { devices: retryable.length, round });
+    await runRound(retryable);
+  }
+
+  setPhase('completed');
+  describe();
+  return {
+    operation,
+    accountName: request.accountName,
+    counts: counts(),
+    devices: results,
+    requestIds,
+    resubmissions: round,
+    ...(abandonedBy ? { abandoned: abandonedBy } : {}),
+    completedAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * One shard of a bulk saga (DESIGN.md §6): a child workflow that claims its devices, sends ONE ThingSpace
+ * request for them, and collects the one DeviceProfileService callback per profile that follows. Each
+ * device ends `succeeded`, `failed` (with ThingSpace's reason) or `noAnswer`. Its own history holds only
+ * its shard's callbacks, so no history comes near Temporal's limits however many devices the saga has.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  deviceKey,
+  FailureType,
+  shardProgressSignal,
+  thingspaceCallbackSignal,
+  type BulkCounts,
+  type BulkOperation,
+  type CallbackEvent,
+  type ProfileDevice,
+} from '../contracts/index.js';
+import { msToNumber } from '@temporalio/common';
+import type { Activities, ProfileSubmission } from '../activities/index.js';
+import { CallbackLedger, NON_RETRYABLE, sagaFailure, submitOrUnknown } from './common.js';
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const thingspace = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  // 429 (100 activations a minute) and outages are waited out for up to an hour.
+  scheduleToCloseTimeout: '1 hour',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** Progress goes to the parent at most this often, and only when it changed. */
+const PROGRESS_INTERVAL = '5 seconds';
+
+export interface ProfileShardInput {
+  /** The parent's name for the shard, e.g. `r0-s3` (round 0, shard 3). */
+  shard: string;
+  operation: BulkOperation;
+  /** The ThingSpace body without `devices` (account, plan, place of use …). */
+  body: Omit<ProfileSubmission['body'], 'devices'>;
+  devices: ProfileDevice[];
+  stepTimeout: string | number;
+}
+
+export interface ProfileShardResult {
+  shard: string;
+  requestId?: string;
+  submitOutcomeUnknown?: boolean;
+  /**
+   * One letter per device, in the shard's order: `s` succeeded (callback), `r` succeeded (device list),
+   * `f` failed, `n` no answer. Compact, because the parent's history keeps every shard's result.
+   */
+  outcomes: string;
+  /** ThingSpace's reasons, by the device's position in the shard. */
+  faults: { index: number; code: string; message: string }[];
+  callbacksReceived: number;
+  duplicatesIgnored: number;
+}
+
+type DeviceState = 'pending' | 'warning' | 'succeeded' | 'reconciled' | 'failed';
+
+const LETTER: Record<DeviceState, string> = {
+  pending: 'n',
+  warning: 'n',
+  succeeded: 's',
+  reconciled: 'r',
+  failed: 'f',
+};
+const isFinal = (s: DeviceState | undefined) => s === 'succeeded' || s === 'reconciled' || s === 'failed';
+
+export async function profileShard(input: ProfileShardInput): Promise<ProfileShardResult> {
+  const { shard, operation, devices } = input;
+  const accountName = input.body.accountName;
+  const states: DeviceState[] = devices.map(() => 'pending');
+  const faults = new Map<number, { code: string; message: string }>();
+  // Any identifier of a device finds it: callbacks list every identifier, in any casing.
+  const indexOf = new Map<string, number>();
+  devices.forEach((d, i) => d.deviceIds.forEach((id) => indexOf.set(deviceKey(id), i)));
+  const ledger = new CallbackLedger();
+  let requestId: string | undefined;
+  let changed = false;
+
+  const counts = (): BulkCounts => {
+    const c: BulkCounts = { total: devices.length, succeeded: 0, failed: 0, noAnswer: 0, pending: 0, warnings: 0 };
+    for (const s of states) {
+      if (s === 'succeeded' || s === 'reconciled') c.succeeded += 1;
+      else if (s === 'failed') c.failed += 1;
+      else c.pending += 1;
+      if (s === 'warning') c.warnings += 1;
+    }
+    return c;
+  };
+  const settled = () => states.every(isFinal);
+
+  const apply = (event: CallbackEvent) => {
+    if (event.type !== 'deviceProfile' && event.status !== 'failed') return;
+    const index = event.deviceIds.map((d) => indexOf.get(deviceKey(d))).find((i) => i !== undefined);
+    if (index === undefined) {
+      log.warn('Profile callback for no device of this shard ignored', { inboxId: event.inboxId });
+      return;
+    }
+    if (isFinal(states[index])) return;
+    if (event.status === 'warning') {
+      states[index] = 'warning';
+    } else if (event.status === 'failed') {
+      states[index] = 'failed';
+      faults.set(index, event.fault ?? { code: 'unknown', message: event.profile?.euiccStatusDesc ?? 'Failed' });
+    } else {
+      states[index] = 'succeeded';
+    }
+    changed = true;
+  };
+  setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
+
+  const parent = workflowInfo().parent;
+  const report = async () => {
+    if (!parent || !changed) return;
+    changed = false;
+    await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardProgressSignal, {
+      shard,
+      counts: counts(),
+    });
+  };
+
+  const finish = (): ProfileShardResult => ({
+    shard,
+    ...(requestId ? { requestId } : { submitOutcomeUnknown: true }),
+    outcomes: states.map((s) => LETTER[s]).join(''),
+    faults: [...faults.entries()].map(([index, fault]) => ({ index, ...fault })),
+    callbacksReceived: ledger.received,
+    duplicatesIgnored: ledger.duplicates,
+  });
+
+  /** Every device failed for the same reason (the request was refused, a device is busy …). */
+  const failAll = (err: unknown): ProfileShardResult => {
+    const failure = sagaFailure(err);
+    if (!(failure instanceof ApplicationFailure)) throw failure;
+    const fault = { code: failure.type ?? FailureType.InternalError, message: failure.message };
+    states.forEach((state, i) => {
+      if (isFinal(state)) return;
+      states[i] = 'failed';
+      faults.set(i, fault);
+    });
+    log.warn('Shard failed as a whole', { shard, failureType: failure.type });
+    return finish();
+  };
+
+  try {
+    const keys = devices.flatMap((d) => d.deviceIds);
+    try {
+      await CancellationScope.nonCancellable(() => store.claimDevices(keys));
+    } catch (err) {
+      return failAll(err);
+    }
+    let submitted: { requestId?: string };
+    try {
+      submitted = await CancellationScope.nonCancellable(() =>
+        submitOrUnknown(() =>
+          thingspace.submitProfileOperation({
+            operation,
+            body: { ...input.body, devices },
+          } as ProfileSubmission),
+        ),
+      );
+    } catch (err) {
+      return failAll(err);
+    }
+    requestId = submitted.requestId;
+    if (requestId) await store.addCorrelationKeys([`requestid:${requestId}`]);
+    else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
+
+    // Waits for every device, reporting progress as it comes, until the step timeout.
+    const deadline = Date.now() + msToNumber(input.stepTimeout as Parameters<typeof msToNumber>[0]);
+    while (!settled() && Date.now() < deadline) {
+      await condition(() => settled() || changed, deadline - Date.now());
+      if (settled()) break;
+      if (changed) {
+        await report();
+        await condition(settled, PROGRESS_INTERVAL);
+      }
+    }
+
+    const open = devices.flatMap((d, i) => (isFinal(states[i]) ? [] : [d.deviceIds]));
+    if (open.length > 0) {
+      // Callbacks can be lost for good (ThingSpace re-sends only a few times): ask the device list.
+      const servicePlan = 'servicePlan' in input.body ? input.body.servicePlan : undefined;
+      const { confirmed } = await thingspace.reconcileProfiles({
+        operation,
+        accountName,
+        ...(servicePlan ? { servicePlan } : {}),
+        devices: open,
+      });
+      const seen = new Set(confirmed);
+      devices.forEach((d, i) => {
+        const first = d.deviceIds[0];
+        if (!isFinal(states[i]) && first && seen.has(deviceKey(first))) states[i] = 'reconciled';
+      });
+    }
+    return finish();
+  } finally {
+    await CancellationScope.nonCancellable(() => store.releaseDevices());
+  }
+}
