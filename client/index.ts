@@ -131,18 +131,19 @@ export function getEidDeviceSwap(client: Client, workflowId: string): EidDeviceS
 }
 
 /**
- * Starts a changeDeviceIdentifier saga (or finds the one already started for the same device). The
- * page's body names no account; `accountName` (the account the worker logs in to) keys the saga.
+ * Starts a changeDeviceIdentifier saga (or finds the one already started for the same change of the same
+ * device). The page's body names no account; `accountName` (the account the worker logs in to) keys the
+ * saga. `operationId` (default: a digest of the request) tells one change from another.
  */
 export async function startChangeDeviceIdentifier(
   client: Client,
   accountName: string,
   request: ChangeDeviceIdentifierRequest,
-  options: SagaOptions & StartOptions = {},
+  options: SagaOptions & StartOptions & { operationId?: string } = {},
 ): Promise<ChangeDeviceIdentifierHandle> {
-  const { taskQueue = TASK_QUEUE, ...sagaOptions } = options;
+  const { taskQueue = TASK_QUEUE, operationId, ...sagaOptions } = options;
   const body = validated(withOptions(request, sagaOptions), validateChangeDeviceIdentifier);
-  const workflowId = workflowIds.changeDeviceIdentifier(accountName, body);
+  const workflowId = workflowIds.changeDeviceIdentifier(accountName, body, operationId ?? requestDigest(body));
   return startSaga(
     client,
     'changeDeviceIdentifier',

@@ -135,14 +135,16 @@ export const workflowIds = {
   },
   /**
    * The page's body names no account, so the caller passes the one it submits for. Keyed by the device
-   * being changed (`deviceIds`), so a retried start of the same change finds the running (or completed)
-   * saga instead of starting a second one.
+   * being changed (`deviceIds`) and a key of the change itself — the caller's operation id, or a digest of
+   * the request — so a retried start finds the saga already started, while a later, different change of
+   * the same device (a new number after a new SIM) is a saga of its own.
    */
   changeDeviceIdentifier(
     accountName: string,
     request: Pick<ChangeDeviceIdentifierRequest, 'serviceType' | 'deviceIds'>,
+    requestKey: string,
   ): string {
-    return `changeDeviceIdentifier:${accountName}:${request.serviceType}:${primaryKey(request.deviceIds)}`;
+    return `changeDeviceIdentifier:${accountName}:${request.serviceType}:${primaryKey(request.deviceIds)}:${requestKey}`;
   },
   /**
    * A bulk saga is keyed by account and a key of the whole request — the caller's own operation id, or a

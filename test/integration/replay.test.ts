@@ -1,10 +1,11 @@
 /**
  * Recorded histories of real sagas must replay on the current workflow code: a change that would make
  * running sagas fail with a non-determinism error fails here first. Record a new one with
- * `temporal workflow show -w <id> [-r <run>] -o json > test/histories/<name>.json`.
+ * `temporal workflow show -w <id> [-r <run>] -o json > test/histories/<name>.json`; for a saga that
+ * starts child workflows, also write its workflow id to `test/histories/<name>.workflow-id`.
  */
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
 
 const dir = new URL('../histories/', import.meta.url);
@@ -16,9 +17,13 @@ beforeAll(async () => {
 });
 
 describe('recorded saga histories', () => {
-  it('include a completed swap, a failed step, an unknown submit outcome and held sagas', () => {
+  it('include every saga: swaps (completed, failed step, unknown submit outcome, held), identifier changes and a bulk saga with its shard', () => {
     expect(files.sort()).toEqual(
       expect.arrayContaining([
+        'change-device-identifier-completed.json',
+        'change-device-identifier-hold-retry.json',
+        'change-profile-service-plan-hold-retry.json',
+        'profile-shard-with-failure.json',
         'eid-device-swap-completed.json',
         'eid-device-swap-hold-compensate.json',
         'eid-device-swap-hold-retry-abandon.json',
@@ -30,8 +35,11 @@ describe('recorded saga histories', () => {
 
   it.each(files)('%s replays on the current workflow code without non-determinism', async (file) => {
     const history: unknown = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
+    // A saga with child workflows derives their ids from its own: such a history comes with its workflow id.
+    const idFile = new URL(file.replace(/\.json$/, '.workflow-id'), dir);
+    const workflowId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : `replay-${file}`;
     await expect(
-      Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history, `replay-${file}`),
+      Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history, workflowId),
     ).resolves.toBeUndefined();
   });
 });

@@ -246,7 +246,7 @@ describe('changeDeviceIdentifier names', () => {
     expect(WORKFLOW_TYPES.changeDeviceIdentifier).toBe('changeDeviceIdentifier');
   });
 
-  it('a workflow id names the account, the service type and the changing device by its preferred identifier', () => {
+  it('a workflow id names the account, the service type, the changing device by its preferred identifier and the change', () => {
     const request = {
       ...euiccChange(),
       deviceIds: [
@@ -254,8 +254,8 @@ describe('changeDeviceIdentifier names', () => {
         { kind: 'ICCID', id: '8914800000434606015F' },
       ],
     };
-    expect(workflowIds.changeDeviceIdentifier('1223334444-01234', request)).toBe(
-      'changeDeviceIdentifier:1223334444-01234:4g:iccid:8914800000434606015f',
+    expect(workflowIds.changeDeviceIdentifier('1223334444-01234', request, '0f3a9c2be41d7788')).toBe(
+      'changeDeviceIdentifier:1223334444-01234:4g:iccid:8914800000434606015f:0f3a9c2be41d7788',
     );
   });
 });
