@@ -219,10 +219,10 @@ export function validateChangeDeviceIdentifier(input: unknown): ValidationIssue[
   return v.issues;
 }
 
-/** One sentence for an error message, naming every field at fault. */
 /** At most this many issues are spelled out; a bulk request with thousands of bad devices says how many more. */
 export const MAX_DESCRIBED_ISSUES = 20;
 
+/** One sentence for an error message, naming every field at fault. */
 export function describeIssues(issues: ValidationIssue[]): string {
   const shown = issues.slice(0, MAX_DESCRIBED_ISSUES).map((i) => i.message);
   const more = issues.length - shown.length;
