@@ -3,8 +3,10 @@
  * signalling happen after the answer, in the dispatcher, because ThingSpace re-sends a callback whose
  * answer takes longer than ~4 s (thingspace-api-notes.md).
  */
+import type { PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { codecRouter } from '../codec/server.js';
 import {
   CALLBACK_SERVICES,
   callbackDeviceIds,
@@ -33,6 +35,13 @@ export interface GatewayDeps {
   operatorToken?: string;
   /** Called after an operator replayed a callback, so the dispatcher can run at once. */
   onReplayed?: () => void;
+  /**
+   * The payload codec, served to holders of the operator token as the Temporal UI's codec endpoint under
+   * /codec; not served unless `operatorToken` is set too.
+   */
+  payloadCodec?: PayloadCodec;
+  /** Origins of the Temporal UI allowed to call /codec from a browser; default the dev server's UI. */
+  codecOrigins?: readonly string[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -89,6 +98,18 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   if (deps.operatorToken !== undefined) {
     app.use('/operator', operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed }));
+  }
+
+  if (deps.payloadCodec !== undefined && deps.operatorToken !== undefined) {
+    app.use(
+      '/codec',
+      codecRouter({
+        codec: deps.payloadCodec,
+        token: deps.operatorToken,
+        logger,
+        ...(deps.codecOrigins && { allowedOrigins: deps.codecOrigins }),
+      }),
+    );
   }
 
   const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });

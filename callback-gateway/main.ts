@@ -1,6 +1,7 @@
 /** `npm run start:gateway`: the callback gateway on GATEWAY_PORT, dispatching to Temporal. */
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
+import { dataConverterFor } from '../codec/index.js';
 import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
@@ -19,7 +20,9 @@ if (
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
-const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+// The signals carry device identifiers: encrypted like everything else the sagas receive.
+const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
+const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 const dispatcher = createDispatcher({
   store,
   signal: temporalSignaler(client),
@@ -40,6 +43,8 @@ const app = createApp({
   ready: () => dispatcher.running,
   operatorToken: config.OPERATOR_TOKEN,
   onReplayed: () => dispatcher.kick(),
+  payloadCodec: dataConverter?.payloadCodecs?.[0],
+  codecOrigins: config.CODEC_CORS_ORIGINS,
 });
 
 async function expireParked(): Promise<void> {
@@ -57,7 +62,11 @@ const parkSweep = setInterval(() => void expireParked(), config.PARK_SWEEP_INTER
 const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
   dispatcher.start();
   logger.info(
-    { url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`, operatorApi: config.OPERATOR_TOKEN !== undefined },
+    {
+      url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
+      operatorApi: config.OPERATOR_TOKEN !== undefined,
+      codecEndpoint: config.OPERATOR_TOKEN !== undefined && dataConverter !== undefined,
+    },
     'Callback gateway listening',
   );
 });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
+  bulkDeviceQuery,
   bulkStatusQuery,
   changeIdentifierStatusQuery,
   describeIssues,
@@ -17,6 +18,7 @@ import {
   validateEidDeviceSwap,
   workflowIds,
   type ActivateDeviceProfilesRequest,
+  type BulkDeviceStatus,
   type BulkOperation,
   type BulkOptions,
   type BulkResult,
@@ -59,7 +61,17 @@ export type ChangeDeviceIdentifierHandle = SagaHandle<
   ChangeDeviceIdentifierResult,
   ChangeDeviceIdentifierStatus
 >;
-export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus>;
+export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus> & {
+  /** Where one device stands, by any of its identifiers as `kind:id`; undefined when the saga has no such device. */
+  device(key: string): Promise<BulkDeviceStatus | undefined>;
+};
+
+function bulkHandle<Request>(handle: WorkflowHandle): BulkHandle<Request> {
+  return Object.assign(handle as BulkHandle<Request>, {
+    status: () => handle.query(bulkStatusQuery),
+    device: (key: string) => handle.query(bulkDeviceQuery, key),
+  });
+}
 
 /**
  * Temporal refuses a workflow input above 2 MB (its default blob size limit); the check here says so in
@@ -209,7 +221,15 @@ async function startBulk<Request extends ChangeProfileServicePlanRequest | Activ
     ]);
   }
   const workflowId = workflowIds.bulk(operation, body.accountName, operationId ?? requestDigest(body));
-  return startSaga(client, operation, workflowId, body, taskQueue, (h) => () => h.query(bulkStatusQuery));
+  const handle = await startSaga<WorkflowHandle>(
+    client,
+    operation,
+    workflowId,
+    body,
+    taskQueue,
+    (h) => () => h.query(bulkStatusQuery),
+  );
+  return bulkHandle<Request>(handle);
 }
 
 /** Starts a changeProfileServicePlan saga (or finds the one already started for the same request). */
@@ -232,8 +252,7 @@ export async function startActivateDeviceProfiles(
 
 /** A handle to an existing bulk saga by its workflow id. */
 export function getBulkOperation<Request = unknown>(client: Client, workflowId: string): BulkHandle<Request> {
-  const handle = client.workflow.getHandle(workflowId);
-  return Object.assign(handle as BulkHandle<Request>, { status: () => handle.query(bulkStatusQuery) });
+  return bulkHandle<Request>(client.workflow.getHandle(workflowId));
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { payloadKeyProblem } from '../codec/keys.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
 const SIM = {
@@ -64,15 +65,39 @@ const operatorToken = z
 // Node runs a timer whose delay exceeds 2^31-1 ms after 1 ms instead, which would turn a sweep into a busy loop.
 const timerInterval = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 
+/** AES-256 keys for Temporal payloads (codec/keys.ts); the problem named, never the key. */
+export const payloadEncryptionKey = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = payloadKeyProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  })
+  .optional()
+  .describe(
+    'Comma-separated base64 AES-256 keys; the first encrypts Temporal payloads, all decrypt; unset: no encryption',
+  );
+const payloadEncryption = { PAYLOAD_ENCRYPTION_KEY: payloadEncryptionKey };
+
+// An origin is scheme, host and port: no path, no trailing slash (browsers send it that way in `Origin`).
+const ORIGIN = /^https?:\/\/[^/\s,]+$/;
+const origins = z
+  .string()
+  .refine(
+    (value) => value.split(',').every((origin) => ORIGIN.test(origin.trim())),
+    'must be comma-separated origins such as http://localhost:8233 (scheme, host and port, no path)',
+  )
+  .transform((value) => value.split(',').map((origin) => origin.trim()));
+
 const logging = {
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 };
 
-export const workerSchema = z.object({ ...temporal, ...store, ...thingspace, ...logging });
+export const workerSchema = z.object({ ...temporal, ...store, ...thingspace, ...payloadEncryption, ...logging });
 export const gatewaySchema = z.object({
   ...temporal,
   ...store,
   ...callbackCredentials,
+  ...payloadEncryption,
   ...logging,
   GATEWAY_PORT: port(3000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
@@ -88,6 +113,11 @@ export const gatewaySchema = z.object({
   OPERATOR_TOKEN: operatorToken
     .optional()
     .describe('Bearer token for the operator endpoints under /operator; unset: those endpoints are not served'),
+  CODEC_CORS_ORIGINS: origins
+    .optional()
+    .describe(
+      'Temporal UI origins that may call the codec endpoint (/codec); default http://127.0.0.1:8233,http://localhost:8233',
+    ),
   PARK_TTL_MS: z.coerce
     .number()
     .int()
@@ -101,9 +131,13 @@ export const startSchema = z.object({
   ...store,
   ...thingspace,
   ...callbackCredentials,
+  ...payloadEncryption,
   ...logging,
   GATEWAY_PORT: port(3000),
   SIMULATOR_PORT: port(3100),
+  OPERATOR_TOKEN: operatorToken
+    .optional()
+    .describe('With PAYLOAD_ENCRYPTION_KEY set, npm start points the Temporal UI at the codec endpoint (/codec)'),
   CALLBACK_PUBLIC_URL: z.string().url().optional().describe('URL ThingSpace calls; default the local gateway'),
 });
 

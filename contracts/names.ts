@@ -6,6 +6,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
   BulkCounts,
+  BulkDeviceStatus,
   BulkOperation,
   BulkStatus,
   CallbackEvent,
@@ -38,6 +39,12 @@ export const changeIdentifierStatusQuery = defineQuery<ChangeDeviceIdentifierSta
 /** The same `status` query, as the bulk sagas answer it (per-device progress). */
 export const bulkStatusQuery = defineQuery<BulkStatus>('status');
 /** A shard's counts, sent by the shard to its bulk saga as callbacks come in. */
+/**
+ * Where one device of a bulk saga stands, by any of its identifiers as `kind:id` (e.g. `eid:8904…`);
+ * undefined when the saga has no such device. From the CLI: `temporal workflow query --name device
+ * --input '"eid:8904…"'`.
+ */
+export const bulkDeviceQuery = defineQuery<BulkDeviceStatus | undefined, [string]>('device');
 export const shardProgressSignal = defineSignal<[{ shard: string; counts: BulkCounts }]>('shardProgress');
 /**
  * An operator's decision for a saga held by policy `hold`. A signal, not an update, so it can be sent

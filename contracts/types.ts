@@ -338,6 +338,18 @@ export interface BulkCounts {
 
 export type BulkPhase = 'validating' | 'running' | 'awaitingDecision' | 'completed' | 'failed';
 
+/**
+ * Answer of the `device` query of a bulk saga or shard: where one device stands. `shard` is the workflow
+ * id of the shard that has the device now (its own `device` query tells whether a warning came).
+ */
+export interface BulkDeviceStatus {
+  device: string;
+  state: 'pending' | 'warning' | 'succeeded' | 'failed' | 'noAnswer';
+  shard?: string;
+  fault?: { code: string; message: string };
+  confirmedBy?: 'reconciliation';
+}
+
 /** Answer of the `status` query of a bulk saga. */
 export interface BulkStatus {
   phase: BulkPhase;

@@ -38,6 +38,11 @@ const useSimulator =
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
+// The gateway serves the codec endpoint only to holders of the operator token (codec/server.ts).
+const codecEndpoint =
+  config.PAYLOAD_ENCRYPTION_KEY !== undefined && config.OPERATOR_TOKEN !== undefined
+    ? `${gatewayUrl}/codec`
+    : undefined;
 
 try {
   const [host, port] = config.TEMPORAL_ADDRESS.split(':');
@@ -51,6 +56,7 @@ try {
       ip: host ?? '127.0.0.1',
       port: Number(port ?? 7233),
       dbFile: resolve(config.DATA_DIR, 'temporal.db'),
+      ...(codecEndpoint && { uiCodecEndpoint: codecEndpoint }),
       log: (line) => say(`[temporal] ${line}`),
     });
   }
@@ -92,6 +98,13 @@ try {
   say(`  Temporal           ${config.TEMPORAL_ADDRESS} (task queue euicc-lifecycle)`);
   say(`  Callback gateway   ${gatewayUrl} (callbacks registered for ${CALLBACK_SERVICES.join(', ')})`);
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
+  if (config.PAYLOAD_ENCRYPTION_KEY !== undefined) {
+    say(
+      codecEndpoint
+        ? `  Payloads           encrypted; codec endpoint ${codecEndpoint} (Bearer OPERATOR_TOKEN)`
+        : '  Payloads           encrypted; set OPERATOR_TOKEN to serve the codec endpoint for the UI and CLI',
+    );
+  }
   say('');
   say('Next, in another terminal:  npm run demo:swap');
   say('Ctrl-C stops everything.');

@@ -1,6 +1,7 @@
 /** `npm run start:worker`: hosts the sagas and their activities until SIGINT/SIGTERM. */
 import { NativeConnection, Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { dataConverterFor } from '../codec/index.js';
 import { parseConfig, workerSchema } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
@@ -65,8 +66,12 @@ const worker = await createLifecycleWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   activities: createActivities({ thingspace, store }),
+  dataConverter: dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY),
 });
-logger.info({ taskQueue: worker.options.taskQueue }, 'Worker polling');
+logger.info(
+  { taskQueue: worker.options.taskQueue, payloadEncryption: config.PAYLOAD_ENCRYPTION_KEY !== undefined },
+  'Worker polling',
+);
 await worker.run();
 await connection.close();
 await store.close();

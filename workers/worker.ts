@@ -1,4 +1,5 @@
 /** Builds the worker that hosts every saga and activity on the `euicc-lifecycle` task queue. */
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { TASK_QUEUE } from '../contracts/index.js';
@@ -14,6 +15,8 @@ export interface LifecycleWorkerOptions {
   taskQueue?: string;
   /** A pre-built bundle (tests build one per run) instead of bundling the workflows again. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Payload encryption (`dataConverterFor`); every client of the task queue must use the same one. */
+  dataConverter?: DataConverter;
 }
 
 export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<Worker> {
@@ -22,6 +25,7 @@ export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: options.activities,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

@@ -18,6 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  bulkDeviceQuery,
   bulkStatusQuery,
   describeIssues,
   deviceKey,
@@ -28,6 +29,7 @@ import {
   validateChangeProfileServicePlan,
   type ActivateDeviceProfilesRequest,
   type BulkCounts,
+  type BulkDeviceStatus,
   type BulkDeviceResult,
   type BulkOperation,
   type BulkPhase,
@@ -118,6 +120,24 @@ async function runBulk(
     live.set(shard, reported);
     describe();
   });
+  /** Each device's position in the request, by any of its identifiers. */
+  const indexOf = new Map<string, number>();
+  /** The shard each device is in while its shard runs. */
+  const runningShard = new Map<number, string>();
+  setHandler(bulkDeviceQuery, (key): BulkDeviceStatus | undefined => {
+    const index = indexOf.get(String(key).toLowerCase());
+    const result = index === undefined ? undefined : results[index];
+    if (index === undefined || !result) return undefined;
+    const shard = runningShard.get(index);
+    if (shard) return { device: result.device, state: 'pending', shard: `${info.workflowId}/${shard}` };
+    const final = finals[index] as Final;
+    return {
+      device: result.device,
+      state: final,
+      ...(result.fault && final === 'failed' ? { fault: result.fault } : {}),
+      ...(result.confirmedBy ? { confirmedBy: result.confirmedBy } : {}),
+    };
+  });
   setHandler(bulkStatusQuery, () => {
     const failed = finals.filter((f) => f === 'failed').length;
     const noAnswer = finals.filter((f) => f === 'noAnswer').length;
@@ -161,7 +181,8 @@ async function runBulk(
   const concurrency = options?.shardConcurrency ?? DEFAULT_SHARD_CONCURRENCY;
   const stepTimeout = stepTimeoutOf(options);
   const policy = options?.failurePolicy ?? 'hold';
-  for (const device of devices) {
+  for (const [index, device] of devices.entries()) {
+    for (const id of device.deviceIds) indexOf.set(deviceKey(id), index);
     const first = device.deviceIds[0];
     results.push({ device: first ? deviceKey(first) : 'none', outcome: 'noAnswer' });
     finals.push('pending');
@@ -211,6 +232,7 @@ async function runBulk(
         const shard = `r${round}-s${number}`;
         await pace();
         live.set(shard, emptyCounts(members.length));
+        for (const i of members) runningShard.set(i, shard);
         describe();
         const input: ProfileShardInput = {
           shard,
@@ -240,6 +262,7 @@ async function runBulk(
           }
         }
         live.delete(shard);
+        for (const i of members) runningShard.delete(i);
         shardsDone += 1;
         describe();
       }

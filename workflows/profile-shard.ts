@@ -12,14 +12,19 @@ import {
   log,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  bulkDeviceQuery,
   deviceKey,
   FailureType,
+  PROFILE_SHARD_WORKFLOW,
+  searchAttributes,
   shardProgressSignal,
   thingspaceCallbackSignal,
   type BulkCounts,
+  type BulkDeviceStatus,
   type BulkOperation,
   type CallbackEvent,
   type ProfileDevice,
@@ -127,6 +132,20 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     changed = true;
   };
   setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
+  setHandler(bulkDeviceQuery, (key): BulkDeviceStatus | undefined => {
+    const index = indexOf.get(String(key).toLowerCase());
+    const device = index === undefined ? undefined : devices[index]?.deviceIds[0];
+    if (index === undefined || !device) return undefined;
+    const state = states[index] as DeviceState;
+    const fault = faults.get(index);
+    return {
+      device: deviceKey(device),
+      state: state === 'reconciled' ? 'succeeded' : state,
+      shard: workflowInfo().workflowId,
+      ...(fault ? { fault } : {}),
+      ...(state === 'reconciled' ? { confirmedBy: 'reconciliation' as const } : {}),
+    };
+  });
 
   const parent = workflowInfo().parent;
   const report = async () => {
@@ -161,6 +180,10 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     return finish();
   };
 
+  upsertSearchAttributes([
+    { key: searchAttributes.Operation, value: PROFILE_SHARD_WORKFLOW },
+    { key: searchAttributes.ThingSpaceAccount, value: accountName },
+  ]);
   try {
     const keys = devices.flatMap((d) => d.deviceIds);
     try {
@@ -182,8 +205,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       return failAll(err);
     }
     requestId = submitted.requestId;
-    if (requestId) await store.addCorrelationKeys([`requestid:${requestId}`]);
-    else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
+    if (requestId) {
+      // Operators find the shard of a ThingSpace request id by this attribute.
+      upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
+      await store.addCorrelationKeys([`requestid:${requestId}`]);
+    } else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
 
     // Waits for every device, reporting progress as it comes, until the step timeout.
     const deadline = Date.now() + msToNumber(input.stepTimeout as Parameters<typeof msToNumber>[0]);

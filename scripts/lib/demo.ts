@@ -120,7 +120,8 @@ export async function follow<S extends { phase: string }, R>(
   try {
     const result = await outcome;
     clearInterval(poll);
-    say(render(await handle.status()));
+    const final = render(await handle.status());
+    if (final !== last) say(final);
     report(result);
   } catch (err) {
     clearInterval(poll);

@@ -19,6 +19,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; the gRPC port + 1000 by default. Ignored when `headless`. */
   uiPort?: number;
+  /** Remote codec endpoint the Web UI decodes payloads with (`--ui-codec-endpoint`). Ignored when `headless`. */
+  uiCodecEndpoint?: string;
   /**
    * SQLite file that keeps workflows across restarts (its directory is created); `.data/temporal.db` by
    * default, relative to the working directory. `null` keeps everything in memory, for tests.
@@ -77,8 +79,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
 
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn'];
-  if (opts.headless) args.push('--headless');
-  else args.push('--ui-port', String(uiPort));
+  if (opts.headless) {
+    args.push('--headless');
+  } else {
+    args.push('--ui-port', String(uiPort));
+    if (opts.uiCodecEndpoint !== undefined) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  }
   if (dbFile !== null) {
     await mkdir(path.dirname(path.resolve(dbFile)), { recursive: true });
     // The server's services share one SQLite file; in WAL mode readers (visibility queries, the UI) do not

@@ -108,6 +108,17 @@ describe('changeProfileServicePlan saga', () => {
       { accountName: ACCOUNT, devices: profileDevices(seeded), servicePlan: 'M2M_5G_PLUS' },
       options(),
     );
+    // While it runs: a device of a running shard is pending there; one of a shard not started yet, pending.
+    await waitFor(async () => (await handle.status()).shards.running > 0);
+    expect(await handle.device(`eid:${seeded[0]?.eid}`)).toEqual({
+      device: `eid:${seeded[0]?.eid}`,
+      state: 'pending',
+      shard: `${handle.workflowId}/r0-s0`,
+    });
+    expect(await handle.device(`eid:${seeded[9_999]?.eid}`)).toEqual({
+      device: `eid:${seeded[9_999]?.eid}`,
+      state: 'pending',
+    });
     const result = await handle.result();
     const seconds = (Date.now() - started) / 1000;
 
@@ -162,6 +173,17 @@ describe('changeProfileServicePlan saga', () => {
     const held = await handle.status();
     expect(held.awaitingDecision).toMatchObject({ failed: 3, noAnswer: 0 });
     expect(held.counts).toMatchObject({ succeeded: 27, failed: 3 });
+    // Where each device stands, by any of its identifiers.
+    expect(await handle.device(`eid:${failing[0]}`)).toEqual({
+      device: `eid:${failing[0]}`,
+      state: 'failed',
+      fault: expect.objectContaining({ code: expect.stringMatching(/\S/) }),
+    });
+    expect(await handle.device(`ICCID:${seeded[5]?.iccid}`)).toEqual({
+      device: `eid:${seeded[5]?.eid}`,
+      state: 'succeeded',
+    });
+    expect(await handle.device('eid:00000000000000000000000000000000')).toBeUndefined();
 
     // The cause is fixed upstream; the operator says retry.
     await system.sim('POST', '/__sim/faults', { clear: true });

@@ -15,6 +15,7 @@ import { createActivities } from '../../activities/index.js';
 import { createApp } from '../../callback-gateway/app.js';
 import { createDispatcher, type Dispatcher } from '../../callback-gateway/dispatcher.js';
 import { temporalSignaler } from '../../callback-gateway/signal.js';
+import { dataConverterFor } from '../../codec/index.js';
 import { CALLBACK_SERVICES, type DeviceId, type EidDeviceSwapRequest } from '../../contracts/index.js';
 import { createSimulator } from '../../simulator/app.js';
 import { openSqliteStore, type Store } from '../../store/index.js';
@@ -52,6 +53,8 @@ export interface TestSystem {
 export interface SystemOptions {
   /** A Temporal server of the test's own (the chaos project has no global setup); default the shared one. */
   temporalAddress?: string;
+  /** PAYLOAD_ENCRYPTION_KEY for the worker, the test client and the gateway's signals; default none. */
+  payloadEncryptionKey?: string;
 }
 
 export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
@@ -79,7 +82,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     address,
     channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
   });
-  const client = new Client({ connection });
+  const dataConverter = dataConverterFor(options.payloadEncryptionKey);
+  // Also the gateway's client: its signals are encrypted like everything else the sagas receive.
+  const client = new Client({ connection, dataConverter });
   const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });
   const gateway = await listen(
     createApp({ store, logger, credentials: CALLBACK_CREDENTIALS, onStored: () => dispatcher.kick() }),
@@ -102,6 +107,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     taskQueue,
     activities: createActivities({ thingspace, store }),
     workflowBundle: bundle,
+    dataConverter,
   });
   const running = worker.run();
 

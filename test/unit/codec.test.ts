@@ -69,7 +69,8 @@ describe('EncryptionCodec', () => {
 
     const decoded = await codec.decode(await codec.encode(payloads));
 
-    expect(decoded).toEqual(payloads);
+    // Compared in their protobuf JSON form: the bytes come back as Buffers, the converter made Uint8Arrays.
+    expect(decoded.map(payloadToJson)).toEqual(payloads.map(payloadToJson));
     expect(decoded.map((p) => defaultPayloadConverter.fromPayload(p))).toEqual(values);
     expect(await codec.encode([])).toEqual([]);
   });
@@ -95,7 +96,11 @@ describe('EncryptionCodec', () => {
   it('uses a fresh random IV for every payload, so equal requests never look equal in the history', async () => {
     const [first, second] = await codec.encode([toPayload(REQUEST), toPayload(REQUEST)]);
     const third = await sealed();
-    const ivs = [first, second, third].map((p) => Buffer.from(p?.data ?? []).subarray(0, 12).toString('hex'));
+    const ivs = [first, second, third].map((p) =>
+      Buffer.from(p?.data ?? [])
+        .subarray(0, 12)
+        .toString('hex'),
+    );
 
     expect(new Set(ivs).size).toBe(3);
     expect(new Set([first, second, third].map((p) => Buffer.from(p?.data ?? []).toString('hex'))).size).toBe(3);
@@ -151,7 +156,10 @@ describe('EncryptionCodec', () => {
 
   it('refuses a payload that says it was encrypted with another cipher', async () => {
     const encrypted = await sealed();
-    const other = { ...encrypted, metadata: { ...encrypted.metadata, 'encryption-cipher': Buffer.from('AES-128-CBC') } };
+    const other = {
+      ...encrypted,
+      metadata: { ...encrypted.metadata, 'encryption-cipher': Buffer.from('AES-128-CBC') },
+    };
 
     expect(await decodeFailure(codec, [other])).toEqual({
       name: 'PayloadDecryptionError',
@@ -179,8 +187,9 @@ describe('EncryptionCodec', () => {
 
     expect(rotated.keyIds).toEqual([ID_B, ID_A]);
     expect(metadataText(afterRotation)['encryption-key-id']).toBe(ID_B);
-    expect((await rotated.decode([beforeRotation, afterRotation])).map((p) => defaultPayloadConverter.fromPayload(p)))
-      .toEqual([REQUEST, REQUEST]);
+    expect(
+      (await rotated.decode([beforeRotation, afterRotation])).map((p) => defaultPayloadConverter.fromPayload(p)),
+    ).toEqual([REQUEST, REQUEST]);
     // A process still on the old key alone cannot read the new payloads, and says which key it lacks.
     expect((await decodeFailure(old, [afterRotation])).message).toContain(`encrypted with key ${ID_B}`);
   });
@@ -345,7 +354,9 @@ describe('codec endpoint on the gateway over real HTTP', () => {
   });
 
   it('encrypts what an operator sends from the UI, so the worker can read it', async () => {
-    const answer = await call(`${gateway.url}/codec/encode`, { body: { payloads: [payloadToJson(toPayload(REQUEST))] } });
+    const answer = await call(`${gateway.url}/codec/encode`, {
+      body: { payloads: [payloadToJson(toPayload(REQUEST))] },
+    });
 
     expect(answer.status).toBe(200);
     const [encoded] = (answer.body as { payloads: JsonPayload[] }).payloads;
@@ -460,7 +471,10 @@ describe('codec endpoint on the gateway over real HTTP', () => {
       },
       { status: 400, body: { error: 'invalid_body', message: 'payloads[0] must be an object' } },
       { status: 400, body: { error: 'invalid_body', message: 'payloads[0].data must be a base64 string' } },
-      { status: 400, body: { error: 'invalid_body', message: 'payloads[0].metadata.encoding must be a base64 string' } },
+      {
+        status: 400,
+        body: { error: 'invalid_body', message: 'payloads[0].metadata.encoding must be a base64 string' },
+      },
       { status: 400, body: { error: 'invalid_json', message: 'The body is not valid JSON' } },
     ]);
   });
