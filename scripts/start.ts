@@ -106,7 +106,8 @@ try {
     );
   }
   say('');
-  say('Next, in another terminal:  npm run demo:swap');
+  say('Next, in another terminal:  npm run demo:swap   (or demo:changeDeviceIdentifier,');
+  say('                             demo:changeProfileServicePlan, demo:activateDeviceProfiles)');
   say('Ctrl-C stops everything.');
 } catch (err) {
   say(`Start-up failed: ${(err as Error).message}`);
