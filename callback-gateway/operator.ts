@@ -7,7 +7,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import type { Logger } from 'pino';
 import { callbackDeviceIds, type DeviceId } from '../contracts/index.js';
 import type { InboxRecord, InboxState, Store } from '../store/index.js';
-import { safeEqual } from './auth.js';
+import { requireBearerToken } from './auth.js';
 
 export interface OperatorDeps {
   store: Store;
@@ -75,25 +75,11 @@ function parseInteger(value: unknown, min: number, max: number): number | undefi
   return n >= min && n <= max ? n : undefined;
 }
 
-const bearer = (header: string | undefined): string | undefined => /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
-
 export function operatorRouter(deps: OperatorDeps): Router {
   const { store, token, logger } = deps;
   const router = Router();
 
-  router.use((req, res, next) => {
-    // The answers hold device identifiers: never kept by a proxy or browser cache.
-    res.set('Cache-Control', 'no-store');
-    if (!safeEqual(bearer(req.get('authorization')), token)) {
-      logger.warn({ method: req.method, path: req.path }, 'Operator request rejected: missing or wrong token');
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Bearer')
-        .json({ error: 'unauthorized', message: 'Send the operator token as Authorization: Bearer <token>' });
-      return;
-    }
-    next();
-  });
+  router.use(requireBearerToken(token, logger, 'Operator'));
 
   router.get('/callbacks', async (req, res) => {
     const state = req.query.state ?? 'parked';

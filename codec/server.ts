@@ -9,7 +9,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { safeEqual } from '../callback-gateway/auth.js';
+import { requireBearerToken } from '../callback-gateway/auth.js';
 import { PayloadDecryptionError } from './index.js';
 
 /** Where `temporal server start-dev` serves its UI (npm start), by either name a developer types. */
@@ -90,8 +90,6 @@ export function payloadToJson(payload: Payload): JsonPayload {
   };
 }
 
-const bearer = (header: string | undefined): string | undefined => /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
-
 export function codecRouter(deps: CodecRouterDeps): Router {
   const { codec, token, logger } = deps;
   const allowedOrigins = new Set(deps.allowedOrigins ?? DEFAULT_UI_ORIGINS);
@@ -127,19 +125,7 @@ export function codecRouter(deps: CodecRouterDeps): Router {
       .end();
   });
 
-  router.use((req, res, next) => {
-    // Decoded answers hold customers' names and addresses: never kept by a proxy or browser cache.
-    res.set('Cache-Control', 'no-store');
-    if (!safeEqual(bearer(req.get('authorization')), token)) {
-      logger.warn({ method: req.method, path: req.path }, 'Codec request rejected: missing or wrong token');
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Bearer')
-        .json({ error: 'unauthorized', message: 'Send the operator token as Authorization: Bearer <token>' });
-      return;
-    }
-    next();
-  });
+  router.use(requireBearerToken(token, logger, 'Codec'));
 
   const json = express.json({ limit: CODEC_BODY_LIMIT });
 

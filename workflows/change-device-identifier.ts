@@ -9,7 +9,6 @@ import {
   CancellationScope,
   condition,
   log,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -30,33 +29,20 @@ import {
   type StepState,
   type SwapSagaPhase,
 } from '../contracts/index.js';
-import type { Activities } from '../activities/index.js';
-import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf, submitOrUnknown } from './common.js';
+import {
+  CallbackLedger,
+  RESUBMITTABLE,
+  sagaFailure,
+  stepTimeoutOf,
+  storeActivities,
+  submitOrUnknown,
+  thingspaceActivities,
+} from './common.js';
 import { abandoned, OperatorDecisions } from './decisions.js';
 
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const store = storeActivities;
 
-const thingspace = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  scheduleToCloseTimeout: '1 hour',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
-
-/** Failures an operator's `retry` answers by resubmitting the change. */
-const RESUBMITTABLE: string[] = [
-  FailureType.StepFailed,
-  FailureType.ThingSpaceRejected,
-  FailureType.ThingSpaceUnavailable,
-  FailureType.ThingSpaceAuthFailed,
-];
+const thingspace = thingspaceActivities('1 minute');
 
 /**
  * Whether a CarrierService callback is this change's outcome: an identifier-change result, or a

@@ -1,5 +1,6 @@
 /** Pieces every saga shares. Workflow code: deterministic, no I/O. */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
 import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
 
 /** Failure types that retrying cannot fix. */
@@ -7,6 +8,38 @@ export const NON_RETRYABLE: string[] = [
   FailureType.InvalidRequest,
   FailureType.DeviceBusy,
   FailureType.ThingSpaceRejected,
+  FailureType.ThingSpaceAuthFailed,
+];
+
+/** The store's activities (claims, correlation keys): quick, retried until they succeed. */
+export const storeActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * ThingSpace's activities. `startToCloseTimeout` stays above the ThingSpace client's own 30 s request
+ * timeout, so the client reports timeouts itself; a bulk request of 10,000 devices gets longer. A
+ * ThingSpace outage of several minutes (and 429s) is waited out; after an hour the saga fails.
+ */
+export function thingspaceActivities(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
+  return proxyActivities<Activities>({
+    startToCloseTimeout,
+    scheduleToCloseTimeout: '1 hour',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
+  });
+}
+
+/** Failures an operator's `retry` answers by resubmitting the request. */
+export const RESUBMITTABLE: string[] = [
+  FailureType.StepFailed,
+  FailureType.ThingSpaceRejected,
+  FailureType.ThingSpaceUnavailable,
   FailureType.ThingSpaceAuthFailed,
 ];
 

@@ -10,7 +10,6 @@ import {
   CancellationScope,
   condition,
   log,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -36,28 +35,21 @@ import {
   type SwapSagaPhase,
   type SwapStep,
 } from '../contracts/index.js';
-import type { Activities } from '../activities/index.js';
-import { CallbackLedger, NON_RETRYABLE, sagaFailure, stepTimeoutOf, submitOrUnknown } from './common.js';
+import {
+  CallbackLedger,
+  RESUBMITTABLE,
+  sagaFailure,
+  stepTimeoutOf,
+  storeActivities,
+  submitOrUnknown,
+  thingspaceActivities,
+} from './common.js';
 import { abandoned, OperatorDecisions } from './decisions.js';
 import { reverseSwapRequest } from './reverse-swap.js';
 
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const store = storeActivities;
 
-const thingspace = proxyActivities<Activities>({
-  // Above the ThingSpace client's own 30 s request timeout, so the client reports timeouts itself.
-  startToCloseTimeout: '1 minute',
-  // A ThingSpace outage of several minutes is waited out; after an hour the saga fails.
-  scheduleToCloseTimeout: '1 hour',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+const thingspace = thingspaceActivities('1 minute');
 
 /** Which waiting step a failure callback without a deviceResponse is about, by the service that sent it. */
 function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>): SwapStep | undefined {
@@ -81,14 +73,6 @@ interface Compensation {
   name: string;
   run(): Promise<CompensationOutcome>;
 }
-
-/** Failures an operator's `retry` answers by resubmitting the swap. */
-const RESUBMITTABLE: string[] = [
-  FailureType.StepFailed,
-  FailureType.ThingSpaceRejected,
-  FailureType.ThingSpaceUnavailable,
-  FailureType.ThingSpaceAuthFailed,
-];
 
 function messageOf(err: unknown): string {
   const failure = sagaFailure(err);

@@ -10,7 +10,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -30,25 +29,12 @@ import {
   type ProfileDevice,
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
-import type { Activities, ProfileSubmission } from '../activities/index.js';
-import { CallbackLedger, NON_RETRYABLE, sagaFailure, submitOrUnknown } from './common.js';
+import type { ProfileSubmission } from '../activities/index.js';
+import { CallbackLedger, sagaFailure, storeActivities, submitOrUnknown, thingspaceActivities } from './common.js';
 
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const store = storeActivities;
 
-const thingspace = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  // 429 (100 activations a minute) and outages are waited out for up to an hour.
-  scheduleToCloseTimeout: '1 hour',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+const thingspace = thingspaceActivities('2 minutes');
 
 /** Progress goes to the parent at most this often, and only when it changed. */
 const PROGRESS_INTERVAL = '5 seconds';
