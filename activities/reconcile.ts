@@ -108,9 +108,11 @@ export async function reconcileChangeDeviceIdentifier(
   const wanted = request.deviceIdsTo ?? [];
   const device = await find(lister, undefined, wanted[0], signal);
   if (!device || stateOf(device) !== 'active') return {};
-  const carries = (d: DeviceId) => device.deviceIds.some((x) => deviceKey(x) === deviceKey(d));
-  if (!wanted.every(carries)) return {};
-  return { newDeviceIds: device.deviceIds.filter(carries), ...planOf(device) };
+  const isWanted = (d: DeviceId) => wanted.some((w) => deviceKey(w) === deviceKey(d));
+  const newDeviceIds = device.deviceIds.filter(isWanted);
+  if (newDeviceIds.length < wanted.length) return {};
+  // As the list spells them, like a callback's changeIdentifierResponse.
+  return { newDeviceIds, ...planOf(device) };
 }
 
 function planOf(device: DeviceInformation): { servicePlan?: string } {

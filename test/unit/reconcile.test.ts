@@ -1,0 +1,145 @@
+import { reconcileChangeDeviceIdentifier, reconcileProfiles, type DeviceLister } from '../../activities/reconcile.js';
+import { ThingSpaceError } from '../../thingspace/errors.js';
+import type { DeviceInformation, DeviceListRequest, DeviceListResult } from '../../thingspace/index.js';
+
+/** A device list of `devices`, paged like ThingSpace: `pageSize` a page, the cursor in extendedAttributes. */
+class FakeList implements DeviceLister {
+  requests: DeviceListRequest[] = [];
+  constructor(
+    private readonly devices: (DeviceInformation & { number: number })[],
+    private readonly pageSize = 2,
+  ) {}
+
+  async listDevices(body: DeviceListRequest): Promise<DeviceListResult> {
+    this.requests.push(body);
+    if (body.deviceId) {
+      const { kind, id } = body.deviceId;
+      const found = this.devices.filter((d) => d.deviceIds.some((x) => x.kind === kind && x.id === id));
+      if (found.length === 0) {
+        throw new ThingSpaceError({
+          status: 400,
+          code: 'REQUEST_FAILED.DeviceNotFound',
+          message: `Device ${kind} ${id} was not found`,
+        });
+      }
+      return { hasMoreData: false, devices: found };
+    }
+    const after = body.largestDeviceIdSeen ?? 0;
+    const matching = this.devices.filter(
+      (d) =>
+        d.number > after && (body.currentState === undefined || d.carrierInformations[0]?.state === body.currentState),
+    );
+    const page = matching.slice(0, this.pageSize);
+    return { hasMoreData: matching.length > page.length, devices: page };
+  }
+}
+
+function device(number: number, eid: string, iccid: string, servicePlan: string, state = 'active') {
+  return {
+    number,
+    deviceIds: [
+      { kind: 'eid', id: eid },
+      { kind: 'iccid', id: iccid },
+    ],
+    carrierInformations: [{ servicePlan, state }],
+    extendedAttributes: [{ key: 'DeviceId', value: String(number) }],
+  };
+}
+
+describe('reconcileProfiles', () => {
+  const list = () =>
+    new FakeList([
+      device(1, 'E1', 'I1', 'NEW'),
+      device(2, 'E2', 'I2', 'OLD'),
+      device(3, 'E3', 'I3F', 'NEW'),
+      device(4, 'E4', 'I4', 'NEW', 'pre-active'),
+      device(5, 'E5', 'I5', 'NEW'),
+    ]);
+
+  it('pages through the account and confirms the devices that show the new plan, by their first identifier', async () => {
+    const lister = list();
+    const { confirmed } = await reconcileProfiles(lister, {
+      operation: 'changeProfileServicePlan',
+      accountName: 'acct',
+      servicePlan: 'NEW',
+      devices: [
+        [
+          { kind: 'eid', id: 'E1' },
+          { kind: 'iccid', id: 'I1' },
+        ],
+        [{ kind: 'eid', id: 'E2' }],
+        // Named by the ICCID in another casing: still the same device.
+        [{ kind: 'ICCID', id: 'i3f' }],
+        [{ kind: 'eid', id: 'E5' }],
+      ],
+    });
+    expect(confirmed.sort()).toEqual(['eid:e5', 'iccid:i3f', 'eid:e1'].sort());
+    // Three pages of two, each after the last device id of the page before.
+    expect(lister.requests.map((r) => r.largestDeviceIdSeen)).toEqual([undefined, 2, 4]);
+  });
+
+  it('confirms an activation by an active line only, asking the list for active devices', async () => {
+    const lister = list();
+    const { confirmed } = await reconcileProfiles(lister, {
+      operation: 'activateDeviceProfiles',
+      accountName: 'acct',
+      devices: [[{ kind: 'eid', id: 'E4' }], [{ kind: 'eid', id: 'E2' }]],
+    });
+    expect(confirmed).toEqual(['eid:e2']);
+    expect(lister.requests.every((r) => r.currentState === 'active')).toBe(true);
+  });
+});
+
+describe('reconcileChangeDeviceIdentifier', () => {
+  it('confirms a change when an active device carries every new identifier', async () => {
+    const lister = new FakeList([device(1, 'E1', 'NEWSIM', 'PLAN')]);
+    await expect(
+      reconcileChangeDeviceIdentifier(lister, {
+        deviceIds: [{ kind: 'eid', id: 'E1' }],
+        deviceIdsTo: [{ kind: 'iccid', id: 'NEWSIM' }],
+        change4gOption: 'ChangeICCID',
+      }),
+    ).resolves.toEqual({ newDeviceIds: [{ kind: 'iccid', id: 'NEWSIM' }], servicePlan: 'PLAN' });
+  });
+
+  it('says nothing changed when ThingSpace does not know the new identifier (DeviceNotFound)', async () => {
+    const lister = new FakeList([device(1, 'E1', 'OLDSIM', 'PLAN')]);
+    await expect(
+      reconcileChangeDeviceIdentifier(lister, {
+        deviceIds: [{ kind: 'eid', id: 'E1' }],
+        deviceIdsTo: [{ kind: 'iccid', id: 'NEWSIM' }],
+        change4gOption: 'ChangeICCID',
+      }),
+    ).resolves.toEqual({});
+  });
+
+  it('ChangeMSISDN: confirmed when the device, found by an identifier that does not change, has another number', async () => {
+    const moved = {
+      ...device(1, 'E1', 'SIM', 'PLAN'),
+      deviceIds: [
+        { kind: 'eid', id: 'E1' },
+        { kind: 'mdn', id: '2025550199' },
+      ],
+    };
+    const lister = new FakeList([moved]);
+    const request = {
+      deviceIds: [
+        { kind: 'mdn', id: '2025550100' },
+        { kind: 'eid', id: 'E1' },
+      ],
+      change4gOption: 'ChangeMSISDN' as const,
+    };
+    await expect(reconcileChangeDeviceIdentifier(lister, request)).resolves.toEqual({
+      newDeviceIds: [{ kind: 'mdn', id: '2025550199' }],
+      servicePlan: 'PLAN',
+    });
+    const unchanged = {
+      ...moved,
+      deviceIds: [
+        { kind: 'eid', id: 'E1' },
+        { kind: 'mdn', id: '2025550100' },
+      ],
+    };
+    await expect(reconcileChangeDeviceIdentifier(new FakeList([unchanged]), request)).resolves.toEqual({});
+  });
+});
