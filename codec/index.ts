@@ -9,10 +9,15 @@
  * IV ‖ ciphertext ‖ 16-byte tag; its metadata is `encoding: binary/encrypted`, `encryption-cipher:
  * AES-256-GCM` and `encryption-key-id` (see `keys.ts`).
  *
+ * Failures are encrypted too: with a key set, the failure converter (`failure-converter.cjs`) moves each
+ * failure's message and stack trace into a payload that this codec encrypts, so the history shows only
+ * `Encoded failure`. Failure types, such as `ThingSpaceRejected`, stay readable.
+ *
  * Not encrypted (Temporal never passes them through a codec): search attributes, workflow and activity ids
- * and types, and failure messages. None of them may carry personal data.
+ * and types, and failure types. None of them may carry personal data.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../config/index.js';
@@ -26,6 +31,12 @@ export const CIPHER_METADATA = 'encryption-cipher';
 const CIPHER = 'AES-256-GCM';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+
+/**
+ * The module that workers and clients load the failure converter from (`require`d by the SDK, and bundled
+ * with the workflows): an absolute path next to this file, as `WORKFLOWS_PATH` in `workers/worker.ts`.
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
 const text = (bytes: Uint8Array | undefined): string | undefined =>
@@ -127,11 +138,17 @@ export class EncryptionCodec implements PayloadCodec {
 }
 
 /**
- * The data converter for a PAYLOAD_ENCRYPTION_KEY value: `{ payloadCodecs: [EncryptionCodec] }`, or undefined
+ * The data converter for a PAYLOAD_ENCRYPTION_KEY value: the EncryptionCodec as the only payload codec and
+ * the failure converter that puts failure messages and stack traces into encrypted payloads, or undefined
  * (Temporal's default, no encryption) when the key is unset or empty. Pass it as `dataConverter` to every
- * Worker and Client: they must all agree, or one of them meets payloads it cannot read.
+ * Worker and Client: they must all agree, or one of them meets payloads it cannot read. A worker given a
+ * pre-built workflow bundle needs one built with `failureConverterPath` from this converter.
+ *
+ * Worker and Client alike load the failure converter from `failureConverterPath` (the SDK's DataConverter
+ * takes no converter object). Reading an encoded failure needs only the codec: Temporal's default failure
+ * converter restores message and stack trace from the encoded attributes whatever its own options.
  */
 export function dataConverterFor(key?: string): DataConverter | undefined {
   if (key === undefined || key.trim() === '') return undefined;
-  return { payloadCodecs: [EncryptionCodec.fromSetting(key)] };
+  return { payloadCodecs: [EncryptionCodec.fromSetting(key)], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

@@ -13,7 +13,10 @@ export interface LifecycleWorkerOptions {
   activities: Activities;
   /** Defaults to `euicc-lifecycle`; tests use their own queue. */
   taskQueue?: string;
-  /** A pre-built bundle (tests build one per run) instead of bundling the workflows again. */
+  /**
+   * A pre-built bundle (tests build one per run) instead of bundling the workflows again. With a
+   * `dataConverter`, build it with that converter's `failureConverterPath`: the bundle encodes the sagas' failures.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (`dataConverterFor`); every client of the task queue must use the same one. */
   dataConverter?: DataConverter;

@@ -1,10 +1,19 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { getBulkOperation, startActivateDeviceProfiles } from '../../client/index.js';
+import { getBulkOperation, startActivateDeviceProfiles, startEidDeviceSwap } from '../../client/index.js';
 import { EncryptionCodec } from '../../codec/index.js';
-import type { ActivateDeviceProfilesRequest, ProfileDevice } from '../../contracts/index.js';
-import { ACCOUNT, startSystem, type TestSystem } from './harness.js';
+import { FailureType, type ActivateDeviceProfilesRequest, type ProfileDevice } from '../../contracts/index.js';
+import {
+  ACCOUNT,
+  failureOf,
+  seedSwapPair,
+  startSystem,
+  swapRequest,
+  uniqueDigits,
+  type TestSystem,
+} from './harness.js';
 import { connectTestClient, type TestClient } from './temporal-env.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -81,17 +90,38 @@ function storedHistory(workflowId: string): Promise<History> {
   return withoutKey.client.workflow.getHandle(workflowId).fetchHistory();
 }
 
-/** Every string in a history, payload bytes decoded as text, so a search sees what Temporal stores. */
-function historyText(history: History): string {
+/**
+ * Every string in a history, payload bytes decoded as text, so a search sees what Temporal stores; without
+ * the fields named in `except`.
+ */
+function historyText(history: History, except: string[] = []): string {
   const parts: string[] = [];
   const visit = (value: unknown): void => {
     if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));
     else if (typeof value === 'string') parts.push(value);
     else if (Array.isArray(value)) value.forEach(visit);
-    else if (value && typeof value === 'object') Object.values(value).forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [name, field] of Object.entries(value)) if (!except.includes(name)) visit(field);
+    }
   };
   visit(history);
   return parts.join('\n');
+}
+
+type Failure = temporal.api.failure.v1.IFailure;
+
+/** Every failure a history stores, causes included, by the event that holds it. */
+function storedFailures(history: History): { event: string; failure: Failure }[] {
+  const found: { event: string; failure: Failure }[] = [];
+  for (const event of history.events ?? []) {
+    for (const [name, attributes] of Object.entries(event)) {
+      if (!name.endsWith('EventAttributes') || !attributes || typeof attributes !== 'object') continue;
+      for (let failure = (attributes as { failure?: Failure | null }).failure; failure; failure = failure.cause) {
+        found.push({ event: name, failure });
+      }
+    }
+  }
+  return found;
 }
 
 /**
@@ -112,7 +142,8 @@ function codecPayloads(history: History): { event: string; payload: Payload }[] 
   return found;
 }
 
-const encodingOf = (payload: Payload): string => Buffer.from(payload.metadata?.encoding ?? []).toString('utf8');
+const encodingOf = (payload: Payload | null | undefined): string =>
+  Buffer.from(payload?.metadata?.encoding ?? []).toString('utf8');
 
 /** The child workflows (shards) a bulk saga started, by the ids in its history. */
 function childIds(history: History): string[] {
@@ -158,6 +189,57 @@ describe('payload encryption end to end', () => {
     const again = getBulkOperation(system.client, handle.workflowId);
     expect(await again.result()).toEqual(result);
     expect(await again.status()).toMatchObject({ phase: 'completed' });
+  });
+
+  it('fails a swap ThingSpace refuses with a message naming the device, stored only as ciphertext', async () => {
+    const pair = await seedSwapPair(system);
+    // An imei no device has: ThingSpace's refusal names it (`Device imei … was not found`).
+    const unknownImei = `35${uniqueDigits(9)}9999`.slice(0, 15);
+    const swapIn = [...pair.swapIn.filter((d) => d.kind !== 'imei'), { kind: 'imei', id: unknownImei }];
+    const handle = await startEidDeviceSwap(system.client, swapRequest({ ...pair, swapIn }), {
+      taskQueue: system.taskQueue,
+    });
+
+    const failure = await failureOf(handle);
+    const message = `ThingSpace rejected the request: REQUEST_FAILED.DeviceNotFound: Device imei ${unknownImei} was not found in account ${ACCOUNT}.`;
+    expect({ type: failure.type, message: failure.message }).toEqual({ type: FailureType.ThingSpaceRejected, message });
+    // A stack trace starts with the message: it needs encrypting as much.
+    expect(failure.stack?.split('\n')[0]).toBe(`ApplicationFailure: ${message}`);
+
+    const history = await storedHistory(handle.workflowId);
+    const failures = storedFailures(history);
+    // The activity's failure and the saga's, each with its causes: messages and stack traces all encrypted.
+    expect(new Set(failures.map((f) => f.event))).toEqual(
+      new Set(['activityTaskFailedEventAttributes', 'workflowExecutionFailedEventAttributes']),
+    );
+    expect(
+      failures.map(({ failure: f }) => ({
+        message: f.message,
+        stackTrace: f.stackTrace,
+        encoding: encodingOf(f.encodedAttributes),
+      })),
+    ).toEqual(failures.map(() => ({ message: 'Encoded failure', stackTrace: '', encoding: 'binary/encrypted' })));
+    // Failure types stay readable for search and diagnosis.
+    const failed = failures.find((f) => f.event === 'workflowExecutionFailedEventAttributes');
+    expect(failed?.failure.applicationFailureInfo?.type).toBe(FailureType.ThingSpaceRejected);
+    // The imei is in the DeviceIds search attribute, which Temporal never encrypts, and nowhere else.
+    expect(historyText(history)).toContain(unknownImei);
+    expect(historyText(history, ['searchAttributes'])).not.toContain(unknownImei);
+
+    // Without the key the failure is unreadable; with the codec alone (Temporal's default failure converter) it reads.
+    await expect(withoutKey.client.workflow.getHandle(handle.workflowId).result()).rejects.toThrow(
+      'Unknown encoding: binary/encrypted',
+    );
+    const codecOnly = new Client({
+      connection: withoutKey.connection,
+      dataConverter: { payloadCodecs: [EncryptionCodec.fromSetting(KEY)] },
+    });
+    const read = await failureOf(codecOnly.workflow.getHandle(handle.workflowId));
+    expect({ type: read.type, message: read.message, stack: read.stack }).toEqual({
+      type: failure.type,
+      message: failure.message,
+      stack: failure.stack,
+    });
   });
 
   it('finishes a saga started before the key was set, whose request Temporal stored in clear', async () => {

@@ -36,7 +36,22 @@ const SIM_CREDENTIALS = {
 export const SIM_SECRETS = [SIM_CREDENTIALS.clientSecret, SIM_CREDENTIALS.password];
 
 let runtimeInstalled = false;
-let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
+type WorkflowBundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
+/** Bundles by failure converter path ('' for none): a worker given a bundle takes its failure converter from it. */
+const bundles = new Map<string, WorkflowBundle>();
+
+/** The workflows, bundled once per failure converter: the plain bundle, and one that encodes failures. */
+async function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundle> {
+  const cached = bundles.get(failureConverterPath ?? '');
+  if (cached) return cached;
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: new DefaultLogger('WARN'),
+    ...(failureConverterPath !== undefined && { failureConverterPath }),
+  });
+  bundles.set(failureConverterPath ?? '', bundle);
+  return bundle;
+}
 
 export interface TestSystem {
   client: Client;
@@ -68,7 +83,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       // Installed already by an earlier test file in this process.
     }
   }
-  bundle ??= await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const dataConverter = dataConverterFor(options.payloadEncryptionKey);
+  const bundle = await workflowBundle(dataConverter?.failureConverterPath);
 
   const logger = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'euicc-it-'));
@@ -82,7 +98,6 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     address,
     channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
   });
-  const dataConverter = dataConverterFor(options.payloadEncryptionKey);
   // Also the gateway's client: its signals are encrypted like everything else the sagas receive.
   const client = new Client({ connection, dataConverter });
   const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });

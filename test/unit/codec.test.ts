@@ -1,6 +1,8 @@
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { Client } from '@temporalio/client';
+import { ApplicationFailure, defaultFailureConverter, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import {
   dataConverterFor,
   EncryptionCodec,
@@ -214,6 +216,55 @@ describe('dataConverterFor', () => {
     expect(converter?.payloadCodecs).toHaveLength(1);
     expect(converter?.payloadCodecs?.[0]).toBeInstanceOf(EncryptionCodec);
     expect((converter?.payloadCodecs?.[0] as EncryptionCodec).keyIds).toEqual([ID_A, ID_B]);
+  });
+
+  it('names the failure converter module only when a key is set, for workers to bundle with the workflows', () => {
+    expect(dataConverterFor(KEY_A)?.failureConverterPath).toBe(
+      fileURLToPath(new URL('../../codec/failure-converter.cjs', import.meta.url)),
+    );
+    expect(dataConverterFor('')?.failureConverterPath).toBeUndefined();
+  });
+
+  it('gives a client the failure converter that hides messages and stack traces, which the codec encrypts', async () => {
+    const client = new Client({ dataConverter: dataConverterFor(KEY_A) });
+    const plainClient = new Client({ dataConverter: dataConverterFor(undefined) });
+    const { failureConverter, payloadConverter } = client.options.loadedDataConverter;
+    const plainFailureConverter = plainClient.options.loadedDataConverter.failureConverter;
+    // Neither ever connected: they were built only to show the converters they load.
+    await Promise.all([client.connection.close(), plainClient.connection.close()]);
+    const codec = EncryptionCodec.fromSetting(KEY_A);
+    const error = ApplicationFailure.create({
+      type: 'ThingSpaceRejected',
+      message: 'ThingSpace rejected the request: customer Ada Lovelace-King is not at 10 Elm Street',
+      nonRetryable: true,
+      details: [{ status: 400, errorCode: 'UnifiedWebService.INPUT_INVALID.Parameter.Invalid' }],
+    });
+
+    const failure = failureConverter.errorToFailure(error, payloadConverter);
+    const [attributes] = await codec.encode([failure.encodedAttributes as Payload]);
+
+    expect(failure).toMatchObject({
+      message: 'Encoded failure',
+      stackTrace: '',
+      applicationFailureInfo: { type: 'ThingSpaceRejected', nonRetryable: true },
+    });
+    expect(metadataText(attributes as Payload).encoding).toBe('binary/encrypted');
+    expect(Buffer.from(attributes?.data ?? []).includes('Lovelace')).toBe(false);
+    // Without a key, failures keep Temporal's default: message and stack trace in clear.
+    expect(plainFailureConverter).toBe(defaultFailureConverter);
+
+    // Temporal's default converter, which a client given only the codec has, restores message and stack trace.
+    const [decrypted] = await codec.decode([attributes as Payload]);
+    const read = defaultFailureConverter.failureToError(
+      { ...failure, encodedAttributes: decrypted },
+      defaultPayloadConverter,
+    );
+    expect(read).toBeInstanceOf(ApplicationFailure);
+    expect({ type: (read as ApplicationFailure).type, message: read.message }).toEqual({
+      type: 'ThingSpaceRejected',
+      message: error.message,
+    });
+    expect(read.stack).toMatch(/^ApplicationFailure: ThingSpace rejected the request: customer Ada Lovelace-King/);
   });
 
   it('refuses a bad key with a ConfigError naming the variable, not the key', () => {
