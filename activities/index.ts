@@ -2,7 +2,7 @@
  * Activities: every side effect of the sagas. Built by a factory over injected dependencies, so the
  * worker wires the real ThingSpace client and store, and tests can pass others (STYLE.md §2).
  */
-import { activityInfo, cancellationSignal, getClient, log } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, getClient, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -91,6 +91,13 @@ async function askTemporal({ workflowId, runId }: SagaRef): Promise<boolean> {
   }
 }
 
+/** "Device imei:1 is" / "Devices imei:1, imei:2, imei:3 and 997 more are". */
+function describeBusy(keys: string[]): string {
+  if (keys.length === 1) return `Device ${keys[0]} is`;
+  const shown = keys.slice(0, 3).join(', ');
+  return `Devices ${shown}${keys.length > 3 ? ` and ${keys.length - 3} more` : ''} are`;
+}
+
 /** The saga run this activity works for. */
 function currentSaga(): SagaRef {
   const execution = activityInfo().workflowExecution;
@@ -138,8 +145,14 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
         throw ApplicationFailure.create({
           type: FailureType.DeviceBusy,
           nonRetryable: true,
-          message: `Device ${result.busy.map((b) => b.key).join(', ')} is part of another open operation`,
-          details: [{ busy: result.busy.map(({ key, workflowId }) => ({ key, workflowId })) }],
+          // A bulk shard may find hundreds busy: the message names a few, the details at most 100.
+          message: `${describeBusy(result.busy.map((b) => b.key))} part of another open operation`,
+          details: [
+            {
+              busyCount: result.busy.length,
+              busy: result.busy.slice(0, 100).map(({ key, workflowId }) => ({ key, workflowId })),
+            },
+          ],
         });
       }
     },
@@ -209,7 +222,7 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
       devices: DeviceId[][];
     }): Promise<ProfileReconciliation> {
       try {
-        return await reconcileProfiles(thingspace, input, cancellationSignal());
+        return await reconcileProfiles(thingspace, input, cancellationSignal(), (cursor) => heartbeat({ cursor }));
       } catch (err) {
         rethrowAtActivityBoundary(err);
       }

@@ -101,9 +101,12 @@ export async function reconcileChangeDeviceIdentifier(
     const oldNumber = request.deviceIds.find(isNumber);
     const stable = request.deviceIds.find((d) => !isNumber(d));
     const device = await find(lister, undefined, stable, signal);
-    const number = device?.deviceIds.find(isNumber);
-    if (!oldNumber || !device || !number || number.id === oldNumber.id) return {};
-    return { newDeviceIds: [number], ...planOf(device) };
+    const numbers = device?.deviceIds.filter(isNumber) ?? [];
+    // An MSISDN is the MDN with its country code: compare the last ten digits, whatever the kinds.
+    const national = (d: DeviceId) => d.id.replace(/\D/g, '').slice(-10);
+    if (!oldNumber || !device || numbers.length === 0) return {};
+    if (numbers.some((n) => national(n) === national(oldNumber))) return {};
+    return { newDeviceIds: numbers, ...planOf(device) };
   }
   const wanted = request.deviceIdsTo ?? [];
   const device = await find(lister, undefined, wanted[0], signal);
@@ -119,6 +122,9 @@ function planOf(device: DeviceInformation): { servicePlan?: string } {
   const plan = device.carrierInformations[0]?.servicePlan;
   return plan ? { servicePlan: plan } : {};
 }
+
+/** Up to this many open devices are looked up one by one; more, and the account's list is read page by page. */
+const FEW_DEVICES = 20;
 
 /** Keys (`kind:id`) of the shard's devices whose effect the device list shows. */
 export interface ProfileReconciliation {
@@ -143,7 +149,13 @@ export async function reconcileProfiles(
   lister: DeviceLister,
   input: { operation: BulkOperation; accountName: string; servicePlan?: string; devices: DeviceId[][] },
   signal?: AbortSignal,
+  /** Called after each page (the activity heartbeats with the cursor). */
+  onPage?: (cursor: number) => void,
 ): Promise<ProfileReconciliation> {
+  const showsEffect = (device: DeviceInformation) =>
+    input.operation === 'activateDeviceProfiles'
+      ? stateOf(device) === 'active'
+      : device.carrierInformations[0]?.servicePlan === input.servicePlan;
   const wanted = new Map<string, string>();
   for (const ids of input.devices) {
     const first = ids[0];
@@ -151,6 +163,15 @@ export async function reconcileProfiles(
     for (const id of ids) wanted.set(deviceKey(id), deviceKey(first));
   }
   const confirmed = new Set<string>();
+  if (input.devices.length <= FEW_DEVICES) {
+    // A few devices: ask for each, rather than reading an account that may hold a million lines.
+    for (const ids of input.devices) {
+      const first = ids[0];
+      const device = await find(lister, input.accountName, first, signal);
+      if (first && device && showsEffect(device)) confirmed.add(deviceKey(first));
+    }
+    return { confirmed: [...confirmed] };
+  }
   // Activations show as active lines; a plan change on any line, so that one reads the whole account.
   const filter: DeviceListRequest =
     input.operation === 'activateDeviceProfiles'
@@ -163,18 +184,20 @@ export async function reconcileProfiles(
       signal,
     );
     for (const device of page.devices) {
-      const plan = device.carrierInformations[0]?.servicePlan;
-      if (input.operation === 'changeProfileServicePlan' && plan !== input.servicePlan) continue;
-      if (input.operation === 'activateDeviceProfiles' && stateOf(device) !== 'active') continue;
+      if (!showsEffect(device)) continue;
       for (const id of device.deviceIds) {
         const key = wanted.get(deviceKey(id));
         if (key) confirmed.add(key);
       }
     }
+    if (!page.hasMoreData) break;
     const last = page.devices.at(-1);
     const next = last ? internalId(last) : undefined;
-    if (!page.hasMoreData || next === undefined || next === cursor) break;
+    if (next === undefined || next === cursor) {
+      throw new Error('The device list says more pages follow but gives no cursor to read them');
+    }
     cursor = next;
+    onPage?.(cursor);
   }
   return { confirmed: [...confirmed] };
 }

@@ -14,6 +14,8 @@ import type { DeviceId } from './types.js';
 export const MAX_SHARD_SIZE = 10_000;
 /** Shards in flight at once at most; beyond this they only queue on ThingSpace's rate limits. */
 export const MAX_SHARD_CONCURRENCY = 50;
+/** Each shard adds about a dozen events to the saga's history, which must stay far below 51,200. */
+export const MAX_SHARDS = 1_000;
 
 /** change-profile-service-plan.txt: "Only the following are supported by the request and both values must be present". */
 const SERVICE_PLAN_KINDS = ['eid', 'iccid'] as const;
@@ -116,10 +118,20 @@ class BulkRequestValidator extends RequestValidator {
     }
   }
 
-  /** `options` of a bulk saga (BulkOptions). */
-  bulkOptions(value: unknown, path = 'options'): void {
+  /** `options` of a bulk saga (BulkOptions), for a request of `deviceCount` devices. */
+  bulkOptions(value: unknown, deviceCount: number, path = 'options'): void {
     if (value === undefined) return;
     if (!this.object(value, path)) return;
+    const shardSize = value.shardSize;
+    if (typeof shardSize === 'number' && Number.isInteger(shardSize) && shardSize >= 1) {
+      const shards = Math.ceil(deviceCount / shardSize);
+      if (shards > MAX_SHARDS) {
+        this.add(
+          `${path}.shardSize`,
+          `${path}.shardSize ${shardSize} makes ${shards} shards of ${deviceCount} devices; at most ${MAX_SHARDS} keep the saga's history small: use a shardSize of at least ${Math.ceil(deviceCount / MAX_SHARDS)}`,
+        );
+      }
+    }
     this.stepTimeout(value.stepTimeout, `${path}.stepTimeout`);
     const policy = value.failurePolicy;
     if (policy === 'compensate') {
@@ -237,7 +249,7 @@ export function validateChangeProfileServicePlan(input: unknown): ValidationIssu
   );
   // The page's table does not mark servicePlan required, but a plan change without a plan changes nothing.
   v.requiredString(input, 'servicePlan');
-  v.bulkOptions(input.options);
+  v.bulkOptions(input.options, Array.isArray(input.devices) ? input.devices.length : 0);
   return v.issues;
 }
 
@@ -256,6 +268,6 @@ export function validateActivateDeviceProfiles(input: unknown): ValidationIssue[
   v.optionalPattern(input, 'mdnZipCode', 'mdnZipCode', /^\d{5}$/, '5 digits');
   v.optionalText(input, 'carrierIpPoolName');
   v.primaryPlaceOfUse(input.primaryPlaceOfUse);
-  v.bulkOptions(input.options);
+  v.bulkOptions(input.options, Array.isArray(input.devices) ? input.devices.length : 0);
   return v.issues;
 }

@@ -313,14 +313,22 @@ export interface ProfileReport {
   euiccStatusDesc?: string;
 }
 
+/** One reason devices of a bulk saga failed for: ThingSpace's code and text, and the request it answered. */
+export interface BulkFault {
+  code: string;
+  message: string;
+  requestId?: string;
+}
+
 /** One device's outcome in a bulk saga. `device` is its key (`kind:id`, the first identifier given). */
 export interface BulkDeviceResult {
   device: string;
   outcome: 'succeeded' | 'failed' | 'noAnswer';
-  /** The ThingSpace request of the device's last attempt, for `failed` and `noAnswer`. */
-  requestId?: string;
-  /** ThingSpace's reason, for `failed`. */
-  fault?: { code: string; message: string };
+  /**
+   * For `failed`: the position of the reason in `BulkResult.faults` (each reason is stored once, so 10,000
+   * devices refused for the same reason do not repeat it 10,000 times).
+   */
+  faultId?: number;
   /** `reconciliation`: no callback came; the device list shows the effect. Absent: confirmed by callback. */
   confirmedBy?: 'reconciliation';
 }
@@ -369,6 +377,8 @@ export interface BulkResult {
   counts: BulkCounts;
   /** Every device's outcome, in request order. */
   devices: BulkDeviceResult[];
+  /** The reasons failed devices refer to by `faultId`. */
+  faults: BulkFault[];
   requestIds: string[];
   /** Resubmission rounds run for failed devices (0 when none). */
   resubmissions: number;

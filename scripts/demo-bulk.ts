@@ -77,7 +77,8 @@ await follow<BulkStatus, BulkResult>(
     );
     say(`  ThingSpace requests  ${result.requestIds.length}`);
     for (const failed of result.devices.filter((d) => d.outcome === 'failed').slice(0, 5)) {
-      say(`  failed ${failed.device}: ${failed.fault?.code}: ${failed.fault?.message}`);
+      const fault = failed.faultId === undefined ? undefined : result.faults[failed.faultId];
+      say(`  failed ${failed.device}: ${fault?.code}: ${fault?.message}`);
     }
   },
   (s) => `${s.awaitingDecision?.failed ?? 0} devices failed and ${s.awaitingDecision?.noAnswer ?? 0} got no answer`,

@@ -10,6 +10,7 @@ import {
   ApplicationFailure,
   ChildWorkflowFailure,
   executeChild,
+  isCancellation,
   log,
   setCurrentDetails,
   setHandler,
@@ -30,6 +31,7 @@ import {
   type ActivateDeviceProfilesRequest,
   type BulkCounts,
   type BulkDeviceStatus,
+  type BulkFault,
   type BulkDeviceResult,
   type BulkOperation,
   type BulkPhase,
@@ -84,6 +86,9 @@ async function runBulk(
   /** Counts the running shards last reported; their devices are `pending` in `finals`. */
   const live = new Map<string, BulkCounts>();
   const requestIds: string[] = [];
+  /** Failure reasons, each once; devices refer to them by position. */
+  const faults: BulkFault[] = [];
+  const faultIds = new Map<string, number>();
   let round = 0;
   let shardsInRound = 0;
   let shardsDone = 0;
@@ -134,7 +139,7 @@ async function runBulk(
     return {
       device: result.device,
       state: final,
-      ...(result.fault && final === 'failed' ? { fault: result.fault } : {}),
+      ...(result.faultId !== undefined && final === 'failed' ? { fault: faults[result.faultId] } : {}),
       ...(result.confirmedBy ? { confirmedBy: result.confirmedBy } : {}),
     };
   });
@@ -198,11 +203,27 @@ async function runBulk(
     if (at > now) await sleep(at - now);
   };
 
+  /** The id of a reason in `faults`, each reason (with its request) stored once however many devices share it. */
+  const faultIdOf = (fault: BulkFault): number => {
+    const key = `${fault.code}\n${fault.message}\n${fault.requestId ?? ''}`;
+    let id = faultIds.get(key);
+    if (id === undefined) {
+      id = faults.push(fault) - 1;
+      faultIds.set(key, id);
+    }
+    return id;
+  };
+
   const merge = (indices: number[], outcome: ProfileShardResult) => {
     if (outcome.requestId) requestIds.push(outcome.requestId);
     callbacksReceived += outcome.callbacksReceived;
     duplicatesIgnored += outcome.duplicatesIgnored;
-    const faults = new Map(outcome.faults.map((f) => [f.index, { code: f.code, message: f.message }]));
+    const withRequest = outcome.requestId ? { requestId: outcome.requestId } : {};
+    const faultOf = new Map<number, number>();
+    for (const { code, message, indices: failed } of outcome.faults) {
+      const id = faultIdOf({ code, message, ...withRequest });
+      for (const i of failed) faultOf.set(i, id);
+    }
     indices.forEach((index, i) => {
       const device = (results[index] as BulkDeviceResult).device;
       const letter = outcome.outcomes[i];
@@ -210,9 +231,9 @@ async function runBulk(
       if (letter === 's') result = { device, outcome: 'succeeded' };
       else if (letter === 'r') result = { device, outcome: 'succeeded', confirmedBy: 'reconciliation' };
       else if (letter === 'f') {
-        const fault = faults.get(i) ?? { code: 'unknown', message: 'Failed' };
-        result = { device, outcome: 'failed', fault, ...(outcome.requestId ? { requestId: outcome.requestId } : {}) };
-      } else result = { device, outcome: 'noAnswer', ...(outcome.requestId ? { requestId: outcome.requestId } : {}) };
+        const faultId = faultOf.get(i) ?? faultIdOf({ code: 'unknown', message: 'Failed', ...withRequest });
+        result = { device, outcome: 'failed', faultId };
+      } else result = { device, outcome: 'noAnswer' };
       results[index] = result;
       finals[index] = result.outcome;
     });
@@ -247,17 +268,16 @@ async function runBulk(
             await executeChild(profileShard, { workflowId: `${info.workflowId}/${shard}`, args: [input] }),
           );
         } catch (err) {
+          // A cancelled saga ends cancelled, not completed with every device failed.
+          if (isCancellation(err)) throw err;
           // A shard that failed as a whole (not a device): its devices fail with its reason.
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
           const message = cause instanceof Error ? cause.message : String(cause);
           const code = cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : 'ShardFailed';
           log.error('Shard failed', { shard, error: message });
+          const faultId = faultIdOf({ code, message });
           for (const i of members) {
-            results[i] = {
-              device: (results[i] as BulkDeviceResult).device,
-              outcome: 'failed',
-              fault: { code, message },
-            };
+            results[i] = { device: (results[i] as BulkDeviceResult).device, outcome: 'failed', faultId };
             finals[i] = 'failed';
           }
         }
@@ -302,6 +322,7 @@ async function runBulk(
     counts: counts(),
     devices: results,
     requestIds,
+    faults,
     resubmissions: round,
     ...(abandonedBy ? { abandoned: abandonedBy } : {}),
     completedAt: new Date().toISOString(),

@@ -9,6 +9,7 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   setHandler,
   upsertSearchAttributes,
@@ -38,6 +39,11 @@ const thingspace = thingspaceActivities('2 minutes');
 
 /** Progress goes to the parent at most this often, and only when it changed. */
 const PROGRESS_INTERVAL = '5 seconds';
+/**
+ * A shard stops reporting progress after this many signals: a run takes at most 10,000 signals, and ten
+ * shards trickling for hours must not use them up (the result still carries every outcome).
+ */
+const MAX_PROGRESS_REPORTS = 300;
 
 export interface ProfileShardInput {
   /** The parent's name for the shard, e.g. `r0-s3` (round 0, shard 3). */
@@ -58,8 +64,8 @@ export interface ProfileShardResult {
    * `f` failed, `n` no answer. Compact, because the parent's history keeps every shard's result.
    */
   outcomes: string;
-  /** ThingSpace's reasons, by the device's position in the shard. */
-  faults: { index: number; code: string; message: string }[];
+  /** ThingSpace's reasons, each once, with the positions of the devices that failed for it. */
+  faults: { code: string; message: string; indices: number[] }[];
   callbacksReceived: number;
   duplicatesIgnored: number;
 }
@@ -103,6 +109,17 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     if (event.type !== 'deviceProfile' && event.status !== 'failed') return;
     const index = event.deviceIds.map((d) => indexOf.get(deviceKey(d))).find((i) => i !== undefined);
     if (index === undefined) {
+      if (event.status === 'failed' && requestId !== undefined && event.requestId === requestId) {
+        // A failure of the request itself, naming no device: it is every open device's outcome.
+        const fault = event.fault ?? { code: 'unknown', message: 'The request failed' };
+        states.forEach((state, i) => {
+          if (isFinal(state)) return;
+          states[i] = 'failed';
+          faults.set(i, fault);
+        });
+        changed = true;
+        return;
+      }
       log.warn('Profile callback for no device of this shard ignored', { inboxId: event.inboxId });
       return;
     }
@@ -117,7 +134,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     }
     changed = true;
   };
-  setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
+  setHandler(thingspaceCallbackSignal, (events) => {
+    // A malformed signal (sent by hand) is ignored rather than failing every workflow task.
+    if (!Array.isArray(events)) return;
+    ledger.accept(events.filter((e) => Array.isArray(e?.deviceIds))).forEach(apply);
+  });
   setHandler(bulkDeviceQuery, (key): BulkDeviceStatus | undefined => {
     const index = indexOf.get(String(key).toLowerCase());
     const device = index === undefined ? undefined : devices[index]?.deviceIds[0];
@@ -134,23 +155,42 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   });
 
   const parent = workflowInfo().parent;
+  let reports = 0;
+  /** Progress for the parent's status query. Best effort: a signal that fails never costs an outcome. */
   const report = async () => {
-    if (!parent || !changed) return;
     changed = false;
-    await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardProgressSignal, {
-      shard,
-      counts: counts(),
-    });
+    if (!parent || reports >= MAX_PROGRESS_REPORTS) return;
+    reports += 1;
+    try {
+      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(shardProgressSignal, {
+        shard,
+        counts: counts(),
+      });
+    } catch (err) {
+      reports = MAX_PROGRESS_REPORTS;
+      log.warn('Progress no longer reported to the bulk saga', { shard, error: String(err) });
+    }
   };
 
-  const finish = (): ProfileShardResult => ({
-    shard,
-    ...(requestId ? { requestId } : { submitOutcomeUnknown: true }),
-    outcomes: states.map((s) => LETTER[s]).join(''),
-    faults: [...faults.entries()].map(([index, fault]) => ({ index, ...fault })),
-    callbacksReceived: ledger.received,
-    duplicatesIgnored: ledger.duplicates,
-  });
+  let submitted = false;
+  const finish = (): ProfileShardResult => {
+    // One entry per distinct reason: a refused shard would otherwise repeat its message for each device.
+    const byReason = new Map<string, { code: string; message: string; indices: number[] }>();
+    for (const [index, fault] of [...faults.entries()].sort(([a], [b]) => a - b)) {
+      const key = `${fault.code}\n${fault.message}`;
+      const entry = byReason.get(key) ?? { ...fault, indices: [] };
+      entry.indices.push(index);
+      byReason.set(key, entry);
+    }
+    return {
+      shard,
+      ...(requestId ? { requestId } : submitted ? { submitOutcomeUnknown: true } : {}),
+      outcomes: states.map((s) => LETTER[s]).join(''),
+      faults: [...byReason.values()],
+      callbacksReceived: ledger.received,
+      duplicatesIgnored: ledger.duplicates,
+    };
+  };
 
   /** Every device failed for the same reason (the request was refused, a device is busy …). */
   const failAll = (err: unknown): ProfileShardResult => {
@@ -177,9 +217,9 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     } catch (err) {
       return failAll(err);
     }
-    let submitted: { requestId?: string };
+    let answer: { requestId?: string };
     try {
-      submitted = await CancellationScope.nonCancellable(() =>
+      answer = await CancellationScope.nonCancellable(() =>
         submitOrUnknown(() =>
           thingspace.submitProfileOperation({
             operation,
@@ -190,7 +230,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     } catch (err) {
       return failAll(err);
     }
-    requestId = submitted.requestId;
+    submitted = true;
+    requestId = answer.requestId;
     if (requestId) {
       // Operators find the shard of a ThingSpace request id by this attribute.
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
@@ -212,12 +253,19 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     if (open.length > 0) {
       // Callbacks can be lost for good (ThingSpace re-sends only a few times): ask the device list.
       const servicePlan = 'servicePlan' in input.body ? input.body.servicePlan : undefined;
-      const { confirmed } = await thingspace.reconcileProfiles({
-        operation,
-        accountName,
-        ...(servicePlan ? { servicePlan } : {}),
-        devices: open,
-      });
+      let confirmed: string[] = [];
+      try {
+        ({ confirmed } = await thingspace.reconcileProfiles({
+          operation,
+          accountName,
+          ...(servicePlan ? { servicePlan } : {}),
+          devices: open,
+        }));
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The outcomes the callbacks brought stand; the devices the list could not confirm get no answer.
+        log.warn('Reconciliation from the device list failed', { shard, error: String(sagaFailure(err)) });
+      }
       const seen = new Set(confirmed);
       devices.forEach((d, i) => {
         const first = d.deviceIds[0];

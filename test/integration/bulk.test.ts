@@ -132,7 +132,13 @@ describe('changeProfileServicePlan saga', () => {
       const outcome = result.devices[i];
       expect(outcome?.device).toBe(`eid:${device.eid}`);
       expect(listed.get(device.eid)?.servicePlan).toBe(outcome?.outcome === 'succeeded' ? 'M2M_5G_PLUS' : 'M2M_4G');
-      if (outcome?.outcome === 'failed') expect(outcome.fault?.code).toMatch(/\S/);
+      if (outcome?.outcome === 'failed') {
+        expect(result.faults[outcome.faultId ?? -1]).toEqual({
+          code: expect.stringMatching(/\S/),
+          message: expect.stringMatching(/\S/),
+          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        });
+      }
     });
     // Duplicates were received and ignored: one effect per device.
     await waitFor(async () => (await system.store.counts()).pending === 0);

@@ -155,10 +155,11 @@ describe('saga activities', () => {
 
       expect(failure).toEqual({
         type: FailureType.DeviceBusy,
-        message: 'Device eid:66645678912345678912345678400812, imei:990013907835573 is part of another open operation',
+        message: 'Devices eid:66645678912345678912345678400812, imei:990013907835573 are part of another open operation',
         nonRetryable: true,
         details: [
           {
+            busyCount: 2,
             busy: [
               { key: 'eid:66645678912345678912345678400812', workflowId: OTHER.workflowId },
               { key: 'imei:990013907835573', workflowId: OTHER.workflowId },
@@ -221,7 +222,7 @@ describe('saga activities', () => {
         type: FailureType.DeviceBusy,
         message: 'Device imei:990013907835573 is part of another open operation',
         nonRetryable: true,
-        details: [{ busy: [{ key: 'imei:990013907835573', workflowId: OTHER.workflowId }] }],
+        details: [{ busyCount: 1, busy: [{ key: 'imei:990013907835573', workflowId: OTHER.workflowId }] }],
         nextRetryDelay: undefined,
       });
       expect(askedAbout()).toEqual([THIRD, OTHER]);

@@ -839,3 +839,23 @@ describe('validateActivateDeviceProfiles', () => {
     ]);
   });
 });
+
+describe('shard count', () => {
+  it('refuses a shardSize that would make more than 1,000 shards, saying which size works', () => {
+    const devices = Array.from({ length: 2_001 }, (_, i) => ({
+      deviceIds: [
+        { kind: 'eid', id: `89${String(i).padStart(30, '0')}` },
+        { kind: 'iccid', id: `8914800000${String(i).padStart(10, '0')}` },
+      ],
+    }));
+    const request = { accountName: '0000123456-00001', devices, servicePlan: 'M2M_5G', options: { shardSize: 2 } };
+    expect(validateChangeProfileServicePlan(request)).toEqual([
+      {
+        field: 'options.shardSize',
+        message:
+          "options.shardSize 2 makes 1001 shards of 2001 devices; at most 1000 keep the saga's history small: use a shardSize of at least 3",
+      },
+    ]);
+    expect(validateChangeProfileServicePlan({ ...request, options: { shardSize: 3 } })).toEqual([]);
+  });
+});

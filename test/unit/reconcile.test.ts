@@ -47,16 +47,36 @@ function device(number: number, eid: string, iccid: string, servicePlan: string,
 }
 
 describe('reconcileProfiles', () => {
+  /** 30 devices on the new plan but E2 (old plan) and E4 (new plan, line not active yet). */
   const list = () =>
-    new FakeList([
-      device(1, 'E1', 'I1', 'NEW'),
-      device(2, 'E2', 'I2', 'OLD'),
-      device(3, 'E3', 'I3F', 'NEW'),
-      device(4, 'E4', 'I4', 'NEW', 'pre-active'),
-      device(5, 'E5', 'I5', 'NEW'),
-    ]);
+    new FakeList(
+      Array.from({ length: 30 }, (_, i) => {
+        const n = i + 1;
+        const plan = n === 2 ? 'OLD' : 'NEW';
+        return device(n, `E${n}`, n === 3 ? 'I3F' : `I${n}`, plan, n === 4 ? 'pre-active' : 'active');
+      }),
+      10,
+    );
+  const many = Array.from({ length: 25 }, (_, i) => [{ kind: 'eid', id: `E${i + 1}` }]);
 
-  it('pages through the account and confirms the devices that show the new plan, by their first identifier', async () => {
+  it('pages through the account for many devices and confirms those that show the new plan, by their first identifier', async () => {
+    const lister = list();
+    const pages: number[] = [];
+    const { confirmed } = await reconcileProfiles(
+      lister,
+      { operation: 'changeProfileServicePlan', accountName: 'acct', servicePlan: 'NEW', devices: many },
+      undefined,
+      (cursor) => pages.push(cursor),
+    );
+    expect(confirmed).toHaveLength(24);
+    expect(confirmed).not.toContain('eid:e2');
+    expect(confirmed).toContain('eid:e25');
+    // Three pages of ten, each after the last device id of the page before.
+    expect(lister.requests.map((r) => r.largestDeviceIdSeen)).toEqual([undefined, 10, 20]);
+    expect(pages).toEqual([10, 20]);
+  });
+
+  it('looks a few devices up one by one, by any identifier in any casing', async () => {
     const lister = list();
     const { confirmed } = await reconcileProfiles(lister, {
       operation: 'changeProfileServicePlan',
@@ -68,14 +88,12 @@ describe('reconcileProfiles', () => {
           { kind: 'iccid', id: 'I1' },
         ],
         [{ kind: 'eid', id: 'E2' }],
-        // Named by the ICCID in another casing: still the same device.
-        [{ kind: 'ICCID', id: 'i3f' }],
-        [{ kind: 'eid', id: 'E5' }],
+        [{ kind: 'iccid', id: 'I3F' }],
+        [{ kind: 'eid', id: 'E99' }],
       ],
     });
-    expect(confirmed.sort()).toEqual(['eid:e5', 'iccid:i3f', 'eid:e1'].sort());
-    // Three pages of two, each after the last device id of the page before.
-    expect(lister.requests.map((r) => r.largestDeviceIdSeen)).toEqual([undefined, 2, 4]);
+    expect(confirmed).toEqual(['eid:e1', 'iccid:i3f']);
+    expect(lister.requests.map((r) => r.deviceId?.id)).toEqual(['E1', 'E2', 'I3F', 'E99']);
   });
 
   it('confirms an activation by an active line only, asking the list for active devices', async () => {
@@ -83,10 +101,28 @@ describe('reconcileProfiles', () => {
     const { confirmed } = await reconcileProfiles(lister, {
       operation: 'activateDeviceProfiles',
       accountName: 'acct',
-      devices: [[{ kind: 'eid', id: 'E4' }], [{ kind: 'eid', id: 'E2' }]],
+      devices: many,
     });
-    expect(confirmed).toEqual(['eid:e2']);
+    expect(confirmed).toHaveLength(24);
+    expect(confirmed).not.toContain('eid:e4');
     expect(lister.requests.every((r) => r.currentState === 'active')).toBe(true);
+  });
+
+  it('refuses to guess when the list says more pages follow but gives no cursor', async () => {
+    const lister = {
+      listDevices: async (): Promise<DeviceListResult> => ({
+        hasMoreData: true,
+        devices: [{ deviceIds: [{ kind: 'eid', id: 'E1' }], carrierInformations: [] }],
+      }),
+    };
+    await expect(
+      reconcileProfiles(lister, {
+        operation: 'changeProfileServicePlan',
+        accountName: 'a',
+        servicePlan: 'NEW',
+        devices: many,
+      }),
+    ).rejects.toThrow(/no cursor/);
   });
 });
 
