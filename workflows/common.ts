@@ -60,10 +60,15 @@ export class CallbackLedger {
   received = 0;
   duplicates = 0;
 
-  /** The events not seen before, in order. */
+  /**
+   * The events not seen before, in order. A malformed signal (sent by hand, not by the gateway) is
+   * dropped: a signal handler that throws would fail every workflow task of the saga.
+   */
   accept(events: CallbackEvent[]): CallbackEvent[] {
     const fresh: CallbackEvent[] = [];
+    if (!Array.isArray(events)) return fresh;
     for (const event of events) {
+      if (typeof event?.fingerprint !== 'string' || !Array.isArray(event.deviceIds)) continue;
       this.received += 1;
       if (this.seen.has(event.fingerprint)) {
         this.duplicates += 1;

@@ -134,11 +134,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     }
     changed = true;
   };
-  setHandler(thingspaceCallbackSignal, (events) => {
-    // A malformed signal (sent by hand) is ignored rather than failing every workflow task.
-    if (!Array.isArray(events)) return;
-    ledger.accept(events.filter((e) => Array.isArray(e?.deviceIds))).forEach(apply);
-  });
+  setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
   setHandler(bulkDeviceQuery, (key): BulkDeviceStatus | undefined => {
     const index = indexOf.get(String(key).toLowerCase());
     const device = index === undefined ? undefined : devices[index]?.deviceIds[0];
