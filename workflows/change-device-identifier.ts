@@ -35,6 +35,7 @@ import {
   sagaFailure,
   stepTimeoutOf,
   storeActivities,
+  submitActivities,
   submitOrUnknown,
   thingspaceActivities,
 } from './common.js';
@@ -43,6 +44,7 @@ import { abandoned, OperatorDecisions } from './decisions.js';
 const store = storeActivities;
 
 const thingspace = thingspaceActivities('1 minute');
+const submits = submitActivities('1 minute');
 
 /**
  * Whether a CarrierService callback is this change's outcome: an identifier-change result, or a
@@ -129,7 +131,7 @@ export async function changeDeviceIdentifier(
   const submit = async () => {
     setPhase('submitting');
     const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => thingspace.submitChangeDeviceIdentifier(request)),
+      submitOrUnknown(() => submits.submitChangeDeviceIdentifier(request)),
     );
     submittedAt = new Date().toISOString();
     if (requestId) previousRequestIds.push(requestId);

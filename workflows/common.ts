@@ -1,5 +1,6 @@
 /** Pieces every saga shares. Workflow code: deterministic, no I/O. */
-import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
 
@@ -111,21 +112,54 @@ export function sagaFailure(err: unknown): unknown {
 }
 
 /**
- * Runs a submit activity. When ThingSpace may have carried the request out although its answer was lost
- * (`ThingSpaceOutcomeUnknown`), resending could do it twice: the saga goes on without a request id and
+ * Submit activities run exactly once per attempt the saga makes: Temporal never retries them by itself,
+ * because a retry after a worker died mid-request would send the request again (ThingSpace would accept a
+ * plan change or activation twice). The saga retries only what surely did not reach ThingSpace.
+ */
+export function submitActivities(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
+  return proxyActivities<Activities>({ startToCloseTimeout, retry: { maximumAttempts: 1 } });
+}
+
+/** How long a submit is retried while ThingSpace is unavailable (a several-minute outage is waited out). */
+const SUBMIT_RETRY_BUDGET_MS = 60 * 60_000;
+
+/**
+ * Runs a submit activity; returns no request id when the outcome is unknown. Retries, with capped
+ * exponential backoff honouring Retry-After, only `ThingSpaceUnavailable` (503, 429, unreachable: the
+ * request was not carried out). When ThingSpace may have carried the request out although its answer was
+ * lost (`ThingSpaceOutcomeUnknown`), or the attempt ended without an answer (its worker died, it timed
+ * out, an unexpected error), resending could do it twice: the saga goes on without a request id and
  * recognises the outcome by its callbacks, which the gateway matches by the claimed device identifiers.
  */
 export async function submitOrUnknown(submit: () => Promise<{ requestId: string }>): Promise<{ requestId?: string }> {
-  try {
-    return await submit();
-  } catch (err) {
-    if (
-      err instanceof ActivityFailure &&
-      err.cause instanceof ApplicationFailure &&
-      err.cause.type === FailureType.ThingSpaceOutcomeUnknown
-    ) {
-      return {};
+  const deadline = Date.now() + SUBMIT_RETRY_BUDGET_MS;
+  let backoffMs = 2_000;
+  for (;;) {
+    try {
+      return await submit();
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause;
+      if (!(cause instanceof ApplicationFailure)) {
+        log.warn('Submit ended without an answer; not resending it', { error: String(cause?.message ?? cause) });
+        return {};
+      }
+      if (cause.type === FailureType.ThingSpaceOutcomeUnknown || cause.type === FailureType.InternalError) {
+        return {};
+      }
+      if (cause.type !== FailureType.ThingSpaceUnavailable) throw err;
+      const retryAfter = cause.nextRetryDelay === undefined ? undefined : msToNumber(cause.nextRetryDelay);
+      const waitMs = Math.max(retryAfter ?? 0, backoffMs);
+      if (Date.now() + waitMs > deadline) {
+        throw ApplicationFailure.create({
+          type: FailureType.ThingSpaceUnavailable,
+          nonRetryable: true,
+          message: `ThingSpace stayed unavailable for an hour: ${cause.message}`,
+          cause: err,
+        });
+      }
+      await sleep(waitMs);
+      backoffMs = Math.min(backoffMs * 2, 60_000);
     }
-    throw err;
   }
 }

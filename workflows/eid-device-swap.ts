@@ -41,6 +41,7 @@ import {
   sagaFailure,
   stepTimeoutOf,
   storeActivities,
+  submitActivities,
   submitOrUnknown,
   thingspaceActivities,
 } from './common.js';
@@ -50,6 +51,7 @@ import { reverseSwapRequest } from './reverse-swap.js';
 const store = storeActivities;
 
 const thingspace = thingspaceActivities('1 minute');
+const submits = submitActivities('1 minute');
 
 /** Which waiting step a failure callback without a deviceResponse is about, by the service that sent it. */
 function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>): SwapStep | undefined {
@@ -209,7 +211,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const submit = async () => {
     setPhase('submitting');
     const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => thingspace.submitEidDeviceSwap(request)),
+      submitOrUnknown(() => submits.submitEidDeviceSwap(request)),
     );
     submittedAt = new Date().toISOString();
     if (submitted.requestId) {

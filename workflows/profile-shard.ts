@@ -31,11 +31,19 @@ import {
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
 import type { ProfileSubmission } from '../activities/index.js';
-import { CallbackLedger, sagaFailure, storeActivities, submitOrUnknown, thingspaceActivities } from './common.js';
+import {
+  CallbackLedger,
+  sagaFailure,
+  storeActivities,
+  submitActivities,
+  submitOrUnknown,
+  thingspaceActivities,
+} from './common.js';
 
 const store = storeActivities;
 
 const thingspace = thingspaceActivities('2 minutes');
+const submits = submitActivities('2 minutes');
 
 /** Progress goes to the parent at most this often, and only when it changed. */
 const PROGRESS_INTERVAL = '5 seconds';
@@ -217,7 +225,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     try {
       answer = await CancellationScope.nonCancellable(() =>
         submitOrUnknown(() =>
-          thingspace.submitProfileOperation({
+          submits.submitProfileOperation({
             operation,
             body: { ...input.body, devices },
           } as ProfileSubmission),
@@ -241,7 +249,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       if (settled()) break;
       if (changed) {
         await report();
-        await condition(settled, PROGRESS_INTERVAL);
+        const pause = Math.min(msToNumber(PROGRESS_INTERVAL), deadline - Date.now());
+        if (pause > 0) await condition(settled, pause);
       }
     }
 

@@ -1,27 +1,34 @@
 /**
- * Chaos (DESIGN.md §9): every part runs as its own process, as in production — a Temporal dev server on a
- * SQLite file, the ThingSpace simulator, the callback gateway and the worker — and is killed with SIGKILL
- * while a hundred swaps run, with callbacks dropped, duplicated and reordered by the simulator. Every saga
- * must still complete, each line must end up on its replacement device, and the gateway's inbox must
- * account for every callback it acknowledged.
+ * Chaos (DESIGN.md §9): every part runs as its own process, as in production (test/chaos/system.ts), and
+ * is killed with SIGKILL while a hundred swaps and a 2,000-device service plan change run together, with
+ * callbacks dropped, duplicated and reordered by the simulator and 1% of the plan changes failing. Every
+ * swap must still complete with each line on its replacement device; every device of the bulk operation
+ * must be reported once, as the simulator saw it, and be sent to ThingSpace once; and the gateway's inbox
+ * must account for every callback it acknowledged.
  */
-import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
-import type { EidDeviceSwapResult, EidDeviceSwapStatus } from '../../contracts/index.js';
-import { findFreePort, startDevServer, type DevServer } from '../../scripts/lib/dev-server.js';
-import { startPart, waitForHttp, type Part } from '../../scripts/lib/processes.js';
-import { registerCallbacks } from '../../scripts/lib/register-callbacks.js';
-import { resolveTemporalCli } from '../../scripts/lib/temporal-cli.js';
+import type { WorkflowHandle } from '@temporalio/client';
+import {
+  startChangeProfileServicePlan,
+  startEidDeviceSwap,
+  type BulkHandle,
+  type EidDeviceSwapHandle,
+} from '../../client/index.js';
+import type {
+  BulkResult,
+  BulkStatus,
+  ChangeProfileServicePlanRequest,
+  DeviceId,
+  EidDeviceSwapResult,
+  EidDeviceSwapStatus,
+  ProfileDevice,
+} from '../../contracts/index.js';
+import { waitForHttp } from '../../scripts/lib/processes.js';
 import { openStore } from '../../store/index.js';
 import type { InboxCounts, InboxRecord } from '../../store/index.js';
-import { createThingSpaceClient } from '../../thingspace/index.js';
+import type { ProfileShardResult } from '../../workflows/profile-shard.js';
 import { ACCOUNT, swapRequest, type SeededPair } from '../integration/harness.js';
+import { ChaosSystem, eventually, say, sleep } from './system.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SWAPS = 100;
 const STEP_TIMEOUT = '8 seconds';
 const SETTLE_TIMEOUT_MS = 6 * 60_000;
@@ -30,151 +37,34 @@ const WAVES = 10;
 const WAVE_INTERVAL_MS = 3_000;
 const CALLBACK_DELAY_MS = 1_000;
 const TEMPORAL_DOWN_MS = 3_000;
-const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password' };
-const SIM = {
-  clientId: 'sim-client-id',
-  clientSecret: 'sim-client-secret',
-  username: 'sim-user',
-  password: 'sim-password',
-};
 
-type PartName = 'simulator' | 'gateway' | 'worker';
+/**
+ * The bulk operation: four shards of 500, two at a time, each waiting 20 s for its callbacks (30% never
+ * come) before it reads the device list. The chaos clock starts once the first pair has submitted, so that
+ * pair takes its callbacks through the first worker kill and waits through the first gateway kill and the
+ * Temporal kill; the second pair starts after Temporal is back and takes its callbacks through the second
+ * worker kill and waits through the second gateway kill.
+ */
+const BULK_DEVICES = 2_000;
+const BULK_SHARD_SIZE = 500;
+const BULK_SHARD_CONCURRENCY = 2;
+const BULK_STEP_TIMEOUT = '20 seconds';
+const BULK_FAIL_RATE = 0.01;
+const PLAN_BEFORE = 'M2M_4G';
+const PLAN_AFTER = 'M2M_5G_PLUS';
 
-interface Figures {
-  kills: Record<PartName | 'temporal', number>;
-  restarts: Record<PartName | 'temporal', number>;
-  /** Exits nobody asked for (a part that died on its own and was restarted by the supervisor). */
-  unexpectedExits: string[];
-}
+let system: ChaosSystem;
 
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-let dir: string;
-let dbFile: string;
-let cliPath: string;
-let temporalPort: number;
-let temporal: DevServer | undefined;
-let connection: Connection | undefined;
-let client: Client;
-const parts = new Map<PartName, Part>();
-const killing = new Set<Part>();
-let stopping = false;
-let partEnv: Record<PartName, NodeJS.ProcessEnv>;
-let simulatorUrl: string;
-let gatewayUrl: string;
-const figures: Figures = {
-  kills: { simulator: 0, gateway: 0, worker: 0, temporal: 0 },
-  restarts: { simulator: 0, gateway: 0, worker: 0, temporal: 0 },
-  unexpectedExits: [],
-};
-
-const ENTRIES: Record<PartName, string> = {
-  simulator: 'simulator/main.ts',
-  gateway: 'callback-gateway/main.ts',
-  worker: 'workers/main.ts',
-};
-
-/** Process ids below `pid` (tsx runs the entry in a child node process, which SIGKILL of tsx would orphan). */
-function descendants(pid: number): number[] {
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-  return children.flatMap((c) => [c, ...descendants(c)]);
-}
-
-function alive(part: Part | undefined): boolean {
-  return !!part && part.child.exitCode === null && part.child.signalCode === null;
-}
-
-/** Starts a part and supervises it: an exit nobody asked for is recorded and the part is started again. */
-function launch(name: PartName): Part {
-  const part = startPart(name, join(ROOT, ENTRIES[name]), partEnv[name]);
-  parts.set(name, part);
-  part.child.once('exit', (code, signal) => {
-    if (stopping || killing.has(part)) return;
-    figures.unexpectedExits.push(
-      `${name} exited by itself (${signal ?? `code ${code}`}) at ${new Date().toISOString()}`,
-    );
-    say(`[chaos] ${name} exited by itself (${signal ?? `code ${code}`}); restarting it`);
-    figures.restarts[name] += 1;
-    launch(name);
+beforeAll(async () => {
+  system = await ChaosSystem.start({
+    simulatorEnv: { SIM_SEED: '4242', SIM_CALLBACK_DELAY_MS: '50', SIM_CALLBACK_RETRY_MS: '300' },
+    gatewayEnv: { DISPATCH_INTERVAL_MS: '100' },
   });
-  return part;
-}
+}, 180_000);
 
-/** SIGKILL the whole process tree of a part, the real node process included, and wait for its exit. */
-async function killPart(name: PartName): Promise<void> {
-  const part = parts.get(name);
-  if (!part || !alive(part)) return;
-  killing.add(part);
-  const exited = new Promise<void>((r) => part.child.once('exit', () => r()));
-  const pid = part.child.pid;
-  if (pid !== undefined) {
-    for (const child of descendants(pid).reverse()) {
-      try {
-        process.kill(child, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-  }
-  part.child.kill('SIGKILL');
-  await Promise.race([exited, sleep(10_000)]);
-  figures.kills[name] += 1;
-}
-
-async function startTemporal(): Promise<void> {
-  temporal = await startDevServer({
-    cliPath,
-    ip: '127.0.0.1',
-    port: temporalPort,
-    dbFile,
-    headless: true,
-    startTimeoutMs: 90_000,
-    log: (msg) => {
-      if (!msg.startsWith('[temporal]')) say(`[chaos] ${msg}`);
-    },
-  });
-}
-
-async function killTemporal(): Promise<void> {
-  const server = temporal;
-  if (!server) return;
-  const exited = new Promise<void>((r) => {
-    if (server.process.exitCode !== null || server.process.signalCode !== null) r();
-    server.process.once('exit', () => r());
-  });
-  const pid = server.process.pid;
-  if (pid !== undefined) {
-    for (const child of descendants(pid).reverse()) {
-      try {
-        process.kill(child, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-  }
-  server.process.kill('SIGKILL');
-  await Promise.race([exited, sleep(10_000)]);
-  server.process.stdout?.destroy();
-  server.process.stderr?.destroy();
-  figures.kills.temporal += 1;
-}
-
-async function sim<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${simulatorUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`simulator ${method} ${path} answered ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+afterAll(async () => {
+  await system?.stop();
+}, 60_000);
 
 interface Pair extends SeededPair {
   mdn: string;
@@ -221,95 +111,75 @@ async function seedPairs(count: number): Promise<Pair[]> {
       ],
     });
   }
-  await sim('POST', '/__sim/devices', { devices });
+  await system.sim('POST', '/__sim/devices', { devices });
   return pairs;
 }
 
-/** Polls `check` until it returns a value, or throws after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
+interface GeneratedDevice {
+  eid: string;
+  iccid: string;
+}
+
+/** `count` active eSIM devices on PLAN_BEFORE, named by eid and iccid as the plan change requires. */
+async function seedBulkDevices(count: number): Promise<GeneratedDevice[]> {
+  const { devices } = await system.sim<{ devices: GeneratedDevice[] }>('POST', '/__sim/devices/generate', {
+    accountName: ACCOUNT,
+    count,
+    state: 'active',
+    servicePlan: PLAN_BEFORE,
+    withEid: true,
+    prefix: '7',
+  });
+  return devices;
+}
+
+const profileDevices = (devices: GeneratedDevice[]): ProfileDevice[] =>
+  devices.map((d) => ({
+    deviceIds: [
+      { kind: 'eid', id: d.eid },
+      { kind: 'iccid', id: d.iccid },
+    ],
+  }));
+
+/** Retries a start while Temporal is down; a retried start returns the saga already started. */
+async function startRetrying<T>(start: () => Promise<T>, onRetry: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      const value = await check();
-      if (value !== undefined) return value;
+      return await start();
     } catch (err) {
-      lastError = err;
+      if (attempt >= 30) throw err;
+      onRetry();
+      await sleep(1_000);
     }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`${what} did not happen within ${timeoutMs / 1000} s${why}`);
-    }
-    await sleep(1_000);
   }
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'euicc-chaos-'));
-  dbFile = join(dir, 'temporal.db');
-  cliPath = await resolveTemporalCli({ env: process.env, log: (msg) => say(`[chaos] ${msg}`) });
-  temporalPort = await findFreePort();
-  await startTemporal();
-  const address = `127.0.0.1:${temporalPort}`;
-
-  const simulatorPort = await findFreePort();
-  const gatewayPort = await findFreePort();
-  simulatorUrl = `http://127.0.0.1:${simulatorPort}`;
-  gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const base: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', LOG_LEVEL: 'warn', DATA_DIR: dir };
-  delete base.DATABASE_URL;
-  delete base.TEMPORAL_NAMESPACE;
-  partEnv = {
-    simulator: {
-      ...base,
-      SIMULATOR_PORT: String(simulatorPort),
-      SIMULATOR_HOST: '127.0.0.1',
-      SIM_SEED: '4242',
-      SIM_CALLBACK_DELAY_MS: '50',
-      SIM_CALLBACK_RETRY_MS: '300',
-    },
-    gateway: {
-      ...base,
-      TEMPORAL_ADDRESS: address,
-      GATEWAY_PORT: String(gatewayPort),
-      GATEWAY_HOST: '127.0.0.1',
-      CALLBACK_USERNAME: CALLBACKS.username,
-      CALLBACK_PASSWORD: CALLBACKS.password,
-      DISPATCH_INTERVAL_MS: '100',
-    },
-    worker: { ...base, TEMPORAL_ADDRESS: address, THINGSPACE_BASE_URL: `${simulatorUrl}/api`, RUST_LOG: 'error' },
-  };
-
-  launch('simulator');
-  await waitForHttp(`${simulatorUrl}/__sim/health`);
-  launch('gateway');
-  await waitForHttp(`${gatewayUrl}/healthz`);
-  launch('worker');
-
-  const thingspace = createThingSpaceClient({ baseUrl: `${simulatorUrl}/api`, ...SIM });
-  await registerCallbacks(thingspace, { accountName: ACCOUNT, baseUrl: `${gatewayUrl}/callbacks`, ...CALLBACKS });
-
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-}, 180_000);
-
-afterAll(async () => {
-  stopping = true;
-  await Promise.all([...parts.values()].map((p) => p.stop().catch(() => undefined)));
-  // tsx's node child outlives a tsx that was killed: make sure nothing of ours is left.
-  for (const part of parts.values()) {
-    for (const pid of part.child.pid === undefined ? [] : descendants(part.child.pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
+/**
+ * The activity attempts beyond the first in a workflow's history (`submitEidDeviceSwap attempt 2`): what
+ * the kills cost, since an attempt lost with a killed worker is only retried after its start-to-close
+ * timeout. The started event records the last attempt's number.
+ */
+async function retriedActivities(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  const retried: string[] = [];
+  for (const event of history.events ?? []) {
+    if (event.activityTaskScheduledEventAttributes) {
+      scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && (started.attempt ?? 1) > 1) {
+      retried.push(`${scheduled.get(String(started.scheduledEventId)) ?? '?'} attempt ${started.attempt}`);
     }
   }
-  await connection?.close().catch(() => undefined);
-  await temporal?.stop().catch(() => undefined);
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+  return retried;
+}
+
+const tally = (items: string[]): string => {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts].map(([name, n]) => `${name} ×${n}`).join(', ') || 'none';
+};
 
 interface SimDeliveryEntry {
   requestId: string;
@@ -318,35 +188,241 @@ interface SimDeliveryEntry {
   duplicate?: boolean;
 }
 
-it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, with lossy callbacks', async () => {
+interface SimProfileRequest {
+  requestId: string;
+  operation: string;
+  accountName: string;
+  servicePlan?: string;
+  devices: number;
+  results: {
+    deviceIds: DeviceId[];
+    outcome: 'pending' | 'warning' | 'succeeded' | 'failed' | 'never';
+    fault?: { faultcode: string; faultstring: string };
+  }[];
+}
+
+interface ListedDevice {
+  eid?: string;
+  servicePlan: string;
+}
+
+/** The eid a profile callback names (kinds come as `Eid` or `eid`). */
+function eidOf(ids: unknown): string | undefined {
+  if (!Array.isArray(ids)) return undefined;
+  const eid = (ids as { kind?: unknown; id?: unknown }[]).find((d) => String(d.kind).toLowerCase() === 'eid');
+  return typeof eid?.id === 'string' ? eid.id : undefined;
+}
+
+interface BulkCheck {
+  lines: string[];
+  /** Devices whose outcome is not what the simulator did to them. */
+  misreported: string[];
+  /** Devices not named by exactly one accepted ThingSpace request. */
+  notSentOnce: string[];
+  /** Shards that applied more callbacks than they have devices. */
+  overApplied: string[];
+}
+
+/**
+ * Checks the bulk saga's result device by device against the simulator's truth — the device list (is the
+ * new plan there?) and each accepted request's per-device outcome — and against the callbacks the gateway
+ * delivered to the shards. A device may end `noAnswer` only if ThingSpace failed it and its callback never
+ * reached its shard (dropped by the fault, or lost while the gateway was dead): the device list cannot
+ * show a failure.
+ */
+async function checkBulk(
+  handle: BulkHandle<ChangeProfileServicePlanRequest>,
+  seeded: GeneratedDevice[],
+  result: BulkResult,
+  inbox: InboxRecord[],
+  started: number,
+): Promise<BulkCheck> {
+  const status: BulkStatus = await handle.status();
+  const { startTime, closeTime } = await handle.describe();
+  const shardIds = Array.from({ length: status.shards.total }, (_, n) => `${handle.workflowId}/r0-s${n}`);
+  const shards = await Promise.all(
+    shardIds.map(async (id) => {
+      const shard = system.client.workflow.getHandle(id);
+      const [outcome, description, retried] = await Promise.all([
+        shard.result() as Promise<ProfileShardResult>,
+        shard.describe(),
+        retriedActivities(shard),
+      ]);
+      return { id, outcome, description, retried };
+    }),
+  );
+  const retried = [...(await retriedActivities(handle)), ...shards.flatMap((s) => s.retried)];
+
+  // The simulator's truth: every accepted plan change of the account, every device's outcome in it.
+  const summaries = await system.sim<{ requestId: string; operation: string; accountName: string }[]>(
+    'GET',
+    '/__sim/profile-requests',
+  );
+  const requests = await Promise.all(
+    summaries
+      .filter((r) => r.operation === 'changeProfileServicePlan' && r.accountName === ACCOUNT)
+      .map((r) => system.sim<SimProfileRequest>('GET', `/__sim/profile-requests/${r.requestId}`)),
+  );
+  const sentIn = new Map<string, (SimProfileRequest['results'][number] & { requestId: string })[]>();
+  for (const request of requests) {
+    for (const entry of request.results) {
+      const eid = eidOf(entry.deviceIds)?.toLowerCase() ?? '?';
+      sentIn.set(eid, [...(sentIn.get(eid) ?? []), { ...entry, requestId: request.requestId }]);
+    }
+  }
+  const listed = new Map(
+    (await system.sim<ListedDevice[]>('GET', '/__sim/devices')).flatMap((d) =>
+      d.eid ? [[d.eid.toLowerCase(), d.servicePlan] as const] : [],
+    ),
+  );
+
+  // What the gateway handed to the shards, per device.
+  const requestIds = new Set(requests.map((r) => r.requestId));
+  const bulkInbox = inbox.filter((r) => requestIds.has(String(r.body.requestId ?? '')));
+  const shardSet = new Set(shardIds);
+  const reachedShard = new Map<string, string[]>();
+  for (const record of bulkInbox) {
+    if (record.state !== 'delivered' || !shardSet.has(record.workflowId ?? '')) continue;
+    const eid = eidOf(record.body.deviceIds)?.toLowerCase() ?? '?';
+    reachedShard.set(eid, [...(reachedShard.get(eid) ?? []), String(record.body.status)]);
+  }
+
+  const misreported: string[] = [];
+  const notSentOnce: string[] = [];
+  const truth = { succeeded: 0, failed: 0, other: 0 };
+  let noAnswerUnseen = 0;
+  seeded.forEach((device, i) => {
+    const eid = device.eid.toLowerCase();
+    const saga = result.devices[i];
+    const sent = sentIn.get(eid) ?? [];
+    if (sent.length !== 1) notSentOnce.push(`${device.eid} in ${sent.length} accepted requests`);
+    const simulated = sent.at(-1);
+    const plan = listed.get(eid);
+    if (simulated?.outcome === 'succeeded') truth.succeeded += 1;
+    else if (simulated?.outcome === 'failed') truth.failed += 1;
+    else truth.other += 1;
+    const seen = reachedShard.get(eid) ?? [];
+    const wrong = (why: string): void => {
+      misreported.push(
+        `${device.eid}: saga ${JSON.stringify(saga)}, simulator ${JSON.stringify(simulated)}, plan ${plan}, ` +
+          `callbacks delivered to its shard ${JSON.stringify(seen)} — ${why}`,
+      );
+    };
+    if (saga?.device !== `eid:${device.eid}`) return wrong('not in its place in the result');
+    if (saga.outcome === 'succeeded') {
+      if (simulated?.outcome !== 'succeeded' || plan !== PLAN_AFTER) return wrong('succeeded without the new plan');
+      if (!saga.confirmedBy && !seen.includes('SUCCESS')) wrong('confirmed by a callback its shard never got');
+    } else if (saga.outcome === 'failed') {
+      if (simulated?.outcome !== 'failed' || plan !== PLAN_BEFORE) return wrong('failed, but ThingSpace did not');
+      if (!seen.includes('FAILED')) return wrong('failed by a callback its shard never got');
+      const { faultcode = '', faultstring = '' } = simulated.fault ?? {};
+      const code = faultcode.startsWith('DeviceProfileService.') ? faultcode : `DeviceProfileService.${faultcode}`;
+      const fault = saga.faultId === undefined ? undefined : result.faults[saga.faultId];
+      if (fault?.code !== code || fault.message !== faultstring) return wrong("not ThingSpace's reason");
+      // A reason names the request it answered, when the shard learnt its id.
+      if ((fault.requestId ?? simulated.requestId) !== simulated.requestId) wrong('the reason of another request');
+    } else {
+      if (simulated?.outcome === 'succeeded' || plan !== PLAN_BEFORE) return wrong('no answer, yet the plan changed');
+      if (seen.length > 0) return wrong('no answer, yet its shard got its callback');
+      noAnswerUnseen += 1;
+    }
+  });
+
+  const overApplied = shards
+    .filter((s) => s.outcome.callbacksReceived - s.outcome.duplicatesIgnored > s.outcome.outcomes.length)
+    .map((s) => `${s.id}: ${s.outcome.callbacksReceived - s.outcome.duplicatesIgnored} callbacks applied`);
+
+  const devices = result.devices;
+  const byCallback = devices.filter((d) => d.outcome === 'succeeded' && !d.confirmedBy).length;
+  const byReconciliation = devices.filter((d) => d.confirmedBy === 'reconciliation').length;
+  const inboxStates = new Map<string, number>();
+  for (const record of bulkInbox) inboxStates.set(record.state, (inboxStates.get(record.state) ?? 0) + 1);
+  const inboxDuplicates = bulkInbox.reduce((n, r) => n + r.deliveries - 1, 0);
+  const secondsFromStart = (at: Date | undefined) => {
+    if (!at) return 'still open';
+    const seconds = (at.getTime() - started) / 1000;
+    return `${seconds < 0 ? '−' : '+'}${Math.abs(seconds).toFixed(1)} s`;
+  };
+  const shardLine = (s: (typeof shards)[number]) => {
+    const letters = [...s.outcome.outcomes];
+    const n = (l: string) => letters.filter((x) => x === l).length;
+    return (
+      `${s.id.slice(handle.workflowId.length + 1)} ${secondsFromStart(s.description.startTime)}→` +
+      `${secondsFromStart(s.description.closeTime)}: ${n('s')} by callback, ${n('r')} by reconciliation, ` +
+      `${n('f')} failed, ${n('n')} no answer; ${s.outcome.callbacksReceived} callbacks, ` +
+      `${s.outcome.duplicatesIgnored} duplicates ignored`
+    );
+  };
+  const lines = [
+    `Bulk changeProfileServicePlan alongside: ${devices.length} devices, shards of ${BULK_SHARD_SIZE}, ` +
+      `${BULK_SHARD_CONCURRENCY} at a time (step timeout ${BULK_STEP_TIMEOUT}, fail rate ${BULK_FAIL_RATE})`,
+    `  devices                    ${result.counts.succeeded} succeeded (${byCallback} by callback, ` +
+      `${byReconciliation} by reconciliation), ${result.counts.failed} failed, ${result.counts.noAnswer} no answer`,
+    `  simulator                  ${truth.succeeded} plans changed, ${truth.failed} failed, ${truth.other} other; ` +
+      `${noAnswerUnseen} failed devices whose callback never reached their shard`,
+    `  ThingSpace requests        ${requests.length} accepted for ${shards.length} shards; the saga knows ` +
+      `${result.requestIds.length}; devices not sent exactly once: ${notSentOnce.length}`,
+    `  shard callbacks            ${status.callbacksReceived} received, ${status.duplicatesIgnored} duplicates ignored by the shards`,
+    `  inbox (bulk)               ${bulkInbox.length} received, ${inboxDuplicates} duplicates ignored by fingerprint; ` +
+      `${[...inboxStates].map(([state, n]) => `${n} ${state}`).join(', ')}`,
+    ...shards.map((s) => `  shard                      ${shardLine(s)}`),
+    `  activities retried         ${tally(retried)}`,
+    `  time                       ${secondsFromStart(startTime)} → ${secondsFromStart(closeTime)} ` +
+      `(${(((closeTime?.getTime() ?? Date.now()) - startTime.getTime()) / 1000).toFixed(1)} s)`,
+  ];
+  return { lines, misreported, notSentOnce, overApplied };
+}
+
+it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed workers, gateways and Temporal, with lossy callbacks', async () => {
   const pairs = await seedPairs(SWAPS);
-  const started = Date.now();
-  const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
-  await sim('POST', '/__sim/faults', {
+  const bulkDevices = await seedBulkDevices(BULK_DEVICES);
+  await system.sim('POST', '/__sim/faults', {
     clear: true,
     // Callbacks a second apart spread each swap's deliveries over the kills below.
     callbacks: { drop: 0.3, duplicate: 0.3, order: 'random', delayMs: CALLBACK_DELAY_MS },
+    profiles: { failRate: BULK_FAIL_RATE },
   });
+  const client = system.client;
+  const bulkStartedAt = Date.now();
 
-  // Swaps start in waves across the whole chaos window, so every kill lands on sagas in every phase. A start
-  // that fails (Temporal down) is retried: startEidDeviceSwap returns the saga already started.
+  // A start that fails (Temporal down) is retried: the client returns the saga already started.
   let startRetries = 0;
-  const startOne = async (pair: Pair): Promise<EidDeviceSwapHandle> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await startEidDeviceSwap(client, swapRequest(pair), { stepTimeout: STEP_TIMEOUT });
-      } catch (err) {
-        if (attempt >= 30) throw err;
-        startRetries += 1;
-        await sleep(1_000);
-      }
-    }
-  };
+  const retried = () => void (startRetries += 1);
+  const bulk = await startRetrying(
+    () =>
+      startChangeProfileServicePlan(
+        client,
+        { accountName: ACCOUNT, devices: profileDevices(bulkDevices), servicePlan: PLAN_AFTER },
+        {
+          operationId: `chaos-${bulkStartedAt}`,
+          shardSize: BULK_SHARD_SIZE,
+          shardConcurrency: BULK_SHARD_CONCURRENCY,
+          stepTimeout: BULK_STEP_TIMEOUT,
+          failurePolicy: 'fail',
+        },
+      ),
+    retried,
+  );
+  // The clock starts when ThingSpace has the first shards' requests (the worker is up and polling by then).
+  await eventually('the first shards submitting', 120_000, async () => {
+    const requests = await system.sim<{ operation: string; accountName: string }[]>('GET', '/__sim/profile-requests');
+    const submitted = requests.filter((r) => r.operation === 'changeProfileServicePlan' && r.accountName === ACCOUNT);
+    return submitted.length >= BULK_SHARD_CONCURRENCY ? true : undefined;
+  });
+  const started = Date.now();
+  const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
+  say(
+    `[chaos] the bulk operation's first ${BULK_SHARD_CONCURRENCY} shards submitted ${started - bulkStartedAt} ms after its start`,
+  );
+
+  // Swaps start in waves across the whole chaos window, so every kill lands on sagas in every phase.
   const starting = (async () => {
     const handles: EidDeviceSwapHandle[] = [];
     for (let wave = 0; wave < WAVES; wave++) {
       await at(wave * WAVE_INTERVAL_MS);
       const batch = pairs.slice((wave * SWAPS) / WAVES, ((wave + 1) * SWAPS) / WAVES);
+      const startOne = (pair: Pair) =>
+        startRetrying(() => startEidDeviceSwap(client, swapRequest(pair), { stepTimeout: STEP_TIMEOUT }), retried);
       handles.push(...(await Promise.all(batch.map(startOne))));
     }
     return handles;
@@ -355,30 +431,27 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
   starting.catch(() => undefined);
 
   // The chaos schedule. A restart starts the part again at once, as a supervisor would.
-  const restart = async (name: PartName): Promise<void> => {
-    await killPart(name);
-    say(`[chaos] killed ${name} (SIGKILL) at +${Date.now() - started} ms; restarting`);
-    figures.restarts[name] += 1;
-    launch(name);
+  const restart = async (name: 'worker' | 'gateway'): Promise<void> => {
+    await system.restart(name);
+    say(`[chaos] killed ${name} (SIGKILL) at +${Date.now() - started} ms; restarted it`);
   };
   await at(4_000);
   await restart('worker');
   await at(9_000);
   await restart('gateway');
   await at(14_000);
-  await killTemporal();
+  await system.killTemporal();
   say(`[chaos] killed Temporal (SIGKILL) at +${Date.now() - started} ms`);
-  const workerBefore = parts.get('worker');
-  const gatewayBefore = parts.get('gateway');
+  const workerBefore = system.part('worker');
+  const gatewayBefore = system.part('gateway');
   await sleep(TEMPORAL_DOWN_MS);
   const temporalRestartedAt = Date.now();
-  await startTemporal();
-  figures.restarts.temporal += 1;
+  await system.restartTemporal();
   say(`[chaos] Temporal restarted on the same file and port in ${Date.now() - temporalRestartedAt} ms`);
   await at(24_000);
   const survivedOutage = {
-    worker: parts.get('worker') === workerBefore && alive(workerBefore),
-    gateway: parts.get('gateway') === gatewayBefore && alive(gatewayBefore),
+    worker: system.part('worker') === workerBefore && system.alive(workerBefore),
+    gateway: system.part('gateway') === gatewayBefore && system.alive(gatewayBefore),
   };
   await restart('worker');
   await at(29_000);
@@ -386,18 +459,18 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
   const handles = await starting;
   const startedIn = Date.now() - started;
   const chaosEndedAt = Date.now();
-  await waitForHttp(`${gatewayUrl}/readyz`, 60_000);
+  await waitForHttp(`${system.gatewayUrl}/readyz`, 60_000);
 
   // Every saga closes, within a bound; closed ones are not asked again.
-  const open = new Set(handles.map((h) => h.workflowId));
+  const open = new Map<string, WorkflowHandle>([...handles, bulk].map((h) => [h.workflowId, h]));
   await eventually('every saga closing', SETTLE_TIMEOUT_MS - (Date.now() - started), async () => {
-    for (const handle of handles.filter((h) => open.has(h.workflowId))) {
+    for (const [id, handle] of open) {
       const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') open.delete(handle.workflowId);
+      if (status.name !== 'RUNNING') open.delete(id);
     }
     return open.size === 0 ? true : undefined;
   }).catch((err: Error) => {
-    throw new Error(`${err.message}; still open: ${[...open].slice(0, 10).join(', ')} (${open.size} in all)`);
+    throw new Error(`${err.message}; still open: ${[...open.keys()].slice(0, 10).join(', ')} (${open.size} in all)`);
   });
   const settledAt = Date.now();
 
@@ -414,14 +487,15 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
   for (const f of failed.slice(0, 5)) {
     const cause = (f.error as Error & { cause?: Error }).cause;
     const status = await f.handle.status().catch((err: Error) => err.message);
-    const device = await sim('GET', `/__sim/devices/mdn/${pairs[handles.indexOf(f.handle)]?.mdn}`).catch(
-      () => 'not found',
-    );
+    const device = await system
+      .sim('GET', `/__sim/devices/mdn/${pairs[handles.indexOf(f.handle)]?.mdn}`)
+      .catch(() => 'not found');
     say(`[chaos] ${f.handle.workflowId} failed: ${f.error?.message}${cause ? `: ${cause.message}` : ''}`);
     say(`[chaos]   status ${JSON.stringify(status)}`);
     say(`[chaos]   its line in the simulator ${JSON.stringify(device)}`);
   }
   const results = outcomes.flatMap((o) => (o.result ? [o.result] : []));
+  const bulkResult = await bulk.result();
 
   const steps = results.flatMap((r) => Object.values(r.steps));
   const byCallback = steps.filter((s) => s.state === 'confirmed' && s.confirmedBy === 'callback').length;
@@ -434,53 +508,40 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
     .filter((s) => s.applied > 3);
   const sagaDuplicatesIgnored = statuses.reduce((n, s) => n + s.duplicatesIgnored, 0);
 
-  // How long each saga took, and what the kills cost it: an activity attempt lost with a killed worker is
-  // only retried after its start-to-close timeout (the started event records the last attempt's number).
+  // How long each saga took, and what the kills cost it.
   const durations: number[] = [];
-  const retriedActivities = new Map<string, number>();
+  const swapRetries: string[] = [];
   const slowest: { id: string; ms: number; retried: string[] }[] = [];
   for (const handle of handles) {
     const { startTime, closeTime } = await handle.describe();
     const ms = (closeTime?.getTime() ?? Date.now()) - startTime.getTime();
     durations.push(ms);
-    const history = await handle.fetchHistory();
-    const scheduled = new Map<string, string>();
-    const retried: string[] = [];
-    for (const event of history.events ?? []) {
-      if (event.activityTaskScheduledEventAttributes) {
-        scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      }
-      const started = event.activityTaskStartedEventAttributes;
-      if (started && (started.attempt ?? 1) > 1) {
-        const name = scheduled.get(String(started.scheduledEventId)) ?? '?';
-        retried.push(`${name} attempt ${started.attempt}`);
-        retriedActivities.set(name, (retriedActivities.get(name) ?? 0) + 1);
-      }
-    }
+    const retried = await retriedActivities(handle);
+    swapRetries.push(...retried);
     slowest.push({ id: handle.workflowId, ms, retried });
   }
   durations.sort((a, b) => a - b);
   slowest.sort((a, b) => b.ms - a.ms);
   const percentile = (p: number) =>
     durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))] ?? 0;
-  const submits = await sim<{ status: number }[]>('GET', '/__sim/requests?operation=eidDeviceSwap');
+  const submits = await system.sim<{ status: number }[]>('GET', '/__sim/requests?operation=eidDeviceSwap');
 
   // The simulator's inventory: each line on its replacement.
   const notMoved: string[] = [];
   for (const pair of pairs) {
-    const device = await sim<{ eid?: string }>('GET', `/__sim/devices/mdn/${pair.mdn}`).catch(() => undefined);
+    const device = await system.sim<{ eid?: string }>('GET', `/__sim/devices/mdn/${pair.mdn}`).catch(() => undefined);
     if (device?.eid !== pair.replacementEid) notMoved.push(`${pair.mdn} on ${device?.eid ?? 'nothing'}`);
   }
 
   // The inbox, once the simulator has nothing left to send and the gateway nothing left to dispatch.
   await eventually('the simulator sending its last callbacks', 60_000, async () => {
-    const { pending } = await sim<{ pending: number }>('GET', '/__sim/callbacks/pending');
+    const { pending } = await system.sim<{ pending: number }>('GET', '/__sim/callbacks/pending');
     return pending === 0 ? true : undefined;
   });
-  const store = await openStore({ DATA_DIR: dir });
+  const store = await openStore({ DATA_DIR: system.dir });
   let counts: InboxCounts;
   let unexplained: InboxRecord[];
-  let inboxRequestIds: Set<string>;
+  let everything: InboxRecord[];
   try {
     counts = await eventually('the gateway dispatching every callback', 60_000, async () => {
       const c = await store.counts();
@@ -492,46 +553,54 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
       ...(await store.list('deadLetter', 100_000)),
     ];
     unexplained = closed.filter((r) => !r.reason);
-    const everything = [...closed, ...(await store.list('delivered', 100_000))];
-    inboxRequestIds = new Set(everything.map((r) => String(r.body.requestId ?? '')));
+    everything = [...closed, ...(await store.list('delivered', 100_000))];
   } finally {
     await store.close();
   }
+  const inboxRequestIds = new Set(everything.map((r) => String(r.body.requestId ?? '')));
 
   // Every callback the gateway acknowledged is in the inbox.
-  const deliveries = await sim<SimDeliveryEntry[]>('GET', '/__sim/callbacks');
+  const deliveries = await system.sim<SimDeliveryEntry[]>('GET', '/__sim/callbacks');
   const acknowledged = deliveries.filter((d) => d.outcome === 'delivered');
   const lost = acknowledged.filter((d) => !inboxRequestIds.has(d.requestId));
   const dropped = deliveries.filter((d) => d.outcome === 'dropped').length;
   const refused = deliveries.filter((d) => d.outcome === 'failed').length;
 
+  const bulkCheck = await checkBulk(bulk, bulkDevices, bulkResult, everything, started);
+
+  const { figures } = system;
   const wallMs = Date.now() - started;
   say(
     [
       '',
-      'Chaos run: eidDeviceSwap sagas, every part a real process, SIGKILLed',
+      'Chaos run: eidDeviceSwap sagas and a bulk plan change together, every part a real process, SIGKILLed',
       `  swaps                      ${SWAPS} (step timeout ${STEP_TIMEOUT})`,
       `  completed                  ${results.length}; failed ${failed.length}`,
       `  steps confirmed            ${byCallback} by callback, ${byReconciliation} by reconciliation`,
-      `  callbacks (simulator)      ${acknowledged.length} acknowledged, ${refused} refused or unanswered, ${dropped} dropped by fault`,
-      `  inbox                      ${counts.received} received, ${counts.duplicates} duplicates ignored by fingerprint, ` +
-        `${counts.delivered} delivered, ${counts.parked} parked, ${counts.orphaned} orphaned, ` +
-        `${counts.deadLetter} dead-letter, ${counts.pending} pending`,
       `  sagas                      ${sagaDuplicatesIgnored} duplicate callbacks ignored by the workflows`,
       `  swap submits (simulator)   ${submits.length} for ${SWAPS} swaps (${submits.filter((r) => r.status >= 400).length} refused)`,
-      `  activities retried         ${[...retriedActivities].map(([n, c]) => `${n} ${c}`).join(', ') || 'none'}`,
+      `  activities retried         ${tally(swapRetries)}`,
       `  saga duration              p50 ${(percentile(50) / 1000).toFixed(1)} s, p90 ${(percentile(90) / 1000).toFixed(1)} s, ` +
         `max ${((durations.at(-1) ?? 0) / 1000).toFixed(1)} s`,
       `  slowest                    ${slowest
         .slice(0, 3)
         .map((x) => `${x.id} ${(x.ms / 1000).toFixed(1)} s${x.retried.length ? ` (${x.retried.join(', ')})` : ''}`)
         .join('; ')}`,
+      ...bulkCheck.lines,
+      'Callbacks, swaps and bulk together',
+      `  simulator                  ${acknowledged.length} acknowledged, ${refused} refused or unanswered, ${dropped} dropped by fault`,
+      `  inbox                      ${counts.received} received, ${counts.duplicates} duplicates ignored by fingerprint, ` +
+        `${counts.delivered} delivered, ${counts.parked} parked, ${counts.orphaned} orphaned, ` +
+        `${counts.deadLetter} dead-letter, ${counts.pending} pending`,
+      `  accounting                 received ${counts.received} = delivered ${counts.delivered} + parked ${counts.parked} ` +
+        `+ orphaned ${counts.orphaned} + dead-letter ${counts.deadLetter}; ${unexplained.length} without a reason`,
+      'Chaos',
       `  kills                      worker ${figures.kills.worker}, gateway ${figures.kills.gateway}, temporal ${figures.kills.temporal}`,
       `  restarts                   worker ${figures.restarts.worker}, gateway ${figures.restarts.gateway}, ` +
         `temporal ${figures.restarts.temporal}, simulator ${figures.restarts.simulator}`,
       `  survived Temporal outage   worker ${survivedOutage.worker ? 'yes' : 'no'}, gateway ${survivedOutage.gateway ? 'yes' : 'no'}`,
       `  unexpected exits           ${figures.unexpectedExits.length === 0 ? 'none' : figures.unexpectedExits.join('; ')}`,
-      `  swap starts retried        ${startRetries} (while Temporal was down)`,
+      `  starts retried             ${startRetries} (while Temporal was down)`,
       `  wall time                  ${(wallMs / 1000).toFixed(1)} s (starts over ${(startedIn / 1000).toFixed(1)} s, ` +
         `chaos until +${((chaosEndedAt - started) / 1000).toFixed(1)} s, ` +
         `all closed at +${((settledAt - started) / 1000).toFixed(1)} s)`,
@@ -553,15 +622,38 @@ it('a hundred swaps complete through SIGKILLed workers, gateways and Temporal, w
   }
   expect(notMoved).toEqual([]);
   expect(overApplied).toEqual([]);
+
+  // The bulk operation: every device once, as ThingSpace saw it, sent to ThingSpace once.
+  const { succeeded, failed: failedDevices, noAnswer } = bulkResult.counts;
+  expect(bulkResult.counts).toEqual({
+    total: BULK_DEVICES,
+    succeeded,
+    failed: failedDevices,
+    noAnswer,
+    pending: 0,
+    warnings: 0,
+  });
+  expect(succeeded + failedDevices + noAnswer).toBe(BULK_DEVICES);
+  expect(bulkResult.devices).toHaveLength(BULK_DEVICES);
+  expect(new Set(bulkResult.devices.map((d) => d.device)).size).toBe(BULK_DEVICES);
+  expect(bulkResult.resubmissions).toBe(0);
+  expect(bulkCheck.misreported).toEqual([]);
+  expect(bulkCheck.notSentOnce).toEqual([]);
+  expect(bulkCheck.overApplied).toEqual([]);
+  expect(await bulk.status()).toMatchObject({
+    phase: 'completed',
+    shards: { total: BULK_DEVICES / BULK_SHARD_SIZE, running: 0, completed: BULK_DEVICES / BULK_SHARD_SIZE },
+  });
+
+  // The inbox: every callback received is delivered, a duplicate, or parked with its reason.
   expect(counts.pending).toBe(0);
   expect(counts.received).toBe(counts.delivered + counts.parked + counts.orphaned + counts.deadLetter);
-  expect(counts.received + counts.duplicates).toBe(
-    counts.delivered + counts.duplicates + counts.parked + counts.orphaned + counts.deadLetter,
-  );
   expect(unexplained.map((r) => `${r.id} ${r.state}`)).toEqual([]);
   expect(lost).toEqual([]);
   expect(counts.received + counts.duplicates).toBeGreaterThanOrEqual(acknowledged.length);
-  // The faults did happen: some steps were only seen by reconciliation, some callbacks came twice.
+  // The faults did happen: steps and plans only seen by reconciliation, callbacks twice, plan changes failing.
   expect(byReconciliation).toBeGreaterThan(0);
+  expect(bulkResult.devices.filter((d) => d.confirmedBy === 'reconciliation').length).toBeGreaterThan(0);
   expect(counts.duplicates).toBeGreaterThan(0);
+  expect(failedDevices).toBeGreaterThan(0);
 }, 420_000);
