@@ -155,7 +155,8 @@ describe('saga activities', () => {
 
       expect(failure).toEqual({
         type: FailureType.DeviceBusy,
-        message: 'Devices eid:66645678912345678912345678400812, imei:990013907835573 are part of another open operation',
+        message:
+          'Devices eid:66645678912345678912345678400812, imei:990013907835573 are part of another open operation',
         nonRetryable: true,
         details: [
           {
