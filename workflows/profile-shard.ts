@@ -113,8 +113,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   };
   const settled = () => states.every(isFinal);
 
+  /** Request ids the callbacks carried: the request's own, when its answer was lost. */
+  const callbackRequestIds = new Set<string>();
   const apply = (event: CallbackEvent) => {
     if (event.type !== 'deviceProfile' && event.status !== 'failed') return;
+    if (event.requestId) callbackRequestIds.add(event.requestId);
     const index = event.deviceIds.map((d) => indexOf.get(deviceKey(d))).find((i) => i !== undefined);
     if (index === undefined) {
       if (event.status === 'failed' && requestId !== undefined && event.requestId === requestId) {
@@ -177,6 +180,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   };
 
   let submitted = false;
+  /** With the submit's answer lost, the one request id this shard's callbacks carried is the request's. */
+  const fromCallbacks = (): { requestId?: string } => {
+    const [only, ...others] = [...callbackRequestIds];
+    return only && others.length === 0 ? { requestId: only } : {};
+  };
   const finish = (): ProfileShardResult => {
     // One entry per distinct reason: a refused shard would otherwise repeat its message for each device.
     const byReason = new Map<string, { code: string; message: string; indices: number[] }>();
@@ -188,7 +196,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     }
     return {
       shard,
-      ...(requestId ? { requestId } : submitted ? { submitOutcomeUnknown: true } : {}),
+      ...(requestId ? { requestId } : {}),
+      ...(!requestId && submitted ? { submitOutcomeUnknown: true, ...fromCallbacks() } : {}),
       outcomes: states.map((s) => LETTER[s]).join(''),
       faults: [...byReason.values()],
       callbacksReceived: ledger.received,

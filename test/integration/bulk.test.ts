@@ -225,6 +225,25 @@ describe('changeProfileServicePlan saga', () => {
     ]);
   });
 
+  it('completes when ThingSpace made the change but its answer was lost (502), without resending the shard', async () => {
+    const seeded = await generate(15, 'active');
+    await system.sim('POST', '/__sim/faults', {
+      responses: [{ operation: 'changeProfileServicePlan', status: 502, processed: true }],
+    });
+    const since = await requestLogLength(system);
+    const handle = await startChangeProfileServicePlan(
+      system.client,
+      { accountName: ACCOUNT, devices: profileDevices(seeded), servicePlan: 'M2M_5G_PLUS' },
+      options(),
+    );
+    const result = await handle.result();
+    expect(result.counts).toMatchObject({ succeeded: 15, failed: 0, noAnswer: 0 });
+    expect(await simRequests(system, 'changeProfileServicePlan', since)).toHaveLength(1);
+    // The request id the lost answer carried, taken from the callbacks.
+    const accepted = await system.sim<{ requestId: string; devices: number }[]>('GET', '/__sim/profile-requests');
+    expect(result.requestIds).toEqual([accepted.at(-1)?.requestId]);
+  });
+
   it('completes from the device list when the callbacks never come', async () => {
     const seeded = await generate(20, 'active');
     await system.sim('POST', '/__sim/faults', { callbacks: { drop: 1 } });
