@@ -131,7 +131,7 @@ export async function changeDeviceIdentifier(
   const submit = async () => {
     setPhase('submitting');
     const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => submits.submitChangeDeviceIdentifier(request)),
+      submitOrUnknown(() => submits.submitChangeDeviceIdentifier(request), { resendWhenUnanswered: true }),
     );
     submittedAt = new Date().toISOString();
     if (requestId) previousRequestIds.push(requestId);

@@ -125,29 +125,48 @@ const SUBMIT_RETRY_BUDGET_MS = 60 * 60_000;
 
 /**
  * Runs a submit activity; returns no request id when the outcome is unknown. Retries, with capped
- * exponential backoff honouring Retry-After, only `ThingSpaceUnavailable` (503, 429, unreachable: the
- * request was not carried out). When ThingSpace may have carried the request out although its answer was
- * lost (`ThingSpaceOutcomeUnknown`), or the attempt ended without an answer (its worker died, it timed
- * out, an unexpected error), resending could do it twice: the saga goes on without a request id and
+ * exponential backoff honouring Retry-After, `ThingSpaceUnavailable` (503, 429, unreachable: the request
+ * was not carried out). When ThingSpace may have carried the request out although its answer was lost
+ * (`ThingSpaceOutcomeUnknown`), resending could do it twice: the saga goes on without a request id and
  * recognises the outcome by its callbacks, which the gateway matches by the claimed device identifiers.
+ *
+ * An attempt that ended with no answer at all (its worker died, it timed out, an unexpected error) may or
+ * may not have reached ThingSpace. With `resendWhenUnanswered` — for requests ThingSpace refuses the second
+ * time, because the devices have moved (a swap, an identifier change) — it is sent again, and a refusal of
+ * that resend counts as an unknown outcome, not a failure. Without it — for requests ThingSpace would
+ * accept twice (a plan change, an activation) — the outcome is unknown: nothing is sent twice, and devices
+ * whose request never arrived end with no answer, for an operator's `retry`.
  */
-export async function submitOrUnknown(submit: () => Promise<{ requestId: string }>): Promise<{ requestId?: string }> {
+export async function submitOrUnknown(
+  submit: () => Promise<{ requestId: string }>,
+  { resendWhenUnanswered }: { resendWhenUnanswered: boolean },
+): Promise<{ requestId?: string }> {
   const deadline = Date.now() + SUBMIT_RETRY_BUDGET_MS;
   let backoffMs = 2_000;
+  let resent = false;
   for (;;) {
     try {
       return await submit();
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       const cause = err.cause;
-      if (!(cause instanceof ApplicationFailure)) {
+      const unanswered = !(cause instanceof ApplicationFailure) || cause.type === FailureType.InternalError;
+      if (unanswered && !resendWhenUnanswered) {
         log.warn('Submit ended without an answer; not resending it', { error: String(cause?.message ?? cause) });
         return {};
       }
-      if (cause.type === FailureType.ThingSpaceOutcomeUnknown || cause.type === FailureType.InternalError) {
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.ThingSpaceOutcomeUnknown) return {};
+      if (resent && cause instanceof ApplicationFailure && cause.type === FailureType.ThingSpaceRejected) {
+        // The first attempt may have reached ThingSpace before its worker died: the devices have moved.
+        log.warn('A resent submit was refused; the first attempt may have been carried out', {});
         return {};
       }
-      if (cause.type !== FailureType.ThingSpaceUnavailable) throw err;
+      if (unanswered) {
+        resent = true;
+        log.warn('Submit ended without an answer; sending it again', { error: String(cause?.message ?? cause) });
+        continue;
+      }
+      if (!(cause instanceof ApplicationFailure) || cause.type !== FailureType.ThingSpaceUnavailable) throw err;
       const retryAfter = cause.nextRetryDelay === undefined ? undefined : msToNumber(cause.nextRetryDelay);
       const waitMs = Math.max(retryAfter ?? 0, backoffMs);
       if (Date.now() + waitMs > deadline) {

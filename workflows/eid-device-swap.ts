@@ -211,7 +211,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const submit = async () => {
     setPhase('submitting');
     const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => submits.submitEidDeviceSwap(request)),
+      submitOrUnknown(() => submits.submitEidDeviceSwap(request), { resendWhenUnanswered: true }),
     );
     submittedAt = new Date().toISOString();
     if (submitted.requestId) {

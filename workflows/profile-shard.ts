@@ -233,11 +233,10 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     let answer: { requestId?: string };
     try {
       answer = await CancellationScope.nonCancellable(() =>
-        submitOrUnknown(() =>
-          submits.submitProfileOperation({
-            operation,
-            body: { ...input.body, devices },
-          } as ProfileSubmission),
+        submitOrUnknown(
+          () => submits.submitProfileOperation({ operation, body: { ...input.body, devices } } as ProfileSubmission),
+          // ThingSpace would accept the same plan change or activation twice.
+          { resendWhenUnanswered: false },
         ),
       );
     } catch (err) {
