@@ -201,16 +201,10 @@ it(
       );
 
       expect(result.steps).toEqual(allConfirmed);
-      expect(during).toEqual({
-        phase: 'submitting',
-        activities: [
-          {
-            name: 'submitEidDeviceSwap',
-            attempt: expect.any(Number),
-            lastFailure: expect.stringMatching(/^ThingSpace is unavailable: /),
-          },
-        ],
-      });
+      // Still submitting. The saga retries submits itself: between attempts it waits on a timer (no
+      // activity pending), during one the submit is the only activity.
+      expect(during?.phase).toBe('submitting');
+      expect(during?.activities.map((a) => a.name)).toEqual(during?.activities.length ? ['submitEidDeviceSwap'] : []);
       // Retried with backoff through the outage (2, 4, 8, 16, 32, 60, 60 s apart), never more often.
       expect(refused.length).toBeGreaterThanOrEqual(5);
       expect(refused.length).toBeLessThanOrEqual(9);
@@ -287,16 +281,10 @@ it(
       );
 
       expect(result.steps).toEqual(allConfirmed);
-      expect(during).toEqual({
-        phase: 'submitting',
-        activities: [
-          {
-            name: 'submitEidDeviceSwap',
-            attempt: expect.any(Number),
-            lastFailure: expect.stringMatching(/^ThingSpace is unavailable: /),
-          },
-        ],
-      });
+      // Still submitting. The saga retries submits itself: between attempts it waits on a timer (no
+      // activity pending), during one the submit is the only activity.
+      expect(during?.phase).toBe('submitting');
+      expect(during?.activities.map((a) => a.name)).toEqual(during?.activities.length ? ['submitEidDeviceSwap'] : []);
       // More failed logins than the client's guard allows, yet logins went on: a 5xx is an outage, not a
       // rejected password, so it neither suspends the client's logins nor counts towards the account lock.
       expect(logins.filter((r) => r.status === 503).length).toBeGreaterThan(LOGIN_GUARD);
