@@ -8,12 +8,9 @@ import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
 import type { SimDevice } from '../../simulator/devices.js';
 import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
 import { listen } from '../fixtures/http.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
+import { json, loginToSimulator, waitFor, type Json } from '../fixtures/simulator-client.js';
 
 const ACCOUNT = '0000123456-00001';
-const BASIC = `Basic ${Buffer.from('sim-client-id:sim-client-secret').toString('base64')}`;
 const SMSR = '1.3.6.1.4.1.31746.1.500.200.101.5';
 const STEPS = ['deactivation', 'identifierChange', 'goToState'];
 
@@ -63,16 +60,6 @@ async function startListener(): Promise<Listener> {
   return listener;
 }
 
-async function json(url: string, method = 'POST', body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as Json) };
-}
-
 /** A simulator with a logged-in client, and a listener registered for CarrierService and StateService. */
 async function start(options: SimulatorOptions = {}, register = ['CarrierService', 'StateService']): Promise<Harness> {
   // Callbacks 25 ms apart arrive in the order they were sent, even on a busy machine.
@@ -81,24 +68,7 @@ async function start(options: SimulatorOptions = {}, register = ['CarrierService
   cleanups.push(() => running.stop());
   const listener = await startListener();
   const api = `${running.url}/api`;
-  const tokenRes = await fetch(`${api}/ts/v1/oauth2/token`, {
-    method: 'POST',
-    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials',
-  });
-  const token = ((await tokenRes.json()) as Json).access_token as string;
-  const session = (
-    await json(
-      `${api}/m2m/v1/session/login`,
-      'POST',
-      { username: 'sim-user', password: 'sim-password' },
-      {
-        authorization: `Bearer ${token}`,
-      },
-    )
-  ).body.sessionToken as string;
-  const call = (method: string, path: string, body?: unknown) =>
-    json(`${api}/m2m/v1${path}`, method, body, { authorization: `Bearer ${token}`, 'vz-m2m-token': session });
+  const { call } = await loginToSimulator(api);
   for (const name of register) {
     const res = await call('POST', `/callbacks/${ACCOUNT}`, {
       name,
@@ -109,14 +79,6 @@ async function start(options: SimulatorOptions = {}, register = ['CarrierService
     expect(res.status).toBe(200);
   }
   return { running, sim, api, control: `${running.url}/__sim`, listener, call };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Waits until the simulator has nothing left to deliver. */

@@ -10,12 +10,9 @@ import { planTechnology, zipNpaNxx } from '../../simulator/change-identifier.js'
 import type { SimDevice } from '../../simulator/devices.js';
 import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
 import { listen } from '../fixtures/http.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
+import { json, loginToSimulator, waitFor, type Json } from '../fixtures/simulator-client.js';
 
 const ACCOUNT = '0000123456-00001';
-const BASIC = `Basic ${Buffer.from('sim-client-id:sim-client-secret').toString('base64')}`;
 const SMSR = '1.3.6.1.4.1.31746.1.500.200.101.5';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -57,16 +54,6 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
-async function json(url: string, method = 'POST', body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as Json) };
-}
-
 /** A callback listener that acknowledges everything and keeps what it got. */
 async function startListener(): Promise<{ url: string; received: Received[] }> {
   const app = express();
@@ -87,22 +74,7 @@ async function start(options: SimulatorOptions = {}): Promise<Harness> {
   const running = await listenSimulator(sim, 0);
   cleanups.push(() => running.stop());
   const listener = await startListener();
-  const api = `${running.url}/api`;
-  const tokenRes = await fetch(`${api}/ts/v1/oauth2/token`, {
-    method: 'POST',
-    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials',
-  });
-  const token = ((await tokenRes.json()) as Json).access_token as string;
-  const login = await json(
-    `${api}/m2m/v1/session/login`,
-    'POST',
-    { username: 'sim-user', password: 'sim-password' },
-    { authorization: `Bearer ${token}` },
-  );
-  const auth = { authorization: `Bearer ${token}`, 'vz-m2m-token': login.body.sessionToken as string };
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = auth) =>
-    json(`${api}/m2m/v1${path}`, method, body, headers);
+  const { auth, call } = await loginToSimulator(`${running.url}/api`);
   const registered = await call('POST', `/callbacks/${ACCOUNT}`, {
     name: 'CarrierService',
     url: `${listener.url}/callbacks/CarrierService`,
@@ -119,14 +91,6 @@ async function start(options: SimulatorOptions = {}): Promise<Harness> {
     call,
     change: (serviceType, body) => call('PUT', `/devices/${serviceType}/actions/deviceId`, body),
   };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Waits until the simulator has nothing left to deliver. */

@@ -9,13 +9,13 @@ import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
 import { Inventory } from '../../simulator/devices.js';
 import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
 import { listen } from '../fixtures/http.js';
+import { json, loginToSimulator, waitFor as waitUntil, type Json } from '../fixtures/simulator-client.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
+/** Bulk deliveries take longer than the fixture's default wait. */
+const waitFor = (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => waitUntil(condition, timeoutMs);
 
 const ACCOUNT = '0000123456-00001';
 const OTHER_ACCOUNT = '0000777777-00001';
-const BASIC = `Basic ${Buffer.from('sim-client-id:sim-client-secret').toString('base64')}`;
 const SERVICE_PLAN = '/devices/profile/actions/serviceplan';
 const ACTIVATE = '/devices/profile/actions/activate';
 
@@ -91,22 +91,6 @@ async function startListener(): Promise<Listener> {
   return listener;
 }
 
-async function json(url: string, method = 'POST', body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  let parsed: Json;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = text;
-  }
-  return { status: response.status, body: parsed, headers: response.headers };
-}
-
 /** A simulator with a logged-in client and a DeviceProfileService listener registered for ACCOUNT. */
 async function start(options: SimulatorOptions = {}): Promise<Harness> {
   const clock = new Clock();
@@ -120,22 +104,7 @@ async function start(options: SimulatorOptions = {}): Promise<Harness> {
   const running = await listenSimulator(sim, 0);
   cleanups.push(() => running.stop());
   const listener = await startListener();
-  const api = `${running.url}/api`;
-  const tokenRes = await fetch(`${api}/ts/v1/oauth2/token`, {
-    method: 'POST',
-    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials',
-  });
-  const token = ((await tokenRes.json()) as Json).access_token as string;
-  const login = await json(
-    `${api}/m2m/v1/session/login`,
-    'POST',
-    { username: 'sim-user', password: 'sim-password' },
-    { authorization: `Bearer ${token}` },
-  );
-  const session = login.body.sessionToken as string;
-  const call = (method: string, path: string, body?: unknown) =>
-    json(`${api}/m2m/v1${path}`, method, body, { authorization: `Bearer ${token}`, 'vz-m2m-token': session });
+  const { call } = await loginToSimulator(`${running.url}/api`);
   const registered = await call('POST', `/callbacks/${ACCOUNT}`, {
     name: 'DeviceProfileService',
     url: `${listener.url}/callbacks/DeviceProfileService`,
@@ -144,14 +113,6 @@ async function start(options: SimulatorOptions = {}): Promise<Harness> {
   });
   expect(registered.status).toBe(200);
   return { running, sim, clock, control: `${running.url}/__sim`, listener, call };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function pending(h: Harness): Promise<number> {
