@@ -2,12 +2,14 @@
  * Compensations: activities that undo a saga step (STYLE.md §5). Each is idempotent — when there is
  * nothing (left) to undo it succeeds without acting — so Temporal may retry it freely.
  */
-import { activityInfo, cancellationSignal, log } from '@temporalio/activity';
-import type { EidDeviceSwapRequest } from '../contracts/index.js';
+import { cancellationSignal, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType, type EidDeviceSwapRequest } from '../contracts/index.js';
+import type { SubmitIntents } from '../store/index.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 import type { ThingSpacePort } from './index.js';
 import { reconcileEidDeviceSwap } from './reconcile.js';
-import { submitMayHaveHappened } from './submit.js';
+import { submitWithIntent } from './submit.js';
 
 /** What submitting a reverse swap did. */
 export interface ReverseSwapSubmission {
@@ -19,7 +21,7 @@ export interface ReverseSwapSubmission {
   outcomeUnknown?: boolean;
 }
 
-export function createCompensations({ thingspace }: { thingspace: ThingSpacePort }) {
+export function createCompensations({ thingspace, store }: { thingspace: ThingSpacePort; store: SubmitIntents }) {
   return {
     /**
      * Undoes an eidDeviceSwap by the only means eid-device-swap.txt offers: another swap, in the other
@@ -28,24 +30,27 @@ export function createCompensations({ thingspace }: { thingspace: ThingSpacePort
      * this activity safe. Like the forward submit, a reverse swap whose answer was lost is not resent.
      */
     async reverseEidDeviceSwap(reverse: EidDeviceSwapRequest): Promise<ReverseSwapSubmission> {
+      let confirmed;
       try {
-        const { confirmed } = await reconcileEidDeviceSwap(thingspace, reverse, cancellationSignal());
-        if (confirmed.identifierChange) {
-          log.info('The device list already shows the swap undone; not sending the reverse swap', {});
-          return { alreadyUndone: true };
-        }
-        const { options: _options, ...body } = reverse;
-        const { requestId } = await thingspace.eidDeviceSwap(body, cancellationSignal());
-        log.info('ThingSpace accepted the reverse swap', { requestId });
-        return { requestId };
+        ({ confirmed } = await reconcileEidDeviceSwap(thingspace, reverse, cancellationSignal()));
       } catch (err) {
-        if (submitMayHaveHappened(err, activityInfo().attempt)) {
-          log.warn('The reverse swap may have been accepted already; not resending it', {
-            errorCode: err.code,
-          });
+        rethrowAtActivityBoundary(err);
+      }
+      if (confirmed.identifierChange) {
+        log.info('The device list already shows the swap undone; not sending the reverse swap', {});
+        return { alreadyUndone: true };
+      }
+      const { options: _options, ...body } = reverse;
+      try {
+        return await submitWithIntent(store, 'reverse swap', () =>
+          thingspace.eidDeviceSwap(body, cancellationSignal()),
+        );
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === FailureType.ThingSpaceOutcomeUnknown) {
+          log.warn('The reverse swap may have been accepted already; not resending it', {});
           return { outcomeUnknown: true };
         }
-        rethrowAtActivityBoundary(err);
+        throw err;
       }
     },
   };

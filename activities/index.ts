@@ -19,7 +19,7 @@ import type { ThingSpaceClient } from '../thingspace/index.js';
 import type { SagaRef, Store } from '../store/index.js';
 import { createCompensations } from './compensate.js';
 import { rethrowAtActivityBoundary } from './errors.js';
-import { submitMayHaveHappened } from './submit.js';
+import { submitWithIntent } from './submit.js';
 import {
   reconcileChangeDeviceIdentifier,
   reconcileEidDeviceSwap,
@@ -41,32 +41,6 @@ export type ThingSpacePort = DeviceLister &
 export type ProfileSubmission =
   | { operation: 'changeProfileServicePlan'; body: Omit<ChangeProfileServicePlanRequest, 'options'> }
   | { operation: 'activateDeviceProfiles'; body: Omit<ActivateDeviceProfilesRequest, 'options'> };
-
-/**
- * Sends a request that is not idempotent upstream. Retried by Temporal while ThingSpace turns it away
- * (503, 429, unreachable; Retry-After honoured); a 4xx ends with ThingSpace's error code. When the
- * request may have been carried out but the answer was lost, it is not resent
- * (`ThingSpaceOutcomeUnknown`) and the saga waits for the callbacks instead.
- */
-async function submitOnce(what: string, send: () => Promise<{ requestId: string }>): Promise<{ requestId: string }> {
-  try {
-    const { requestId } = await send();
-    log.info(`ThingSpace accepted the ${what}`, { requestId });
-    return { requestId };
-  } catch (err) {
-    if (submitMayHaveHappened(err, activityInfo().attempt)) {
-      throw ApplicationFailure.create({
-        type: FailureType.ThingSpaceOutcomeUnknown,
-        nonRetryable: true,
-        message: err.mayHaveActed
-          ? `ThingSpace may have accepted the ${what} but its answer was lost (${err.code}); not resending it`
-          : `ThingSpace refused a retried ${what} that an earlier attempt may have submitted (${err.code}); not resending it`,
-        details: [{ status: err.status, errorCode: err.code }],
-      });
-    }
-    rethrowAtActivityBoundary(err);
-  }
-}
 
 export interface ActivityDeps {
   thingspace: ThingSpacePort;
@@ -126,14 +100,14 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
   }
 
   return {
-    ...createCompensations({ thingspace }),
+    ...createCompensations({ thingspace, store }),
 
     /**
      * Claims the saga's devices so that a device is in at most one open operation, and records their
      * identifiers for callback correlation. Idempotent for the same saga; `DeviceBusy` (not retried)
      * when another open saga holds one.
      */
-    async claimDevices(devices: DeviceId[]): Promise<void> {
+    async claimDevices(devices: DeviceId[], _accountName?: string): Promise<void> {
       const saga = currentSaga();
       const keys = [...new Set(devices.map(deviceKey))];
       let result = await store.claimDevices(saga, keys);
@@ -179,15 +153,17 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
       }
     },
 
-    /** POST /devices/actions/eidDeviceSwap (see submitOnce for retries and lost answers). */
+    /** POST /devices/actions/eidDeviceSwap (see activities/submit.ts for retries and lost answers). */
     async submitEidDeviceSwap(request: EidDeviceSwapRequest): Promise<{ requestId: string }> {
-      return submitOnce('swap', () => thingspace.eidDeviceSwap(thingspaceBody(request), cancellationSignal()));
+      return submitWithIntent(store, 'swap', () =>
+        thingspace.eidDeviceSwap(thingspaceBody(request), cancellationSignal()),
+      );
     },
 
-    /** PUT /devices/{serviceType}/actions/deviceId (see submitOnce for retries and lost answers). */
+    /** PUT /devices/{serviceType}/actions/deviceId (see activities/submit.ts for retries and lost answers). */
     async submitChangeDeviceIdentifier(request: ChangeDeviceIdentifierRequest): Promise<{ requestId: string }> {
       const { serviceType, ...body } = thingspaceBody(request);
-      return submitOnce('identifier change', () =>
+      return submitWithIntent(store, 'identifier change', () =>
         thingspace.changeDeviceIdentifier(serviceType, body, cancellationSignal()),
       );
     },
@@ -204,7 +180,7 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     /** One bulk shard's request: POST /devices/profile/actions/serviceplan or …/activate. */
     async submitProfileOperation(submission: ProfileSubmission): Promise<{ requestId: string }> {
       const what = `${submission.operation} request for ${submission.body.devices.length} devices`;
-      return submitOnce(what, () =>
+      return submitWithIntent(store, what, () =>
         submission.operation === 'changeProfileServicePlan'
           ? thingspace.changeProfileServicePlan(submission.body, cancellationSignal())
           : thingspace.activateDeviceProfiles(submission.body, cancellationSignal()),

@@ -188,6 +188,32 @@ export interface EidDeviceSwapStatus {
   previousRequestIds?: string[];
   /** What the compensations did (present once they ran). */
   compensations?: CompensationOutcome[];
+  /** Evidence held for a person: present while the submit's outcome is unknown. */
+  outcomeEvidence?: OutcomeEvidence;
+  /**
+   * Failure callbacks of request ids the saga does not know, matched by device only: they decide nothing
+   * on their own (a later success wins; at the step timeout the device list decides).
+   */
+  unverifiedFailures?: UnverifiedFailure[];
+  /** Callbacks for a step that did not name what the step must name (another operation's). */
+  ignoredCallbacks?: number;
+}
+
+/** How a submit whose outcome is unknown ended: the attempt and what was observed. */
+export interface OutcomeEvidence {
+  attempt?: number;
+  observed: string;
+  status?: number;
+  errorCode?: string;
+}
+
+/** A failure callback that did not count: shown in the status until the step settles. */
+export interface UnverifiedFailure {
+  step: string;
+  requestId?: string;
+  fault: { code: string; message: string };
+  inboxId: number;
+  at: string;
 }
 
 /** Result of a completed eidDeviceSwap. */
@@ -219,6 +245,9 @@ export interface ChangeDeviceIdentifierStatus {
   decisions?: ReceivedDecision[];
   previousRequestIds?: string[];
   compensations?: CompensationOutcome[];
+  outcomeEvidence?: OutcomeEvidence;
+  unverifiedFailures?: UnverifiedFailure[];
+  ignoredCallbacks?: number;
 }
 
 /** The outcome of a changeDeviceIdentifier saga. */

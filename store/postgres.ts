@@ -11,6 +11,7 @@
  */
 import pg from 'pg';
 import type { CallbackService } from '../contracts/index.js';
+import { INTENTS_SQL, postgresIntents } from './intents.js';
 import type {
   ClaimResult,
   DispatchItem,
@@ -223,6 +224,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName]);
       if (!rowCount) await client.query(`CREATE SCHEMA ${s}`);
       await client.query(schemaSql(s));
+      await client.query(INTENTS_SQL(`${s}.submit_intents`));
     });
   } catch (err) {
     await pool.end().catch(() => undefined);
@@ -230,6 +232,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   }
 
   return {
+    ...postgresIntents(`${s}.submit_intents`, transaction, pool),
     async recordCallback(c: NewCallback) {
       return transaction(async (client) => {
         // A re-delivery waits here for the first delivery's transaction, then only counts.

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallbackService } from '../contracts/index.js';
+import { sqliteIntents } from './intents.js';
 import type {
   ClaimResult,
   DispatchItem,
@@ -183,6 +184,7 @@ export function openSqliteStore(file: string): Store {
   });
 
   return {
+    ...sqliteIntents(db),
     async recordCallback(callback) {
       return record(callback);
     },

@@ -4,6 +4,9 @@
  * several processes at once and idempotent where the doc says so.
  */
 import type { CallbackService } from '../contracts/index.js';
+import type { SubmitIntents } from './intents.js';
+
+export type { IntentState, SubmitIntent, SubmitIntents } from './intents.js';
 
 /** One run of a saga: callbacks are signalled to that run, never to a later run with the same id. */
 export interface SagaRef {
@@ -55,7 +58,7 @@ export interface InboxCounts {
   deadLetter: number;
 }
 
-export interface Store {
+export interface Store extends SubmitIntents {
   /** Stores a callback; a re-delivery (same fingerprint) only increments `deliveries`. */
   recordCallback(callback: NewCallback): Promise<{ id: number; duplicate: boolean }>;
   /**

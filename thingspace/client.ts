@@ -9,7 +9,8 @@ import got, { RequestError, type Got, type Method } from 'got';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { readDeviceIds } from '../contracts/index.js';
-import { mayHaveActed, networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
+import { networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
+import { mayHaveActed } from './outcome.js';
 import type {
   CallbackRegistration,
   CallbackRegistrationResult,
@@ -219,6 +220,7 @@ export function createThingSpaceClient(
       authFailure: error.authFailure,
       mayHaveActed: error.mayHaveActed,
       networkCode: error.networkCode,
+      notSent: error.notSent,
     };
   }
 
@@ -410,9 +412,20 @@ export function createThingSpaceClient(
     return undefined;
   }
 
+  /** The session and bearer for a call; a failure here means the call itself never left. */
+  async function credentials(signal: AbortSignal | undefined): Promise<{ current: Session; bearer: AccessToken }> {
+    try {
+      const current = await awaitWithSignal(getSession(), signal);
+      const bearer = await awaitWithSignal(getAccessToken(), signal);
+      return { current, bearer };
+    } catch (error) {
+      if (error instanceof ThingSpaceError) throw new ThingSpaceError({ ...describe(error), notSent: true });
+      throw error;
+    }
+  }
+
   async function attempt(call: M2MCall): Promise<{ answer: HttpAnswer; bearer: AccessToken; session: Session }> {
-    const current = await awaitWithSignal(getSession(), call.signal);
-    const bearer = await awaitWithSignal(getAccessToken(), call.signal);
+    const { current, bearer } = await credentials(call.signal);
     const answer = await sendOperation(
       call.operation,
       call.path,
@@ -460,9 +473,12 @@ export function createThingSpaceClient(
     }
   }
 
+  /** A 2xx whose body cannot be read: for a request that acts, ThingSpace may have acted on it. */
   function invalidResponse(operation: string, status: number): ThingSpaceError {
+    const error = new ThingSpaceError({ status, code: 'INVALID_RESPONSE', message: '' });
     return new ThingSpaceError({
       status,
+      mayHaveActed: mayHaveActed(error),
       code: 'INVALID_RESPONSE',
       message: `ThingSpace answered ${operation} with an unexpected body`,
     });

@@ -21,6 +21,8 @@ export interface ThingSpaceErrorInit {
   mayHaveActed?: boolean;
   /** For network failures: the system error code (`ECONNREFUSED`, `ECONNRESET`, …). */
   networkCode?: string;
+  /** The operation's request never left: a login or token step before it failed. */
+  notSent?: boolean;
 }
 
 /**
@@ -42,12 +44,13 @@ export class ThingSpaceError extends Error {
   /** Logging in failed (bad credentials, or logins suspended to protect the account); never retried. */
   readonly authFailure?: boolean;
   /**
-   * True when the request reached ThingSpace and may have been carried out although the answer was
-   * lost or an error (a timeout, a reset connection, 500/502/504). Resending a non-idempotent request
-   * then risks doing it twice.
+   * True when the request may have been carried out although the answer was lost or an error, as
+   * `requestEnd` (thingspace/outcome.ts) decides. Resending it then risks doing it twice.
    */
   readonly mayHaveActed?: boolean;
   readonly networkCode?: string;
+  /** The operation's request never left: a login or token step before it failed. */
+  readonly notSent?: boolean;
 
   constructor(init: ThingSpaceErrorInit) {
     super(init.message);
@@ -57,6 +60,7 @@ export class ThingSpaceError extends Error {
     if (init.authFailure) this.authFailure = true;
     if (init.mayHaveActed) this.mayHaveActed = true;
     if (init.networkCode !== undefined) this.networkCode = init.networkCode;
+    if (init.notSent) this.notSent = true;
   }
 
   /** 408, 429, 5xx and network failures are worth another attempt; other answers will not change. */
@@ -180,17 +184,4 @@ export function networkError(error: unknown): ThingSpaceError {
     code: timedOut ? 'TIMEOUT' : 'NETWORK',
     message: timedOut ? `ThingSpace did not answer in time (${detail})` : `ThingSpace could not be reached (${detail})`,
   });
-}
-
-/** Failures that happen before a request reaches the server: it certainly was not carried out. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/**
- * Whether a failed request may nevertheless have been carried out upstream: a timeout or a connection
- * lost mid-request, or 500/502/504. 503 and 429 mean ThingSpace turned it away.
- */
-export function mayHaveActed(error: ThingSpaceError): boolean {
-  if (error.status === 0)
-    return !error.authFailure && error.networkCode !== undefined && !NOT_SENT.has(error.networkCode);
-  return error.status === 500 || error.status === 502 || error.status === 504;
 }

@@ -1,8 +1,18 @@
 /** Pieces every saga shares. Workflow code: deterministic, no I/O. */
 import { msToNumber } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  patched,
+  proxyActivities,
+  sleep,
+  TimeoutFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { FailureType, type CallbackEvent, type SagaOptions } from '../contracts/index.js';
+import { FailureType, type CallbackEvent, type OutcomeEvidence, type SagaOptions } from '../contracts/index.js';
+
+export type { OutcomeEvidence };
 
 /** Failure types that retrying cannot fix. */
 export const NON_RETRYABLE: string[] = [
@@ -120,22 +130,57 @@ export function submitActivities(startToCloseTimeout: '1 minute' | '2 minutes' =
   return proxyActivities<Activities>({ startToCloseTimeout, retry: { maximumAttempts: 1 } });
 }
 
+/**
+ * The patch of the sagas that need evidence: a submit retried by its RetryPolicy and never resent on an
+ * unknown outcome, callbacks that count only with the saga's own request id or the step's content, an
+ * unknown outcome that holds for a person, and a reverse swap built from the request and the device list.
+ * Read once at the start of a run, so a run keeps the behaviour it started with; runs that started
+ * before it replay as they ran.
+ */
+export const EVIDENCE_PATCH = 'callbacks-need-evidence';
+
+/**
+ * Submit activities retried by Temporal (activities/submit.ts): only an attempt that ThingSpace surely
+ * did not act on is retried (`ThingSpaceUnavailable`, with `Retry-After` as the next delay); the activity
+ * gives up after an hour of that. An unknown outcome is not retried.
+ */
+export function retryingSubmits(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
+  return proxyActivities<Activities>({
+    startToCloseTimeout,
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes: [...NON_RETRYABLE, FailureType.ThingSpaceOutcomeUnknown],
+    },
+  });
+}
+
+/** Runs a retried submit; an unknown outcome comes back as its evidence instead of a request id. */
+export async function submitOrEvidence(
+  submit: () => Promise<{ requestId: string }>,
+): Promise<{ requestId: string } | { evidence: OutcomeEvidence }> {
+  try {
+    return await submit();
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === FailureType.ThingSpaceOutcomeUnknown) {
+      const details = cause.details?.[0] as Partial<OutcomeEvidence> | undefined;
+      return { evidence: { ...details, observed: details?.observed ?? cause.message } };
+    }
+    throw err;
+  }
+}
+
 /** How long a submit is retried while ThingSpace is unavailable (a several-minute outage is waited out). */
 const SUBMIT_RETRY_BUDGET_MS = 60 * 60_000;
 
 /**
- * Runs a submit activity; returns no request id when the outcome is unknown. Retries, with capped
- * exponential backoff honouring Retry-After, `ThingSpaceUnavailable` (503, 429, unreachable: the request
- * was not carried out). When ThingSpace may have carried the request out although its answer was lost
- * (`ThingSpaceOutcomeUnknown`), resending could do it twice: the saga goes on without a request id and
- * recognises the outcome by its callbacks, which the gateway matches by the claimed device identifiers.
- *
- * An attempt that ended with no answer at all (its worker died, it timed out, an unexpected error) may or
- * may not have reached ThingSpace. With `resendWhenUnanswered` — for requests ThingSpace refuses the second
- * time, because the devices have moved (a swap, an identifier change) — it is sent again, and a refusal of
- * that resend counts as an unknown outcome, not a failure. Without it — for requests ThingSpace would
- * accept twice (a plan change, an activation) — the outcome is unknown: nothing is sent twice, and devices
- * whose request never arrived end with no answer, for an operator's `retry`.
+ * For runs that started before EVIDENCE_PATCH only: the submit loop they were written against. Retries
+ * `ThingSpaceUnavailable` with capped exponential backoff honouring Retry-After; an unknown outcome
+ * (`ThingSpaceOutcomeUnknown`) returns no request id. An attempt that ended with no answer at all (its
+ * worker died) is no longer sent again (patch `no-resend-unanswered`); histories that hold such a resend
+ * from before the patch replay it. `resendWhenUnanswered` is kept for those histories.
  */
 export async function submitOrUnknown(
   submit: () => Promise<{ requestId: string }>,
@@ -151,7 +196,9 @@ export async function submitOrUnknown(
       if (!(err instanceof ActivityFailure)) throw err;
       const cause = err.cause;
       const unanswered = !(cause instanceof ApplicationFailure) || cause.type === FailureType.InternalError;
-      if (unanswered && !resendWhenUnanswered) {
+      // An attempt that ended without an answer may have reached ThingSpace: never resent any more. Runs
+      // whose history already holds such a resend replay it.
+      if (unanswered && (!resendWhenUnanswered || patched('no-resend-unanswered'))) {
         log.warn('Submit ended without an answer; not resending it', { error: String(cause?.message ?? cause) });
         return {};
       }

@@ -35,15 +35,20 @@ import {
   type SwapSagaPhase,
   type SwapStep,
 } from '../contracts/index.js';
+import { mentionsAny, OwnRequestIds, type UnverifiedFailure } from './callback-trust.js';
 import {
   CallbackLedger,
+  EVIDENCE_PATCH,
   RESUBMITTABLE,
+  retryingSubmits,
   sagaFailure,
   stepTimeoutOf,
   storeActivities,
   submitActivities,
+  submitOrEvidence,
   submitOrUnknown,
   thingspaceActivities,
+  type OutcomeEvidence,
 } from './common.js';
 import { abandoned, OperatorDecisions } from './decisions.js';
 import { reverseSwapRequest } from './reverse-swap.js';
@@ -52,6 +57,7 @@ const store = storeActivities;
 
 const thingspace = thingspaceActivities('1 minute');
 const submits = submitActivities('1 minute');
+const retried = retryingSubmits('1 minute');
 
 /** Which waiting step a failure callback without a deviceResponse is about, by the service that sent it. */
 function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>): SwapStep | undefined {
@@ -88,6 +94,12 @@ const mentions = (ids: DeviceId[] | undefined, device: DeviceId | undefined): bo
   );
 
 export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidDeviceSwapResult> {
+  /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
+  const needsEvidence = patched(EVIDENCE_PATCH);
+  const own = new OwnRequestIds();
+  const unverified: UnverifiedFailure[] = [];
+  let ignoredCallbacks = 0;
+  let evidence: OutcomeEvidence | undefined;
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
   let submitOutcomeUnknown = false;
@@ -102,8 +114,39 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   /** The reverse swap's identifier change, while a compensation waits for it. */
   let reverseStep: StepState | undefined;
 
+  const originalDevice = request.deviceToSwapOut ?? [];
+  const replacementDevice = request.deviceToSwapIn ?? [];
+  /** What each step's success must name: the swapped-out device, the replacement, the swapped-out device. */
+  const contentOk = (step: SwapStep, event: CallbackEvent): boolean => {
+    if (step === 'deactivation') return mentionsAny(event.deviceIds, originalDevice);
+    if (step === 'identifierChange') return mentionsAny(event.resultDeviceIds, replacementDevice);
+    return mentionsAny([...event.deviceIds, ...(event.resultDeviceIds ?? [])], originalDevice);
+  };
+  /** Whether a callback for an open step counts (see callback-trust.ts); runs before the patch trusted all. */
+  const counts = (step: SwapStep, event: CallbackEvent): boolean => {
+    if (!needsEvidence) return true;
+    const verdict = own.judge(event, contentOk(step, event));
+    if (verdict === 'counts') return true;
+    if (verdict === 'unverified') {
+      const fault = event.fault ?? { code: 'unknown', message: 'Failed' };
+      const at = new Date().toISOString();
+      unverified.push({
+        step,
+        fault,
+        inboxId: event.inboxId,
+        at,
+        ...(event.requestId ? { requestId: event.requestId } : {}),
+      });
+      log.warn('Failure callback of an unknown request id kept as unverified', { step, inboxId: event.inboxId });
+    } else {
+      ignoredCallbacks += 1;
+      log.warn('Callback that does not name this swap ignored', { step, inboxId: event.inboxId });
+    }
+    return false;
+  };
+
   const apply = (event: CallbackEvent) => {
-    if (event.requestId) callbackRequestIds.add(event.requestId);
+    if (event.requestId && !needsEvidence) callbackRequestIds.add(event.requestId);
     if (event.status === 'warning') return;
     const step = event.status === 'failed' ? stepOfFailure(event, steps) : event.type;
     if (step !== 'deactivation' && step !== 'identifierChange' && step !== 'goToState') {
@@ -112,7 +155,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
     // A held saga still takes a late callback for a timed-out step: the outcome happened after all.
     const open = steps[step].state === 'waiting' || (phase === 'awaitingDecision' && steps[step].state === 'timedOut');
-    if (!open) return;
+    if (!open || !counts(step, event)) return;
+    if (event.requestId) callbackRequestIds.add(event.requestId);
     const at = new Date().toISOString();
     const base = event.requestId ? { at, requestId: event.requestId } : { at };
     if (event.status === 'failed') {
@@ -167,6 +211,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     ...(decisions.received.length > 0 ? { decisions: decisions.received } : {}),
     ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     ...(compensationOutcomes ? { compensations: compensationOutcomes } : {}),
+    ...(evidence ? { outcomeEvidence: evidence } : {}),
+    ...(unverified.length > 0 ? { unverifiedFailures: unverified } : {}),
+    ...(ignoredCallbacks > 0 ? { ignoredCallbacks } : {}),
   }));
 
   const setPhase = (next: SwapSagaPhase) => {
@@ -210,13 +257,20 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   /** Submits the swap and records its request id for correlation. */
   const submit = async () => {
     setPhase('submitting');
-    const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => submits.submitEidDeviceSwap(request), { resendWhenUnanswered: true }),
-    );
+    const submitted = await CancellationScope.nonCancellable(async () => {
+      if (!needsEvidence) {
+        return submitOrUnknown(() => submits.submitEidDeviceSwap(request), { resendWhenUnanswered: true });
+      }
+      const answer = await submitOrEvidence(() => retried.submitEidDeviceSwap(request));
+      evidence = 'evidence' in answer ? answer.evidence : undefined;
+      return 'evidence' in answer ? {} : answer;
+    });
     submittedAt = new Date().toISOString();
     if (submitted.requestId) {
       if (requestId) previousRequestIds.push(requestId);
       requestId = submitted.requestId;
+      own.add(requestId);
+      submitOutcomeUnknown = false;
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
       await store.addCorrelationKeys([`requestid:${requestId}`]);
     } else {
@@ -254,6 +308,39 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
         results[step] = found;
       }
     }
+    if (needsEvidence && !settled()) {
+      // The device list does not show these steps: a failure callback kept as unverified is now the outcome.
+      for (const s of SWAP_STEPS) {
+        const reported = unverified.find((u) => u.step === s);
+        if (steps[s].state !== 'waiting' || !reported) continue;
+        steps[s] = {
+          state: 'failed',
+          at: new Date().toISOString(),
+          fault: reported.fault,
+          ...(reported.requestId ? { requestId: reported.requestId } : {}),
+        };
+      }
+      const failedStep = failed();
+      if (failedStep) {
+        const fault = steps[failedStep].fault;
+        return ApplicationFailure.create({
+          type: FailureType.StepFailed,
+          nonRetryable: true,
+          message: `Swap step ${failedStep} failed: ${fault?.code}: ${fault?.message} (a callback of request ${steps[failedStep].requestId ?? 'unknown'} said so, and the device list does not show the step)`,
+          details: [{ step: failedStep, fault, requestId, confirmedBy: 'deviceList' }],
+        });
+      }
+      const nothingSeen = SWAP_STEPS.every((s) => steps[s].state === 'waiting');
+      if (submitOutcomeUnknown && nothingSeen) {
+        // Neither callbacks nor the device list say whether ThingSpace took the swap: a person decides.
+        return ApplicationFailure.create({
+          type: FailureType.ThingSpaceOutcomeUnknown,
+          nonRetryable: true,
+          message: `ThingSpace may or may not have accepted the swap (${evidence?.observed ?? 'its answer was lost'}); no callback came and the device list shows no step`,
+          details: [{ evidence, steps: SWAP_STEPS }],
+        });
+      }
+    }
     if (!settled()) {
       const waiting = SWAP_STEPS.filter((s) => steps[s].state === 'waiting');
       for (const s of waiting) steps[s] = { state: 'timedOut', at: new Date().toISOString() };
@@ -283,6 +370,17 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
    * resubmitted: new request id, confirmed steps stay confirmed, failed ones wait again.
    */
   const retry = async (failure: ApplicationFailure): Promise<ApplicationFailure | undefined> => {
+    if (failure.type === FailureType.ThingSpaceOutcomeUnknown) {
+      // A person decided that the swap never reached ThingSpace: send it again.
+      try {
+        await submit();
+      } catch (err) {
+        const refused = sagaFailure(err);
+        if (!(refused instanceof ApplicationFailure) || !RESUBMITTABLE.includes(refused.type ?? '')) throw refused;
+        return refused;
+      }
+      return waitForSteps();
+    }
     if (failure.type === FailureType.StepTimedOut) {
       for (const s of SWAP_STEPS) if (steps[s].state === 'timedOut') steps[s] = { state: 'waiting' };
       return waitForSteps();
@@ -369,7 +467,27 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       }
       return { compensation: name, outcome: 'nothingToUndo', detail: 'the MDN never left the original device' };
     };
-    if (steps.identifierChange.state !== 'confirmed' && steps.identifierChange.state !== 'failed') {
+    if (needsEvidence) {
+      // Built from the request and the device list only: a callback's identifiers may be another operation's.
+      const { confirmed } = await thingspace.reconcileEidDeviceSwap(request);
+      if (confirmed.deactivation && steps.deactivation.state !== 'confirmed') {
+        steps.deactivation = { state: 'confirmed', confirmedBy: 'reconciliation', at: new Date().toISOString() };
+      }
+      if (!confirmed.identifierChange) {
+        if (steps.identifierChange.state === 'confirmed') {
+          throw ApplicationFailure.create({
+            type: FailureType.CompensationFailed,
+            nonRetryable: true,
+            message:
+              'The identifier change was reported, but the device list does not show the MDN on the replacement; the reverse swap cannot be built from evidence, reverse it by hand',
+            details: [{ step: 'identifierChange' }],
+          });
+        }
+        return mdnStayed();
+      }
+      results.identifierChange = confirmed.identifierChange;
+      results.goToState = confirmed.goToState;
+    } else if (steps.identifierChange.state !== 'confirmed' && steps.identifierChange.state !== 'failed') {
       // A timed-out step may still have happened upstream (STYLE.md §5): ask the device list once more.
       const { confirmed } = await thingspace.reconcileEidDeviceSwap(request);
       if (confirmed.identifierChange) results.identifierChange = confirmed.identifierChange;
@@ -386,7 +504,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
     const reverse = reverseSwapRequest(request, {
       swappedIn: results.identifierChange,
-      swappedOut: steps.goToState.state === 'confirmed' ? results.goToState : undefined,
+      swappedOut: needsEvidence || steps.goToState.state === 'confirmed' ? results.goToState : undefined,
       originalLineDeactivated: steps.deactivation.state === 'confirmed',
     });
     const invalid = validateEidDeviceSwap(reverse);
@@ -438,7 +556,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     // Not cancellable: a cancelled claim could commit after the release below, and a cancelled submit
     // could still reach ThingSpace after the saga forgot it.
     setPhase('claiming');
-    await CancellationScope.nonCancellable(() => store.claimDevices(devices));
+    await CancellationScope.nonCancellable(() => store.claimDevices(devices, request.accountName));
 
     // Registered before the submit it undoes: a submit whose answer is lost may still swap upstream.
     compensations.push({ name: 'reverseEidDeviceSwap', run: reverseSwap });
@@ -446,7 +564,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
     let failure = await waitForSteps();
     while (failure) {
-      const policy = policyFor();
+      // An unknown outcome is never failed or compensated on a guess: it waits for a person.
+      const policy = failure.type === FailureType.ThingSpaceOutcomeUnknown ? 'hold' : policyFor();
       if (policy === 'fail') throw failure;
       const decision: OperatorDecision | undefined =
         policy === 'compensate' ? { decision: 'compensate' } : await awaitDecision(failure);

@@ -293,34 +293,39 @@ describe('saga activities', () => {
 
       expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
         type: FailureType.ThingSpaceRejected,
-        message: 'ThingSpace rejected the request: INPUT_INVALID.DeviceState.Invalid: Device is not active.',
+        message: 'ThingSpace rejected the swap: INPUT_INVALID.DeviceState.Invalid: Device is not active.',
         nonRetryable: true,
         details: [{ status: 400, errorCode: 'INPUT_INVALID.DeviceState.Invalid' }],
         nextRetryDelay: undefined,
       });
     });
 
-    it('a refusal of a retried submit is an unknown outcome: the attempt before it may have swapped already', async () => {
-      thingspace.answer = () =>
-        Promise.reject(
-          new ThingSpaceError({
-            status: 400,
-            code: 'INPUT_INVALID.Device.Identifier.Mismatch',
-            message: 'The identifiers of deviceToSwapOut belong to different devices.',
-          }),
-        );
+    it('an attempt after one that ended without an answer sends nothing: the outcome is unknown', async () => {
+      // The first attempt's worker died mid-request: its intent row is still `sending`.
+      let release: () => void = () => undefined;
+      thingspace.answer = () => new Promise(() => (release = () => undefined));
+      void activitiesOf(RUN).submitEidDeviceSwap(request);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      release();
+      thingspace.answer = async () => ({ requestId: 'second' });
 
       expect(await failureOf(activitiesOf(RUN, 2).submitEidDeviceSwap(request))).toEqual({
         type: FailureType.ThingSpaceOutcomeUnknown,
         message:
-          'ThingSpace refused a retried swap that an earlier attempt may have submitted (INPUT_INVALID.Device.Identifier.Mismatch); not resending it',
+          'ThingSpace may have accepted the swap (attempt 1 ended without an answer: its worker stopped or it timed out mid-request); it is not sent again',
         nonRetryable: true,
-        details: [{ status: 400, errorCode: 'INPUT_INVALID.Device.Identifier.Mismatch' }],
+        details: [
+          {
+            attempt: 2,
+            observed: 'attempt 1 ended without an answer: its worker stopped or it timed out mid-request',
+          },
+        ],
         nextRetryDelay: undefined,
       });
+      expect(thingspace.sent).toHaveLength(1);
     });
 
-    it('a 503 from ThingSpace is ThingSpaceUnavailable and retried after the delay ThingSpace asked for', async () => {
+    it('a 503 from ThingSpace is ThingSpaceUnavailable and retried after the delay ThingSpace asked for; the retry sends', async () => {
       thingspace.answer = () =>
         Promise.reject(
           new ThingSpaceError({
@@ -333,11 +338,15 @@ describe('saga activities', () => {
 
       expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
         type: FailureType.ThingSpaceUnavailable,
-        message: 'ThingSpace is unavailable: HTTP_503: ThingSpace answered HTTP 503',
+        message:
+          'ThingSpace did not act on the swap (503 Service Unavailable: turned away): HTTP_503: ThingSpace answered HTTP 503',
         nonRetryable: false,
         details: [{ status: 503, errorCode: 'HTTP_503' }],
         nextRetryDelay: 5000,
       });
+      thingspace.answer = async () => ({ requestId: 'accepted' });
+      await expect(activitiesOf(RUN, 2).submitEidDeviceSwap(request)).resolves.toEqual({ requestId: 'accepted' });
+      expect(thingspace.sent).toHaveLength(2);
     });
 
     it('a swap ThingSpace may have carried out (502) is ThingSpaceOutcomeUnknown and never resent', async () => {
@@ -348,10 +357,21 @@ describe('saga activities', () => {
 
       expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
         type: FailureType.ThingSpaceOutcomeUnknown,
-        message: 'ThingSpace may have accepted the swap but its answer was lost (HTTP_502); not resending it',
+        message:
+          'ThingSpace may have accepted the swap (5xx other than 503 (500, 502, 504 …): may have acted); it is not sent again',
         nonRetryable: true,
-        details: [{ status: 502, errorCode: 'HTTP_502' }],
+        details: [
+          {
+            attempt: 1,
+            observed: '5xx other than 503 (500, 502, 504 …): may have acted',
+            status: 502,
+            errorCode: 'HTTP_502',
+          },
+        ],
         nextRetryDelay: undefined,
+      });
+      expect(await failureOf(activitiesOf(RUN, 2).submitEidDeviceSwap(request))).toMatchObject({
+        type: FailureType.ThingSpaceOutcomeUnknown,
       });
       expect(thingspace.sent).toHaveLength(1);
     });
@@ -368,25 +388,41 @@ describe('saga activities', () => {
           }),
         );
 
-      expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
+      expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toMatchObject({
         type: FailureType.ThingSpaceOutcomeUnknown,
-        message: 'ThingSpace may have accepted the swap but its answer was lost (NETWORK); not resending it',
         nonRetryable: true,
-        details: [{ status: 0, errorCode: 'NETWORK' }],
-        nextRetryDelay: undefined,
+        details: [
+          { attempt: 1, observed: 'no answer after connecting (timeout, reset)', status: 0, errorCode: 'NETWORK' },
+        ],
       });
     });
 
     it('a 502 on the way to the swap (the login) is ThingSpaceUnavailable: the swap was never sent', async () => {
       thingspace.answer = () =>
-        Promise.reject(new ThingSpaceError({ status: 502, code: 'HTTP_502', message: 'ThingSpace answered HTTP 502' }));
+        Promise.reject(
+          new ThingSpaceError({
+            status: 502,
+            code: 'HTTP_502',
+            message: 'ThingSpace answered HTTP 502',
+            notSent: true,
+          }),
+        );
 
-      expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
+      expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toMatchObject({
         type: FailureType.ThingSpaceUnavailable,
-        message: 'ThingSpace is unavailable: HTTP_502: ThingSpace answered HTTP 502',
         nonRetryable: false,
         details: [{ status: 502, errorCode: 'HTTP_502' }],
-        nextRetryDelay: undefined,
+      });
+    });
+
+    it('a refused connection is resent: nothing left the machine', async () => {
+      thingspace.answer = () =>
+        Promise.reject(
+          new ThingSpaceError({ status: 0, code: 'NETWORK', message: 'unreachable', networkCode: 'ECONNREFUSED' }),
+        );
+      expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toMatchObject({
+        type: FailureType.ThingSpaceUnavailable,
+        nonRetryable: false,
       });
     });
   });

@@ -972,6 +972,7 @@ describe('ThingSpace client: secrets stay secret', () => {
       status: 0,
       code: 'NETWORK',
       networkCode: 'ECONNREFUSED',
+      notSent: true,
     });
     expect(err.cause).toBeUndefined();
     expectNoSecret(logLines.join('\n'));

@@ -1,4 +1,4 @@
-import { mayHaveActed } from '../../thingspace/errors.js';
+import { mayHaveActed } from '../../thingspace/outcome.js';
 import { networkError, parseRetryAfter, parseThingSpaceError, ThingSpaceError } from '../../thingspace/index.js';
 
 const NOW = Date.parse('2025-01-15T10:00:00Z');
