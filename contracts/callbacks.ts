@@ -113,6 +113,10 @@ export function normalizeCallback(
   if (type === 'identifierChange' && isRecord(result) && typeof result.servicePlan === 'string' && result.servicePlan) {
     event.servicePlan = result.servicePlan;
   }
+  if (type === 'identifierChange' && isRecord(result) && typeof result.profileStatus === 'string') {
+    // The swap page: the eUICC profile status stays with the ICCID; the new device may need a download.
+    event.profile = { profileStatus: result.profileStatus };
+  }
   if (type === 'deviceProfile' && isRecord(deviceResponse.deviceProfileResponse)) {
     const profile = readProfile(deviceResponse.deviceProfileResponse);
     if (profile) event.profile = profile;

@@ -231,6 +231,13 @@ export interface EidDeviceSwapResult {
   completedAt: string;
   /** Request ids of earlier submits, when an operator's `retry` resubmitted the swap. */
   previousRequestIds?: string[];
+  /**
+   * What the page says must happen next: the eUICC profile status stays with the ICCID, so a profile may
+   * have to be downloaded to the new device; with the `profileStatus` the identifier change reported.
+   */
+  followUps?: string[];
+  /** The `profileStatus` of the identifier-change callback (the page's example has it empty). */
+  profileStatus?: string;
 }
 
 /** Answer of the `status` query of changeDeviceIdentifier: one step, the CarrierService outcome. */
@@ -264,6 +271,8 @@ export interface ChangeDeviceIdentifierResult {
   submittedAt: string;
   completedAt: string;
   previousRequestIds?: string[];
+  /** What the page says must happen next (ChangeIMEIandEID: download the local profile to the new device). */
+  followUps?: string[];
 }
 
 /** One device of a bulk eSIM profile request: `{ deviceIds: [{kind, id}, …] }` as the pages show. */

@@ -9,6 +9,7 @@ import {
   CancellationScope,
   condition,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -29,9 +30,14 @@ import {
   type StepState,
   type SwapSagaPhase,
 } from '../contracts/index.js';
+import { mentionsAny, OwnRequestIds, type UnverifiedFailure } from './callback-trust.js';
 import {
   CallbackLedger,
+  EVIDENCE_PATCH,
   RESUBMITTABLE,
+  retryingSubmits,
+  submitOrEvidence,
+  type OutcomeEvidence,
   sagaFailure,
   stepTimeoutOf,
   storeActivities,
@@ -45,6 +51,11 @@ const store = storeActivities;
 
 const thingspace = thingspaceActivities('1 minute');
 const submits = submitActivities('1 minute');
+const retried = retryingSubmits('1 minute');
+
+/** The page's follow-up after a ChangeIMEIandEID. */
+const LOCAL_PROFILE_DOWNLOAD =
+  'ChangeIMEIandEID: the local profile has to be downloaded to the new device now that the change has finished';
 
 /**
  * Whether a CarrierService callback is this change's outcome: an identifier-change result, or a
@@ -59,6 +70,12 @@ function isOutcome(event: CallbackEvent): boolean {
 export async function changeDeviceIdentifier(
   request: ChangeDeviceIdentifierRequest,
 ): Promise<ChangeDeviceIdentifierResult> {
+  /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
+  const needsEvidence = patched(EVIDENCE_PATCH);
+  const own = new OwnRequestIds();
+  const unverified: UnverifiedFailure[] = [];
+  let ignoredCallbacks = 0;
+  let evidence: OutcomeEvidence | undefined;
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
   let submitOutcomeUnknown = false;
@@ -69,10 +86,39 @@ export async function changeDeviceIdentifier(
   const decisions = new OperatorDecisions();
   let compensations: CompensationOutcome[] | undefined;
 
+  const isNumber = (d: DeviceId) => ['mdn', 'msisdn'].includes(d.kind.toLowerCase());
+  /**
+   * A success must name the change: the new identifiers (`deviceIdsTo`) among its results, or, for a
+   * ChangeMSISDN, the device by an identifier that does not change.
+   */
+  const contentOk = (event: CallbackEvent): boolean =>
+    request.deviceIdsTo && request.deviceIdsTo.length > 0
+      ? mentionsAny(event.resultDeviceIds, request.deviceIdsTo)
+      : mentionsAny(
+          [...event.deviceIds, ...(event.resultDeviceIds ?? [])],
+          (request.deviceIds ?? []).filter((d) => !isNumber(d)),
+        );
+  const counts = (event: CallbackEvent): boolean => {
+    if (!needsEvidence) return true;
+    const verdict = own.judge(event, contentOk(event));
+    if (verdict === 'counts') return true;
+    if (verdict === 'unverified') {
+      const fault = event.fault ?? { code: 'unknown', message: 'Failed' };
+      const at = new Date().toISOString();
+      const id = event.requestId ? { requestId: event.requestId } : {};
+      unverified.push({ step: 'identifierChange', fault, inboxId: event.inboxId, at, ...id });
+      log.warn('Failure callback of an unknown request id kept as unverified', { inboxId: event.inboxId });
+    } else {
+      ignoredCallbacks += 1;
+      log.warn('Callback that does not name this change ignored', { inboxId: event.inboxId });
+    }
+    return false;
+  };
+
   setHandler(thingspaceCallbackSignal, (events) => {
     for (const event of ledger.accept(events)) {
       const open = step.state === 'waiting' || (phase === 'awaitingDecision' && step.state === 'timedOut');
-      if (!open || !isOutcome(event)) continue;
+      if (!open || !isOutcome(event) || !counts(event)) continue;
       const base = { at: new Date().toISOString(), ...(event.requestId ? { requestId: event.requestId } : {}) };
       if (event.status === 'failed') {
         step = { ...base, state: 'failed', fault: event.fault ?? { code: 'unknown', message: 'Failed' } };
@@ -96,6 +142,9 @@ export async function changeDeviceIdentifier(
     ...(decisions.received.length > 0 ? { decisions: decisions.received } : {}),
     ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     ...(compensations ? { compensations } : {}),
+    ...(evidence ? { outcomeEvidence: evidence } : {}),
+    ...(unverified.length > 0 ? { unverifiedFailures: unverified } : {}),
+    ...(ignoredCallbacks > 0 ? { ignoredCallbacks } : {}),
   }));
 
   const setPhase = (next: SwapSagaPhase) => {
@@ -130,12 +179,18 @@ export async function changeDeviceIdentifier(
 
   const submit = async () => {
     setPhase('submitting');
-    const submitted = await CancellationScope.nonCancellable(() =>
-      submitOrUnknown(() => submits.submitChangeDeviceIdentifier(request), { resendWhenUnanswered: true }),
-    );
+    const submitted = await CancellationScope.nonCancellable(async () => {
+      if (!needsEvidence) {
+        return submitOrUnknown(() => submits.submitChangeDeviceIdentifier(request), { resendWhenUnanswered: true });
+      }
+      const answer = await submitOrEvidence(() => retried.submitChangeDeviceIdentifier(request));
+      evidence = 'evidence' in answer ? answer.evidence : undefined;
+      return 'evidence' in answer ? {} : answer;
+    });
     submittedAt = new Date().toISOString();
     if (requestId) previousRequestIds.push(requestId);
     requestId = submitted.requestId;
+    own.add(requestId);
     submitOutcomeUnknown = requestId === undefined;
     if (requestId) {
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
@@ -167,6 +222,31 @@ export async function changeDeviceIdentifier(
           ...(found.servicePlan ? { servicePlan: found.servicePlan } : {}),
         };
       }
+    }
+    const reported = unverified[0];
+    if (needsEvidence && step.state === 'waiting' && reported) {
+      // The device list does not show the change: the failure callback kept as unverified is the outcome.
+      step = {
+        state: 'failed',
+        at: new Date().toISOString(),
+        fault: reported.fault,
+        ...(reported.requestId ? { requestId: reported.requestId } : {}),
+      };
+      return ApplicationFailure.create({
+        type: FailureType.StepFailed,
+        nonRetryable: true,
+        message: `The identifier change failed: ${reported.fault.code}: ${reported.fault.message} (a callback of request ${reported.requestId ?? 'unknown'} said so, and the device list does not show the change)`,
+        details: [{ step: 'identifierChange', fault: reported.fault, requestId, confirmedBy: 'deviceList' }],
+      });
+    }
+    if (needsEvidence && step.state === 'waiting' && submitOutcomeUnknown) {
+      // Neither a callback nor the device list says whether ThingSpace took the change: a person decides.
+      return ApplicationFailure.create({
+        type: FailureType.ThingSpaceOutcomeUnknown,
+        nonRetryable: true,
+        message: `ThingSpace may or may not have accepted the identifier change (${evidence?.observed ?? 'its answer was lost'}); no callback came and the device list does not show it`,
+        details: [{ evidence }],
+      });
     }
     if (step.state === 'waiting') {
       step = { state: 'timedOut', at: new Date().toISOString() };
@@ -233,9 +313,11 @@ export async function changeDeviceIdentifier(
 
     let failure = await waitForOutcome();
     while (failure) {
-      if (policy === 'fail') throw failure;
+      // An unknown outcome is never failed or compensated on a guess: it waits for a person.
+      const unknown = failure.type === FailureType.ThingSpaceOutcomeUnknown;
+      if (policy === 'fail' && !unknown) throw failure;
       let decision: OperatorDecision | undefined = { decision: 'compensate' };
-      if (policy === 'hold') {
+      if (policy === 'hold' || unknown) {
         setPhase('awaitingDecision');
         // A late callback that confirms the change ends the hold: nothing is left to decide.
         decision = await decisions.await(failure, () => step.state === 'confirmed');
@@ -265,6 +347,7 @@ export async function changeDeviceIdentifier(
       submittedAt,
       completedAt: new Date().toISOString(),
       ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
+      ...(request.change4gOption === 'ChangeIMEIandEID' ? { followUps: [LOCAL_PROFILE_DOWNLOAD] } : {}),
     };
   } catch (err) {
     const ended: SwapSagaPhase[] = ['completed', 'compensated', 'abandoned', 'failed'];

@@ -59,6 +59,10 @@ const thingspace = thingspaceActivities('1 minute');
 const submits = submitActivities('1 minute');
 const retried = retryingSubmits('1 minute');
 
+/** eid-device-swap.txt: what the swap leaves to do. */
+const PROFILE_FOLLOW_UP =
+  'The eUICC profile status stays with the ICCID: the profile status of the original device does not move to the new device, which may need a profile download';
+
 /** Which waiting step a failure callback without a deviceResponse is about, by the service that sent it. */
 function stepOfFailure(event: CallbackEvent, steps: Record<SwapStep, StepState>): SwapStep | undefined {
   if (event.type === 'deactivation' || event.type === 'identifierChange' || event.type === 'goToState') {
@@ -100,6 +104,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const unverified: UnverifiedFailure[] = [];
   let ignoredCallbacks = 0;
   let evidence: OutcomeEvidence | undefined;
+  let profileStatus: string | undefined;
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
   let submitOutcomeUnknown = false;
@@ -164,6 +169,9 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     } else {
       steps[step] = { ...base, state: 'confirmed', confirmedBy: 'callback' };
       if (event.resultDeviceIds) results[step] = event.resultDeviceIds;
+      if (step === 'identifierChange' && event.profile?.profileStatus !== undefined) {
+        profileStatus = event.profile.profileStatus;
+      }
     }
   };
 
@@ -592,6 +600,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       submittedAt,
       completedAt: new Date().toISOString(),
       ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
+      ...(profileStatus !== undefined ? { profileStatus } : {}),
+      followUps: [PROFILE_FOLLOW_UP],
     };
   } catch (err) {
     const ended: SwapSagaPhase[] = ['completed', 'compensated', 'abandoned', 'failed'];

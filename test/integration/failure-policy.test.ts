@@ -49,19 +49,23 @@ describe('eidDeviceSwap failure policies', () => {
   it('when policy hold meets a failed step, the saga awaits a decision and an abandon ends it Abandoned', async () => {
     await system.sim('POST', '/__sim/faults', { callbacks: { fail: identifierChangeFails } });
     const pair = await seedSwapPair(system);
-    const request = swapRequest(pair, { options: { failurePolicy: 'hold' } });
+    // The failure callback carries a request id of its own, unknown to the saga: it decides nothing until
+    // the step timeout, when the device list shows that the identifier change did not happen.
+    const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '4 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
 
+    await waitFor(async () => (await handle.status()).unverifiedFailures?.length === 1);
+    expect((await handle.status()).phase).toBe('awaitingCallbacks');
     const held = await awaitingDecision(handle);
+    const failedStep = held.steps.identifierChange;
+    const stepFailure =
+      'Swap step identifierChange failed: CarrierService.REQUEST_FAILED.UnexpectedError: The SM-SR did not answer. ' +
+      `(a callback of request ${failedStep.requestId} said so, and the device list does not show the step)`;
     expect(held.awaitingDecision).toEqual({
-      failure: {
-        type: FailureType.StepFailed,
-        message:
-          'Swap step identifierChange failed: CarrierService.REQUEST_FAILED.UnexpectedError: The SM-SR did not answer.',
-      },
+      failure: { type: FailureType.StepFailed, message: stepFailure },
       since: expect.any(String),
     });
-    expect(held.steps.identifierChange).toMatchObject({ state: 'failed' });
+    expect(failedStep).toMatchObject({ state: 'failed' });
     expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.SagaStep)).toBe('awaitingDecision');
 
     await sendOperatorDecision(system.client, handle.workflowId, {
@@ -72,8 +76,7 @@ describe('eidDeviceSwap failure policies', () => {
     const failure = await failureOf(handle);
     expect(failure.type).toBe(FailureType.Abandoned);
     expect(failure.message).toBe(
-      'Swap abandoned by ops-alice: customer cancelled the hardware change (after StepFailed: ' +
-        'Swap step identifierChange failed: CarrierService.REQUEST_FAILED.UnexpectedError: The SM-SR did not answer.)',
+      `Swap abandoned by ops-alice: customer cancelled the hardware change (after StepFailed: ${stepFailure})`,
     );
     const status = await handle.status();
     expect(status.phase).toBe('abandoned');
@@ -98,7 +101,7 @@ describe('eidDeviceSwap failure policies', () => {
     });
     const pair = await seedSwapPair(system);
     const since = await requestLogLength(system);
-    const request = swapRequest(pair, { options: { failurePolicy: 'hold' } });
+    const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '4 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     const held = await awaitingDecision(handle);
     expect(held.steps).toEqual({
@@ -235,7 +238,7 @@ describe('eidDeviceSwap failure policies', () => {
     // The deactivation happened the first time, so ThingSpace refuses the same swap again.
     await system.sim('POST', '/__sim/faults', { callbacks: { fail: identifierChangeFails, never: ['goToState'] } });
     const pair = await seedSwapPair(system);
-    const request = swapRequest(pair, { options: { failurePolicy: 'hold' } });
+    const request = swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '4 seconds' } });
     const handle = await startEidDeviceSwap(system.client, request, { taskQueue: system.taskQueue });
     await awaitingDecision(handle);
     await waitFor(async () => (await handle.status()).steps.deactivation.state === 'confirmed');
