@@ -15,7 +15,7 @@ import { activityInfo, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../contracts/index.js';
 import { ThingSpaceError } from '../thingspace/index.js';
-import { requestEnd } from '../thingspace/outcome.js';
+import { refusedForSize, requestEnd } from '../thingspace/outcome.js';
 import type { SubmitIntents } from '../store/index.js';
 import { toApplicationFailure } from './errors.js';
 
@@ -73,7 +73,8 @@ export async function submitWithIntent(
         type: FailureType.ThingSpaceRejected,
         message: `ThingSpace rejected the ${what}: ${err.code}: ${err.message}`,
         nonRetryable: true,
-        details: [{ status: err.status, errorCode: err.code }],
+        // `tooLarge`: refused for its number of devices; a bulk shard splits it and sends the halves.
+        details: [{ status: err.status, errorCode: err.code, ...(refusedForSize(err) ? { tooLarge: true } : {}) }],
         cause: err,
       });
     }

@@ -73,6 +73,9 @@ const PROFILE_FIELDS = [
   'euiccStatus',
   'euiccStatusCode',
   'euiccStatusDesc',
+  'euiccSubAddressUpdateStatus',
+  'euiccSubAddressUpdateStatusCode',
+  'euiccSubAddressUpdateStatusDesc',
 ] as const satisfies readonly (keyof ProfileReport)[];
 
 /** The profile fields a `deviceProfileResponse` carries, as strings; undefined when it carries none. */
@@ -120,6 +123,8 @@ export function normalizeCallback(
   if (type === 'deviceProfile' && isRecord(deviceResponse.deviceProfileResponse)) {
     const profile = readProfile(deviceResponse.deviceProfileResponse);
     if (profile) event.profile = profile;
+    const plan = deviceResponse.deviceProfileResponse.servicePlan;
+    if (typeof plan === 'string' && plan !== '') event.servicePlan = plan;
   }
   if (isRecord(body.faultResponse)) {
     event.fault = {

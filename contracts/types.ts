@@ -349,6 +349,10 @@ export interface ProfileReport {
   euiccStatus?: string;
   euiccStatusCode?: string;
   euiccStatusDesc?: string;
+  /** activate-euicc-profile.txt: the outcome of the address update an activation asks for. */
+  euiccSubAddressUpdateStatus?: string;
+  euiccSubAddressUpdateStatusCode?: string;
+  euiccSubAddressUpdateStatusDesc?: string;
 }
 
 /** One reason devices of a bulk saga failed for: ThingSpace's code and text, and the request it answered. */
@@ -369,6 +373,11 @@ export interface BulkDeviceResult {
   faultId?: number;
   /** `reconciliation`: no callback came; the device list shows the effect. Absent: confirmed by callback. */
   confirmedBy?: 'reconciliation';
+  /**
+   * An activation that succeeded although the address update it asked for failed: the position of the
+   * `euiccSubAddressUpdateStatus` code and description in `BulkResult.faults`.
+   */
+  addressUpdateFaultId?: number;
 }
 
 /** Counts of a bulk saga or shard; `pending` devices have no outcome yet (`warning` ones included). */
@@ -420,6 +429,8 @@ export interface BulkResult {
   requestIds: string[];
   /** Resubmission rounds run for failed devices (0 when none). */
   resubmissions: number;
+  /** Activations that succeeded while their address update failed (see `addressUpdateFaultId`). */
+  addressUpdateFailed?: number;
   abandoned?: { reason?: string; operator?: string };
   completedAt: string;
 }

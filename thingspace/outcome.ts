@@ -76,3 +76,16 @@ export function requestEnd(error: unknown): RequestEnd {
 export function mayHaveActed(error: ThingSpaceError): boolean {
   return requestEnd(error).acted === 'unknown';
 }
+
+/**
+ * Whether a refusal says the request had too many devices. The eSIM pages answer errors with a 3-digit
+ * code only, so the message is read too; Verizon's own codes are `MaxRequestsExceeded` and
+ * `NumberofDevices`. A request refused for its size was not acted on: split, it can be sent again.
+ */
+export function refusedForSize(error: unknown): boolean {
+  if (!(error instanceof ThingSpaceError) || error.status !== 400) return false;
+  if (/MaxRequestsExceeded|NumberofDevices/i.test(error.code)) return true;
+  return /\b(at most|maximum|max|too many|exceed\w*|limit\w*)\b[^.]*\bdevices?\b|\bdevices?\b[^.]*\b(at most|maximum|too many|exceed\w*|limit\w*)\b/i.test(
+    error.message,
+  );
+}

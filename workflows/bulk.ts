@@ -12,6 +12,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -39,7 +40,7 @@ import {
   type ChangeProfileServicePlanRequest,
   type ValidationIssue,
 } from '../contracts/index.js';
-import { stepTimeoutOf } from './common.js';
+import { EVIDENCE_PATCH, stepTimeoutOf, thingspaceActivities } from './common.js';
 import { OperatorDecisions } from './decisions.js';
 import { profileShard, type ProfileShardInput, type ProfileShardResult } from './profile-shard.js';
 
@@ -47,6 +48,8 @@ export const DEFAULT_SHARD_SIZE = 1_000;
 export const DEFAULT_SHARD_CONCURRENCY = 4;
 /** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
 const ACTIVATION_INTERVAL_MS = 600;
+
+const thingspace = thingspaceActivities('2 minutes');
 
 export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
   return runBulk('changeProfileServicePlan', request, validateChangeProfileServicePlan);
@@ -79,6 +82,13 @@ async function runBulk(
   validate: (input: unknown) => ValidationIssue[],
 ): Promise<BulkResult> {
   const info = workflowInfo();
+  /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH and ProfileShardInput.evidence). */
+  const needsEvidence = patched(EVIDENCE_PATCH);
+  /** Devices per request once ThingSpace refused a larger one: remembered for the rest of the operation. */
+  let maxRequestDevices: number | undefined;
+  /** Failure callbacks of unknown request ids, per device still open: the device list decides them. */
+  const unverified = new Map<number, { code: string; message: string }>();
+  let addressUpdateFailed = 0;
   let phase: BulkPhase = 'validating';
   const total = Array.isArray(request?.devices) ? request.devices.length : 0;
   const results: BulkDeviceResult[] = [];
@@ -215,7 +225,14 @@ async function runBulk(
   };
 
   const merge = (indices: number[], outcome: ProfileShardResult) => {
-    if (outcome.requestId) requestIds.push(outcome.requestId);
+    if (outcome.requestIds) requestIds.push(...outcome.requestIds);
+    else if (outcome.requestId) requestIds.push(outcome.requestId);
+    if (outcome.requestSize !== undefined) {
+      maxRequestDevices = Math.min(maxRequestDevices ?? outcome.requestSize, outcome.requestSize);
+    }
+    for (const { code, message, indices: open } of outcome.unverified ?? []) {
+      for (const i of open) unverified.set(indices[i] as number, { code, message });
+    }
     callbacksReceived += outcome.callbacksReceived;
     duplicatesIgnored += outcome.duplicatesIgnored;
     const withRequest = outcome.requestId ? { requestId: outcome.requestId } : {};
@@ -237,11 +254,55 @@ async function runBulk(
       results[index] = result;
       finals[index] = result.outcome;
     });
+    for (const { code, message, indices: failed } of outcome.addressFaults ?? []) {
+      const faultId = faultIdOf({ code, message, ...withRequest });
+      for (const i of failed) {
+        const result = results[indices[i] as number] as BulkDeviceResult;
+        result.addressUpdateFaultId = faultId;
+        addressUpdateFailed += 1;
+      }
+    }
+  };
+
+  /**
+   * Evidence sagas read the device list once per round, for every device still without an answer; a
+   * device it does not show, with a failure callback of an unknown request id, fails for that reason.
+   */
+  const reconcileRound = async (indices: number[]) => {
+    const open = indices.filter((i) => finals[i] === 'noAnswer');
+    if (open.length === 0) return;
+    const servicePlan = 'servicePlan' in rest && typeof rest.servicePlan === 'string' ? rest.servicePlan : undefined;
+    let confirmed: string[] = [];
+    try {
+      ({ confirmed } = await thingspace.reconcileProfiles({
+        operation,
+        accountName: request.accountName,
+        ...(servicePlan ? { servicePlan } : {}),
+        devices: open.map((i) => (devices[i] as (typeof devices)[number]).deviceIds),
+      }));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('Reconciliation from the device list failed', { error: String(err) });
+    }
+    const seen = new Set(confirmed);
+    for (const i of open) {
+      const result = results[i] as BulkDeviceResult;
+      const reported = unverified.get(i);
+      if (seen.has(result.device)) {
+        results[i] = { device: result.device, outcome: 'succeeded', confirmedBy: 'reconciliation' };
+      } else if (reported) {
+        results[i] = { device: result.device, outcome: 'failed', faultId: faultIdOf(reported) };
+      } else continue;
+      finals[i] = (results[i] as BulkDeviceResult).outcome;
+    }
   };
 
   /** Runs one round: the given devices in shards, `concurrency` at a time. */
   const runRound = async (indices: number[]) => {
-    for (const i of indices) finals[i] = 'pending';
+    for (const i of indices) {
+      finals[i] = 'pending';
+      unverified.delete(i);
+    }
     const shards = chunk(indices, shardSize);
     shardsInRound = shards.length;
     shardsDone = 0;
@@ -261,6 +322,8 @@ async function runBulk(
           body: rest,
           devices: members.map((i) => devices[i] as (typeof devices)[number]),
           stepTimeout,
+          ...(needsEvidence ? { evidence: true as const } : {}),
+          ...(needsEvidence && maxRequestDevices !== undefined ? { maxRequestDevices } : {}),
         };
         try {
           merge(
@@ -288,6 +351,7 @@ async function runBulk(
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, shards.length) }, lane));
+    if (needsEvidence) await reconcileRound(indices);
   };
 
   setPhase('running');
@@ -324,6 +388,7 @@ async function runBulk(
     requestIds,
     faults,
     resubmissions: round,
+    ...(addressUpdateFailed > 0 ? { addressUpdateFailed } : {}),
     ...(abandonedBy ? { abandoned: abandonedBy } : {}),
     completedAt: new Date().toISOString(),
   };

@@ -12,6 +12,7 @@ import {
   isCancellation,
   log,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -31,11 +32,14 @@ import {
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
 import type { ProfileSubmission } from '../activities/index.js';
+import { OwnRequestIds } from './callback-trust.js';
 import {
   CallbackLedger,
+  retryingSubmits,
   sagaFailure,
   storeActivities,
   submitActivities,
+  submitOrEvidence,
   submitOrUnknown,
   thingspaceActivities,
 } from './common.js';
@@ -44,6 +48,10 @@ const store = storeActivities;
 
 const thingspace = thingspaceActivities('2 minutes');
 const submits = submitActivities('2 minutes');
+const retried = retryingSubmits('2 minutes');
+
+/** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
+const ACTIVATION_INTERVAL_MS = 600;
 
 /** Progress goes to the parent at most this often, and only when it changed. */
 const PROGRESS_INTERVAL = '5 seconds';
@@ -61,6 +69,14 @@ export interface ProfileShardInput {
   body: Omit<ProfileSubmission['body'], 'devices'>;
   devices: ProfileDevice[];
   stepTimeout: string | number;
+  /**
+   * Set by bulk sagas that need evidence (EVIDENCE_PATCH): submits retried by their RetryPolicy, callbacks
+   * that count only with the shard's own request ids, a request refused for its size split in halves,
+   * and no reconciliation here: the bulk saga reads the device list once for the whole operation.
+   */
+  evidence?: true;
+  /** Devices per ThingSpace request, when an earlier shard learnt that ThingSpace takes no more. */
+  maxRequestDevices?: number;
 }
 
 export interface ProfileShardResult {
@@ -76,10 +92,22 @@ export interface ProfileShardResult {
   faults: { code: string; message: string; indices: number[] }[];
   callbacksReceived: number;
   duplicatesIgnored: number;
+  /** Evidence shards: every request id ThingSpace answered (a shard split for its size sends several). */
+  requestIds?: string[];
+  /** Evidence shards: the request size ThingSpace accepted after refusing a larger one. */
+  requestSize?: number;
+  /**
+   * Evidence shards: failure callbacks of request ids the shard does not know, for devices still open
+   * (letter `u`); the device list decides them.
+   */
+  unverified?: { code: string; message: string; indices: number[] }[];
+  /** Activations whose address update failed although the activation succeeded. */
+  addressFaults?: { code: string; message: string; indices: number[] }[];
 }
 
 type DeviceState = 'pending' | 'warning' | 'succeeded' | 'reconciled' | 'failed';
 
+/** `u`: open, with a failure callback of an unknown request id (evidence shards). */
 const LETTER: Record<DeviceState, string> = {
   pending: 'n',
   warning: 'n',
@@ -91,6 +119,14 @@ const isFinal = (s: DeviceState | undefined) => s === 'succeeded' || s === 'reco
 
 export async function profileShard(input: ProfileShardInput): Promise<ProfileShardResult> {
   const { shard, operation, devices } = input;
+  const evidence = input.evidence === true;
+  const own = new OwnRequestIds();
+  const unverified = new Map<number, { code: string; message: string }>();
+  const addressFaults = new Map<number, { code: string; message: string }>();
+  const requestIds: string[] = [];
+  let requestSize: number | undefined;
+  let ignoredCallbacks = 0;
+  const servicePlanOf = (body: ProfileShardInput['body']) => ('servicePlan' in body ? body.servicePlan : undefined);
   const accountName = input.body.accountName;
   const states: DeviceState[] = devices.map(() => 'pending');
   const faults = new Map<number, { code: string; message: string }>();
@@ -115,12 +151,18 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
 
   /** Request ids the callbacks carried: the request's own, when its answer was lost. */
   const callbackRequestIds = new Set<string>();
+  /** A plan change's callback that names a plan must name the requested one (the page's example names none). */
+  const contentOk = (event: CallbackEvent) =>
+    operation !== 'changeProfileServicePlan' ||
+    event.servicePlan === undefined ||
+    event.servicePlan.toLowerCase() === String(servicePlanOf(input.body) ?? '').toLowerCase();
   const apply = (event: CallbackEvent) => {
     if (event.type !== 'deviceProfile' && event.status !== 'failed') return;
-    if (event.requestId) callbackRequestIds.add(event.requestId);
+    if (event.requestId && !evidence) callbackRequestIds.add(event.requestId);
     const index = event.deviceIds.map((d) => indexOf.get(deviceKey(d))).find((i) => i !== undefined);
+    const ownRequest = evidence ? own.has(event.requestId) : requestId !== undefined && event.requestId === requestId;
     if (index === undefined) {
-      if (event.status === 'failed' && requestId !== undefined && event.requestId === requestId) {
+      if (event.status === 'failed' && ownRequest) {
         // A failure of the request itself, naming no device: it is every open device's outcome.
         const fault = event.fault ?? { code: 'unknown', message: 'The request failed' };
         states.forEach((state, i) => {
@@ -135,6 +177,20 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       return;
     }
     if (isFinal(states[index])) return;
+    if (evidence && event.status !== 'warning') {
+      const verdict = own.judge(event, contentOk(event));
+      if (verdict === 'unverified') {
+        unverified.set(index, event.fault ?? { code: 'unknown', message: event.profile?.euiccStatusDesc ?? 'Failed' });
+        changed = true;
+        return;
+      }
+      if (verdict === 'ignored') {
+        ignoredCallbacks += 1;
+        log.warn('Profile callback that does not name this request ignored', { inboxId: event.inboxId });
+        return;
+      }
+    }
+    if (evidence && event.requestId) callbackRequestIds.add(event.requestId);
     if (event.status === 'warning') {
       states[index] = 'warning';
     } else if (event.status === 'failed') {
@@ -142,6 +198,14 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       faults.set(index, event.fault ?? { code: 'unknown', message: event.profile?.euiccStatusDesc ?? 'Failed' });
     } else {
       states[index] = 'succeeded';
+      const address = event.profile?.euiccSubAddressUpdateStatus;
+      if (address !== undefined && !/SUCCESS/i.test(address)) {
+        // activate-euicc-profile.txt: the activation succeeded, the address update it asked for did not.
+        addressFaults.set(index, {
+          code: event.profile?.euiccSubAddressUpdateStatusCode ?? address,
+          message: event.profile?.euiccSubAddressUpdateStatusDesc ?? address,
+        });
+      }
     }
     changed = true;
   };
@@ -194,14 +258,32 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       entry.indices.push(index);
       byReason.set(key, entry);
     }
+    const grouped = (entries: Map<number, { code: string; message: string }>) => {
+      const groups = new Map<string, { code: string; message: string; indices: number[] }>();
+      for (const [index, fault] of [...entries.entries()].sort(([a], [b]) => a - b)) {
+        const key = `${fault.code}\n${fault.message}`;
+        const entry = groups.get(key) ?? { ...fault, indices: [] };
+        entry.indices.push(index);
+        groups.set(key, entry);
+      }
+      return [...groups.values()];
+    };
+    const open = (i: number) => !isFinal(states[i]) && unverified.has(i);
     return {
       shard,
       ...(requestId ? { requestId } : {}),
       ...(!requestId && submitted ? { submitOutcomeUnknown: true, ...fromCallbacks() } : {}),
-      outcomes: states.map((s) => LETTER[s]).join(''),
+      outcomes: states.map((s, i) => (evidence && open(i) ? 'u' : LETTER[s])).join(''),
       faults: [...byReason.values()],
       callbacksReceived: ledger.received,
       duplicatesIgnored: ledger.duplicates,
+      ...(evidence ? { requestIds } : {}),
+      ...(requestSize !== undefined ? { requestSize } : {}),
+      ...(evidence && unverified.size > 0
+        ? { unverified: grouped(new Map([...unverified].filter(([i]) => open(i)))) }
+        : {}),
+      ...(addressFaults.size > 0 ? { addressFaults: grouped(addressFaults) } : {}),
+      ...(ignoredCallbacks > 0 ? { ignoredCallbacks } : {}),
     };
   };
 
@@ -219,6 +301,69 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     return finish();
   };
 
+  /** Fails the devices in [from, to) for the same reason (their request was refused). */
+  const failRange = (from: number, to: number, err: unknown) => {
+    const failure = sagaFailure(err);
+    if (!(failure instanceof ApplicationFailure)) throw failure;
+    const fault = { code: failure.type ?? FailureType.InternalError, message: failure.message };
+    for (let i = from; i < to; i += 1) {
+      if (isFinal(states[i])) continue;
+      states[i] = 'failed';
+      faults.set(i, fault);
+    }
+  };
+  const tooLarge = (err: unknown) => {
+    const failure = sagaFailure(err);
+    const details =
+      failure instanceof ApplicationFailure ? (failure.details?.[0] as { tooLarge?: boolean }) : undefined;
+    return details?.tooLarge === true;
+  };
+
+  /**
+   * Evidence shards: the devices in requests of `maxRequestDevices` (all at once by default). A request
+   * refused for its size is split in halves and the halves sent; it was refused, so nothing happens
+   * twice, and the size that was accepted holds for the rest of the shard (and the operation).
+   */
+  const submitInRequests = async () => {
+    let size = input.maxRequestDevices ?? devices.length;
+    const ranges: [number, number][] = [];
+    for (let from = 0; from < devices.length; from += size) ranges.push([from, Math.min(from + size, devices.length)]);
+    let first = true;
+    while (ranges.length > 0) {
+      const [from, to] = ranges.shift() as [number, number];
+      if (!first && operation === 'activateDeviceProfiles') await sleep(ACTIVATION_INTERVAL_MS);
+      first = false;
+      const body = { ...input.body, devices: devices.slice(from, to) } as ProfileSubmission['body'];
+      let answer;
+      try {
+        answer = await submitOrEvidence(() => retried.submitProfileOperation({ operation, body } as ProfileSubmission));
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        if (tooLarge(err) && to - from > 1) {
+          size = Math.ceil((to - from) / 2);
+          requestSize = size;
+          log.warn('ThingSpace refused the request for its size; sending it in halves', { shard, size });
+          // Every range not sent yet goes at the smaller size too.
+          const rest = [[from, to] as [number, number], ...ranges.splice(0)];
+          for (const [a, b] of rest) for (let i = a; i < b; i += size) ranges.push([i, Math.min(i + size, b)]);
+          continue;
+        }
+        failRange(from, to, err);
+        continue;
+      }
+      submitted = true;
+      if ('evidence' in answer) {
+        log.warn('Shard request submitted with unknown outcome; waiting for its callbacks', { shard, from, to });
+        continue;
+      }
+      requestIds.push(answer.requestId);
+      own.add(answer.requestId);
+      requestId ??= answer.requestId;
+      upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: answer.requestId }]);
+      await store.addCorrelationKeys([`requestid:${answer.requestId}`]);
+    }
+  };
+
   upsertSearchAttributes([
     { key: searchAttributes.Operation, value: PROFILE_SHARD_WORKFLOW },
     { key: searchAttributes.ThingSpaceAccount, value: accountName },
@@ -226,29 +371,37 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   try {
     const keys = devices.flatMap((d) => d.deviceIds);
     try {
-      await CancellationScope.nonCancellable(() => store.claimDevices(keys));
-    } catch (err) {
-      return failAll(err);
-    }
-    let answer: { requestId?: string };
-    try {
-      answer = await CancellationScope.nonCancellable(() =>
-        submitOrUnknown(
-          () => submits.submitProfileOperation({ operation, body: { ...input.body, devices } } as ProfileSubmission),
-          // ThingSpace would accept the same plan change or activation twice.
-          { resendWhenUnanswered: false },
-        ),
+      await CancellationScope.nonCancellable(() =>
+        evidence ? store.claimDevices(keys, accountName) : store.claimDevices(keys),
       );
     } catch (err) {
       return failAll(err);
     }
-    submitted = true;
-    requestId = answer.requestId;
-    if (requestId) {
-      // Operators find the shard of a ThingSpace request id by this attribute.
-      upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
-      await store.addCorrelationKeys([`requestid:${requestId}`]);
-    } else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
+    if (evidence) {
+      await CancellationScope.nonCancellable(submitInRequests);
+      if (states.every(isFinal)) return finish();
+    }
+    if (!evidence) {
+      let answer: { requestId?: string };
+      try {
+        answer = await CancellationScope.nonCancellable(() =>
+          submitOrUnknown(
+            () => submits.submitProfileOperation({ operation, body: { ...input.body, devices } } as ProfileSubmission),
+            // ThingSpace would accept the same plan change or activation twice.
+            { resendWhenUnanswered: false },
+          ),
+        );
+      } catch (err) {
+        return failAll(err);
+      }
+      submitted = true;
+      requestId = answer.requestId;
+      if (requestId) {
+        // Operators find the shard of a ThingSpace request id by this attribute.
+        upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
+        await store.addCorrelationKeys([`requestid:${requestId}`]);
+      } else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
+    }
 
     // Waits for every device, reporting progress as it comes, until the step timeout.
     const deadline = Date.now() + msToNumber(input.stepTimeout as Parameters<typeof msToNumber>[0]);
@@ -263,7 +416,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     }
 
     const open = devices.flatMap((d, i) => (isFinal(states[i]) ? [] : [d.deviceIds]));
-    if (open.length > 0) {
+    // Evidence shards leave the device list to the bulk saga: one read for the whole operation.
+    if (open.length > 0 && !evidence) {
       // Callbacks can be lost for good (ThingSpace re-sends only a few times): ask the device list.
       const servicePlan = 'servicePlan' in input.body ? input.body.servicePlan : undefined;
       let confirmed: string[] = [];
