@@ -277,7 +277,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       faults: [...byReason.values()],
       callbacksReceived: ledger.received,
       duplicatesIgnored: ledger.duplicates,
-      ...(evidence ? { requestIds } : {}),
+      // The answered requests, and the request a lost answer carried, as its counted callbacks name it.
+      ...(evidence ? { requestIds: [...new Set([...requestIds, ...callbackRequestIds])] } : {}),
       ...(requestSize !== undefined ? { requestSize } : {}),
       ...(evidence && unverified.size > 0
         ? { unverified: grouped(new Map([...unverified].filter(([i]) => open(i)))) }
