@@ -103,17 +103,19 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     ...createCompensations({ thingspace, store }),
 
     /**
-     * Claims the saga's devices so that a device is in at most one open operation, and records their
-     * identifiers for callback correlation. Idempotent for the same saga; `DeviceBusy` (not retried)
-     * when another open saga holds one.
+     * Claims the saga's devices so that a device is in at most one open operation of the account, and
+     * records their identifiers for callback correlation. With `accountName` the keys are scoped by the
+     * account (callbacks of other accounts never match them) and the saga's request ids registered later
+     * are too; without it (sagas started before accounts were recorded) they match callbacks of any
+     * account. Idempotent for the same saga; `DeviceBusy` (not retried) when another open saga holds one.
      */
-    async claimDevices(devices: DeviceId[], _accountName?: string): Promise<void> {
+    async claimDevices(devices: DeviceId[], accountName?: string): Promise<void> {
       const saga = currentSaga();
       const keys = [...new Set(devices.map(deviceKey))];
-      let result = await store.claimDevices(saga, keys);
+      let result = await store.claimDevices(saga, keys, accountName);
       if (!result.ok) {
         const holders = [...new Map(result.busy.map((b) => [`${b.workflowId}\n${b.runId}`, b])).values()];
-        if ((await releaseClosedHolders(holders)) > 0) result = await store.claimDevices(saga, keys);
+        if ((await releaseClosedHolders(holders)) > 0) result = await store.claimDevices(saga, keys, accountName);
       }
       if (!result.ok) {
         throw ApplicationFailure.create({
@@ -131,7 +133,10 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
       }
     },
 
-    /** Adds correlation keys (ThingSpace request ids) to the saga; re-opens parked callbacks that match. */
+    /**
+     * Adds correlation keys (ThingSpace request ids, `requestid:<id>`) to the saga, scoped by the account
+     * its claim recorded; re-opens parked callbacks that match.
+     */
     async addCorrelationKeys(keys: string[]): Promise<number> {
       return store.addCorrelationKeys(currentSaga(), keys);
     },

@@ -12,6 +12,7 @@ import {
   callbackDeviceIds,
   canonicalCallbackContent,
   deviceKey,
+  scopedKey,
   type CallbackService,
 } from '../contracts/index.js';
 import type { Store } from '../store/index.js';
@@ -62,12 +63,20 @@ export function inferService(body: Record<string, unknown>): CallbackService | u
   return matchService(fault.split('.')[0] ?? '');
 }
 
-/** Correlation keys of a callback: its request id and every identifier it names. */
-export function callbackKeys(body: Record<string, unknown>): string[] {
+/**
+ * Correlation keys of a callback: its request id and every identifier it names. With the account of the
+ * URL it came to, each key scoped by the account, then each unscoped: the scoped keys reach sagas that
+ * claimed for the account, the unscoped ones only sagas that claimed without one (started before the
+ * account was recorded; store/types.ts `claimDevices`).
+ */
+export function callbackKeys(body: Record<string, unknown>, account?: string): string[] {
   const keys = callbackDeviceIds(body).map(deviceKey);
   if (typeof body.requestId === 'string' && body.requestId !== '') keys.unshift(`requestid:${body.requestId}`);
-  return keys;
+  return account === undefined ? keys : [...keys.map((key) => scopedKey(account, key)), ...keys];
 }
+
+/** Longest account name accepted in a callback URL; ThingSpace's are like `0000123456-00001`. */
+const MAX_ACCOUNT_LENGTH = 200;
 
 export function createApp(deps: GatewayDeps): express.Express {
   const { store, credentials, logger } = deps;
@@ -114,7 +123,7 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });
 
-  const receive = async (req: Request, res: Response, serviceParam?: string) => {
+  const receive = async (req: Request, res: Response, serviceParam?: string, account?: string) => {
     // Credentials first: nothing from an unauthenticated sender is stored or echoed.
     const body: unknown = req.body;
     if (!isRecord(body)) {
@@ -126,7 +135,7 @@ export function createApp(deps: GatewayDeps): express.Express {
       safeEqual(body.password, credentials.password) ||
       (credentials.previousPassword !== undefined && safeEqual(body.password, credentials.previousPassword));
     if (!okUser || !okPassword) {
-      logger.warn({ service: serviceParam }, 'Callback rejected: wrong credentials');
+      logger.warn({ service: serviceParam, account }, 'Callback rejected: wrong credentials');
       res.status(401).json({ error: 'unauthorized', message: 'Callback credentials do not match' });
       return;
     }
@@ -139,7 +148,11 @@ export function createApp(deps: GatewayDeps): express.Express {
       res.status(400).json({ error: 'unknown_service', message });
       return;
     }
-    const keys = callbackKeys(body);
+    if (account !== undefined && (account === '' || account.length > MAX_ACCOUNT_LENGTH)) {
+      res.status(400).json({ error: 'invalid_account', message: 'The account name in the callback URL is not valid' });
+      return;
+    }
+    const keys = callbackKeys(body, account);
     if (keys.length === 0) {
       res
         .status(400)
@@ -154,6 +167,7 @@ export function createApp(deps: GatewayDeps): express.Express {
         fingerprint: fingerprint(canonicalCallbackContent(service, body)),
         body: stored,
         receivedAt: new Date().toISOString(),
+        ...(account !== undefined && { account }),
         keys,
       });
     } catch (err) {
@@ -164,7 +178,7 @@ export function createApp(deps: GatewayDeps): express.Express {
     }
     res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
     logger.info(
-      { service, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
+      { service, account, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
       'Callback stored',
     );
     if (!result.duplicate) deps.onStored?.();
@@ -180,6 +194,11 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   app.post('/callbacks', requireJson, json, (req, res) => receive(req, res));
   app.post('/callbacks/:service', requireJson, json, (req, res) => receive(req, res, String(req.params.service)));
+  // The URL registered per account (scripts/lib/register-callbacks.ts): ThingSpace's callbacks name no
+  // account, so the URL tells whose they are. `/callbacks/:service` stays for registrations made before.
+  app.post('/callbacks/:service/:account', requireJson, json, (req, res) =>
+    receive(req, res, String(req.params.service), String(req.params.account)),
+  );
 
   // Body-parser errors (too large, malformed JSON) become deliberate JSON answers.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -1,6 +1,6 @@
 /**
- * Delivers stored callbacks to their sagas: leases pending rows, correlates each (request id first,
- * then device identifiers), and sends one `thingspaceCallback` signal per saga per round, so a burst of
+ * Delivers stored callbacks to their sagas: leases pending rows, correlates each (a request id the saga
+ * registered, then one it learned from an earlier callback, then device identifiers), and sends one `thingspaceCallback` signal per saga per round, so a burst of
  * callbacks for one bulk saga does not become a burst of signals (DESIGN.md §10). Rows stay pending
  * while Temporal is unreachable and are tried again; the store is the only state, so any number of
  * gateways can run this loop.
@@ -39,13 +39,16 @@ export interface Dispatcher {
 const LEASE_MS = 30_000;
 const RETRY_MS = 2_000;
 
+/** The event a saga receives; `matchedBy` lets it weigh a callback matched only by a device. */
 function toEvent(item: DispatchItem): CallbackEvent {
   const { record } = item;
-  return normalizeCallback(record.service, record.body, {
+  const event = normalizeCallback(record.service, record.body, {
     fingerprint: record.fingerprint,
     inboxId: record.id,
     receivedAt: record.receivedAt,
   });
+  if (item.matchedBy) event.matchedBy = item.matchedBy;
+  return event;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {

@@ -160,3 +160,13 @@ export function callbackDeviceIds(body: Record<string, unknown>): DeviceId[] {
   const unique = new Map(found.map((d) => [`${d.kind}:${d.id}`, d]));
   return [...unique.values()];
 }
+
+/**
+ * A correlation key scoped by the ThingSpace account: `<account>|requestid:<id>`, `<account>|imei:<id>`.
+ * Callbacks name no account, but ThingSpace keeps one callback URL per service per account, so the
+ * gateway knows the account from the URL it registered (`/callbacks/<service>/<account>`); keys of
+ * different accounts never match each other.
+ */
+export function scopedKey(account: string, key: string): string {
+  return `${account}|${key}`;
+}

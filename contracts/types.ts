@@ -124,6 +124,14 @@ export type SwapStep = (typeof SWAP_STEPS)[number];
 /** What a callback reports, derived from its `deviceResponse` (see normalizeCallback). */
 export type CallbackEventType = SwapStep | 'deviceProfile' | 'unknown';
 
+/**
+ * How the gateway matched a callback to the saga run it signals (store/types.ts): `request`, by a
+ * request id the saga registered itself; `learned`, by a request id an earlier callback delivered to
+ * the run carried; `device`, only by a device the run claimed before the callback reached the inbox.
+ * `device` is the weakest: the callback may belong to another operation on the same device.
+ */
+export type MatchedBy = 'request' | 'learned' | 'device';
+
 /** A callback after the gateway authenticated, stored and normalized it. No credentials, ever. */
 export interface CallbackEvent {
   /** Content fingerprint (sha-256 hex); identical re-deliveries share it. */
@@ -145,6 +153,8 @@ export interface CallbackEvent {
   profile?: ProfileReport;
   /** ISO time the gateway received the first delivery. */
   receivedAt: string;
+  /** How the gateway matched it to this run; absent in signals of gateways older than the field. */
+  matchedBy?: MatchedBy;
 }
 
 /** One step of a saga as the `status` query and the result show it. */

@@ -1,6 +1,7 @@
 /**
  * `npm run register-callbacks`: points the account's ThingSpace callbacks at the gateway
- * (`CALLBACK_PUBLIC_URL`/<service>). `npm start` does this itself; deployments run it once.
+ * (`CALLBACK_PUBLIC_URL`/<service>/<account>). `npm start` does this itself; deployments run it once, and
+ * again after upgrading from a release whose URLs had no account (`CALLBACK_PUBLIC_URL`/<service>).
  */
 import { z } from 'zod';
 import { parseConfig, startSchema } from '../config/index.js';

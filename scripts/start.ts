@@ -96,7 +96,9 @@ try {
   say('euicc-orchestrator is running:');
   say(`  Temporal UI        ${temporal?.uiUrl ?? 'http://127.0.0.1:8233'}`);
   say(`  Temporal           ${config.TEMPORAL_ADDRESS} (task queue euicc-lifecycle)`);
-  say(`  Callback gateway   ${gatewayUrl} (callbacks registered for ${CALLBACK_SERVICES.join(', ')})`);
+  say(
+    `  Callback gateway   ${gatewayUrl} (callbacks of ${config.THINGSPACE_ACCOUNT_NAME} registered for ${CALLBACK_SERVICES.join(', ')})`,
+  );
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
   if (config.PAYLOAD_ENCRYPTION_KEY !== undefined) {
     say(

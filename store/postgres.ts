@@ -5,12 +5,12 @@
  * first takes a transaction-scoped advisory lock per key, so it sees every claim committed before it and
  * no claim can slip in between its check and its write.
  *
- * Times come from the process clock (`new Date()`), as in the SQLite store, so that a callback's
- * `receivedAt` (stamped by the gateway) and a claim's `created_at` (stamped by the worker) compare the
- * same way in both stores.
+ * Which callback comes after which claim is told by the inbox's id sequence, not by clocks (see COUNTS
+ * below). Times come from the process clock (`new Date()`), as in the SQLite store; they decide only for
+ * claims made before the sequence was recorded.
  */
 import pg from 'pg';
-import type { CallbackService } from '../contracts/index.js';
+import { scopedKey, type CallbackService, type MatchedBy } from '../contracts/index.js';
 import { INTENTS_SQL, postgresIntents } from './intents.js';
 import type {
   ClaimResult,
@@ -36,12 +36,14 @@ interface InboxRow {
   received_at: Date;
   deliveries: number;
   state: string;
+  account: string | null;
   workflow_id: string | null;
   run_id: string | null;
   reason: string | null;
 }
 
 type Holder = { key: string } & SagaRef;
+const MATCH_KINDS: readonly string[] = ['request', 'learned', 'device'] satisfies MatchedBy[];
 
 function toRecord(row: InboxRow): InboxRecord {
   const record: InboxRecord = {
@@ -53,6 +55,7 @@ function toRecord(row: InboxRow): InboxRecord {
     deliveries: row.deliveries,
     state: row.state as InboxState,
   };
+  if (row.account !== null) record.account = row.account;
   if (row.workflow_id) record.workflowId = row.workflow_id;
   if (row.run_id) record.runId = row.run_id;
   if (row.reason) record.reason = row.reason;
@@ -108,6 +111,23 @@ CREATE TABLE IF NOT EXISTS ${s}.correlations (
 -- A key (a device, a request id) belongs to at most one open saga run.
 CREATE UNIQUE INDEX IF NOT EXISTS correlations_open ON ${s}.correlations (key) WHERE closed_at IS NULL;
 CREATE INDEX IF NOT EXISTS correlations_run ON ${s}.correlations (workflow_id, run_id);
+-- Added later (tables of earlier releases gain them in place; their rows keep NULL, and the old rules):
+-- the account of the URL a callback came to; NULL: unknown.
+ALTER TABLE ${s}.inbox ADD COLUMN IF NOT EXISTS account text;
+-- the account a key is scoped by; NULL: an unscoped key (a run that claimed without an account).
+ALTER TABLE ${s}.correlations ADD COLUMN IF NOT EXISTS account text;
+-- for a scoped key, the key without its account: what account-less callbacks and busy checks look up.
+ALTER TABLE ${s}.correlations ADD COLUMN IF NOT EXISTS unscoped_key text;
+-- for a device claim, the inbox's highest id when it was made; NULL: claimed before this column.
+ALTER TABLE ${s}.correlations ADD COLUMN IF NOT EXISTS inbox_high_water bigint;
+CREATE INDEX IF NOT EXISTS correlations_unscoped ON ${s}.correlations (unscoped_key) WHERE unscoped_key IS NOT NULL;
+-- The account a saga run claimed its devices for: its later keys are scoped by it.
+CREATE TABLE IF NOT EXISTS ${s}.saga_accounts (
+  workflow_id text NOT NULL,
+  run_id text NOT NULL,
+  account text NOT NULL,
+  PRIMARY KEY (workflow_id, run_id)
+);
 `;
 }
 
@@ -120,6 +140,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const inbox = `${s}.inbox`;
   const callbackKeys = `${s}.callback_keys`;
   const correlations = `${s}.correlations`;
+  const sagaAccounts = `${s}.saga_accounts`;
 
   let pool: pg.Pool;
   try {
@@ -132,14 +153,28 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   pool.on('error', () => undefined);
 
   /**
-   * Which saga run a callback belongs to; the same rules as the SQLite store. A request id names its run
+   * When a correlation row counts for a callback (`inbox`); the same rules as the SQLite store. A request
+   * id, registered (`request`) or learned from a callback delivered to the run (`learned`), names its run
    * for good, even after the run closed (the callback is then orphaned, not handed to a newer saga). A
-   * device key counts only for a run that claimed the device before the callback arrived, open runs
-   * first: a late callback of an earlier operation must not complete a step of a later one.
+   * device counts only for callbacks that reached the inbox after the claim, by the inbox's id sequence:
+   * a late callback of an earlier operation must not complete a step of a later one, and the clocks of
+   * two machines cannot tell which came first. Claims made before the mark existed compare times.
    */
-  const MATCHES = `
-    FROM ${callbackKeys} k JOIN ${correlations} c ON c.key = k.key
-    WHERE k.inbox_id = inbox.id AND (c.kind = 'request' OR c.created_at <= inbox.received_at)`;
+  const COUNTS = `(c.kind <> 'device'
+    OR (c.inbox_high_water IS NOT NULL AND inbox.id > c.inbox_high_water)
+    OR (c.inbox_high_water IS NULL AND c.created_at <= inbox.received_at))`;
+  /**
+   * The correlation rows a callback's keys reach. A callback of a known account carries its keys scoped by
+   * the account and unscoped (the latter reach only runs that claimed without an account: sagas started
+   * before accounts were recorded). A callback of unknown account (the account-less URL) carries unscoped
+   * keys, which also reach every account's scoped keys, as before keys were scoped.
+   */
+  const BY_KEY = `${callbackKeys} k JOIN ${correlations} c ON c.key = k.key
+    WHERE k.inbox_id = inbox.id AND ${COUNTS}`;
+  const BY_UNSCOPED_KEY = `${callbackKeys} k JOIN ${correlations} c ON c.unscoped_key = k.key
+    WHERE k.inbox_id = inbox.id AND inbox.account IS NULL AND ${COUNTS}`;
+  const MATCHED = `(EXISTS (SELECT 1 FROM ${BY_KEY}) OR EXISTS (SELECT 1 FROM ${BY_UNSCOPED_KEY}))`;
+  const MATCH_COLUMNS = 'c.workflow_id, c.run_id, c.kind, c.closed_at, c.inbox_high_water, c.created_at';
 
   const now = () => new Date().toISOString();
   const ids = (list: number[]) => list.map((id) => Math.trunc(id));
@@ -179,30 +214,113 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     const result = await client.query(
       `UPDATE ${inbox} SET state = 'pending', reason = NULL, lease_until = '-infinity', updated_at = $1
        WHERE state = 'parked' AND id IN (SELECT inbox_id FROM ${callbackKeys} WHERE key = ANY ($2::text[]))
-       AND EXISTS (SELECT 1 ${MATCHES})`,
+       AND ${MATCHED}`,
       [now(), keys],
     );
     return result.rowCount ?? 0;
   }
 
-  async function openHolders(client: pg.PoolClient, keys: string[]): Promise<Map<string, Holder>> {
-    const { rows } = await client.query<Holder>(
-      `SELECT key, workflow_id AS "workflowId", run_id AS "runId" FROM ${correlations}
+  /** Open rows holding these device keys: unscoped (claimed without an account) or scoped by any account. */
+  async function deviceHolders(
+    client: pg.PoolClient,
+    keys: string[],
+  ): Promise<(Holder & { account: string | null })[]> {
+    const { rows } = await client.query<Holder & { account: string | null }>(
+      `SELECT COALESCE(unscoped_key, key) AS key, workflow_id AS "workflowId", run_id AS "runId", account
+       FROM ${correlations}
+       WHERE (key = ANY ($1::text[]) OR unscoped_key = ANY ($1::text[])) AND closed_at IS NULL`,
+      [keys],
+    );
+    return rows;
+  }
+
+  async function openHolders(client: pg.PoolClient, keys: string[]): Promise<Map<string, Holder & { kind: string }>> {
+    const { rows } = await client.query<Holder & { kind: string }>(
+      `SELECT key, workflow_id AS "workflowId", run_id AS "runId", kind FROM ${correlations}
        WHERE key = ANY ($1::text[]) AND closed_at IS NULL`,
       [keys],
     );
-    return new Map(rows.map((row) => [row.key, { key: row.key, workflowId: row.workflowId, runId: row.runId }]));
+    return new Map(rows.map((row) => [row.key, row]));
   }
 
-  async function insertCorrelations(client: pg.PoolClient, saga: SagaRef, keys: string[], kind: string) {
+  interface NewKey {
+    key: string;
+    unscopedKey: string | null;
+  }
+
+  const scope = (account: string | null | undefined, key: string): NewKey =>
+    account ? { key: scopedKey(account, key), unscopedKey: key } : { key, unscopedKey: null };
+
+  async function insertCorrelations(
+    client: pg.PoolClient,
+    saga: SagaRef,
+    keys: NewKey[],
+    row: { kind: string; account: string | null; highWater: number | null; closed: boolean },
+  ) {
     if (keys.length === 0) return;
     // DO NOTHING on any conflict: the run's own key again, or a closed row of the same run and key.
     await client.query(
-      `INSERT INTO ${correlations} (key, workflow_id, run_id, kind, created_at)
-       SELECT DISTINCT key, $2, $3, $4, $5::timestamptz FROM unnest($1::text[]) AS keys (key)
+      `INSERT INTO ${correlations}
+         (key, workflow_id, run_id, kind, created_at, closed_at, account, unscoped_key, inbox_high_water)
+       SELECT DISTINCT key, $3, $4, $5, $6::timestamptz, CASE WHEN $7::boolean THEN $6::timestamptz END, $8,
+         unscoped_key, $9::bigint
+       FROM unnest($1::text[], $2::text[]) AS keys (key, unscoped_key)
        ON CONFLICT DO NOTHING`,
-      [keys, saga.workflowId, saga.runId, kind, now()],
+      [
+        keys.map((k) => k.key),
+        keys.map((k) => k.unscopedKey),
+        saga.workflowId,
+        saga.runId,
+        row.kind,
+        now(),
+        row.closed,
+        row.account,
+        row.highWater,
+      ],
     );
+  }
+
+  /**
+   * Adds request-id keys to a run, scoped by its recorded account, except those another open run holds.
+   * A run's own request id takes over the key from a run that only learned it (left as a tombstone of
+   * that run); a key learned by a run that has already been released is stored closed, as a tombstone.
+   * The caller holds the locks of the unscoped keys.
+   */
+  async function addRunKeys(
+    client: pg.PoolClient,
+    saga: SagaRef,
+    keys: string[],
+    kind: 'request' | 'learned',
+  ): Promise<number> {
+    if (keys.length === 0) return 0;
+    const { rows } = await client.query<{ account: string | null; rows: string; open: string }>(
+      `SELECT (SELECT account FROM ${sagaAccounts} WHERE workflow_id = $1 AND run_id = $2) AS account,
+         count(*) AS rows, count(*) FILTER (WHERE closed_at IS NULL) AS open
+       FROM ${correlations} WHERE workflow_id = $1 AND run_id = $2`,
+      [saga.workflowId, saga.runId],
+    );
+    const run = rows[0]!;
+    const scoped = [...new Set(keys)].map((key) => scope(run.account, key));
+    const holders = await openHolders(
+      client,
+      scoped.map((k) => k.key),
+    );
+    const fresh: NewKey[] = [];
+    for (const k of scoped) {
+      const holder = holders.get(k.key);
+      if (holder && !sameRun(holder, saga)) {
+        if (kind === 'learned' || holder.kind !== 'learned') continue;
+        await client.query(
+          `UPDATE ${correlations} SET closed_at = $1
+           WHERE key = $2 AND workflow_id = $3 AND run_id = $4 AND closed_at IS NULL`,
+          [now(), k.key, holder.workflowId, holder.runId],
+        );
+      }
+      fresh.push(k);
+    }
+    const released = kind === 'learned' && Number(run.rows) > 0 && Number(run.open) === 0;
+    await insertCorrelations(client, saga, fresh, { kind, account: run.account, highWater: null, closed: released });
+    return reopenParked(client, [...new Set([...scoped.map((k) => k.key), ...keys])]);
   }
 
   const sameRun = (a: SagaRef, b: SagaRef) => a.workflowId === b.workflowId && a.runId === b.runId;
@@ -230,6 +348,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await pool.end().catch(() => undefined);
     throw redact(err, url);
   }
+  let inboxSequence: string;
+  try {
+    const { rows } = await pool.query<{ seq: string }>(`SELECT pg_get_serial_sequence($1, 'id') AS seq`, [inbox]);
+    inboxSequence = rows[0]!.seq;
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw redact(err, url);
+  }
 
   return {
     ...postgresIntents(`${s}.submit_intents`, transaction, pool),
@@ -237,11 +363,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       return transaction(async (client) => {
         // A re-delivery waits here for the first delivery's transaction, then only counts.
         const { rows } = await client.query<{ id: string; deliveries: number }>(
-          `INSERT INTO ${inbox} AS inbox (service, fingerprint, body, received_at, updated_at)
-           VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+          `INSERT INTO ${inbox} AS inbox (service, fingerprint, body, received_at, updated_at, account)
+           VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz, $6)
            ON CONFLICT (fingerprint) DO UPDATE SET deliveries = inbox.deliveries + 1
            RETURNING id, deliveries`,
-          [c.service, c.fingerprint, JSON.stringify(c.body), c.receivedAt, now()],
+          [c.service, c.fingerprint, JSON.stringify(c.body), c.receivedAt, now(), c.account ?? null],
         );
         const row = rows[0]!;
         if (row.deliveries === 1 && c.keys.length > 0) {
@@ -258,33 +384,61 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       const at = Date.now();
       // One statement: the rows it locks are skipped by a concurrent lease, and a row another dispatcher
       // leased after this statement's snapshot is re-checked against its new lease_until and left out.
-      const { rows } = await pool.query<InboxRow & { saga_workflow_id: string | null; saga_run_id: string | null }>(
+      const { rows } = await pool.query<
+        InboxRow & { saga_workflow_id: string | null; saga_run_id: string | null; saga_kind: string | null }
+      >(
         `WITH picked AS (
            SELECT id FROM ${inbox} WHERE state = 'pending' AND lease_until <= $1
            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
          ), leased AS (
            UPDATE ${inbox} AS inbox SET lease_until = $3 FROM picked WHERE inbox.id = picked.id RETURNING inbox.*
          )
-         SELECT inbox.*, m.workflow_id AS saga_workflow_id, m.run_id AS saga_run_id
+         SELECT inbox.*, m.workflow_id AS saga_workflow_id, m.run_id AS saga_run_id, m.kind AS saga_kind
          FROM leased AS inbox LEFT JOIN LATERAL (
-           SELECT c.workflow_id, c.run_id
-           FROM ${callbackKeys} k JOIN ${correlations} c ON c.key = k.key
-           WHERE k.inbox_id = inbox.id AND (c.kind = 'request' OR c.created_at <= inbox.received_at)
-           ORDER BY (c.kind = 'request') DESC, (c.closed_at IS NULL) DESC, c.created_at DESC LIMIT 1
+           SELECT * FROM (
+             SELECT ${MATCH_COLUMNS} FROM ${BY_KEY}
+             UNION ALL
+             SELECT ${MATCH_COLUMNS} FROM ${BY_UNSCOPED_KEY}
+           ) AS c
+           -- A registered request id, then a learned one, then a device; open runs first, then the newest claim.
+           ORDER BY array_position(ARRAY['request', 'learned', 'device'], c.kind), (c.closed_at IS NULL) DESC,
+             c.inbox_high_water DESC NULLS LAST, c.created_at DESC
+           LIMIT 1
          ) AS m ON true
          ORDER BY inbox.id`,
         [new Date(at).toISOString(), Math.max(0, Math.trunc(limit)), new Date(at + leaseMs).toISOString()],
       );
       return rows.map((row): DispatchItem => {
         const record = toRecord(row);
-        return row.saga_workflow_id && row.saga_run_id
-          ? { record, saga: { workflowId: row.saga_workflow_id, runId: row.saga_run_id } }
+        return row.saga_workflow_id && row.saga_run_id && row.saga_kind && MATCH_KINDS.includes(row.saga_kind)
+          ? {
+              record,
+              saga: { workflowId: row.saga_workflow_id, runId: row.saga_run_id },
+              matchedBy: row.saga_kind as MatchedBy,
+            }
           : { record };
       });
     },
 
     async markDelivered(list, saga) {
-      await setState(list, 'delivered', saga, null);
+      if (list.length === 0) return;
+      await transaction(async (client) => {
+        await client.query(
+          `UPDATE ${inbox} SET state = 'delivered', workflow_id = $1, run_id = $2, reason = NULL,
+             lease_until = '-infinity', updated_at = $3
+           WHERE id = ANY ($4::bigint[])`,
+          [saga.workflowId, saga.runId, now(), ids(list)],
+        );
+        const { rows } = await client.query<{ key: string }>(
+          `SELECT DISTINCT 'requestid:' || (body->>'requestId') AS key FROM ${inbox}
+           WHERE id = ANY ($1::bigint[]) AND jsonb_typeof(body->'requestId') = 'string' AND body->>'requestId' <> ''`,
+          [ids(list)],
+        );
+        const keys = rows.map((row) => row.key);
+        if (keys.length === 0) return;
+        await lockKeys(client, 'SELECT unnest($1::text[])', [keys]);
+        await addRunKeys(client, saga, keys, 'learned');
+      });
     },
 
     async parkUnmatched(list, reason) {
@@ -301,7 +455,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
              reason = CASE WHEN m.matched THEN inbox.reason ELSE $1 END,
              updated_at = CASE WHEN m.matched THEN inbox.updated_at ELSE $2::timestamptz END,
              lease_until = '-infinity'
-           FROM (SELECT inbox.id, EXISTS (SELECT 1 ${MATCHES}) AS matched
+           FROM (SELECT inbox.id, ${MATCHED} AS matched
                  FROM ${inbox} AS inbox WHERE inbox.id = ANY ($3::bigint[])) AS m
            WHERE inbox.id = m.id AND inbox.state = 'pending'`,
           [reason, now(), ids(list)],
@@ -321,16 +475,40 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       ]);
     },
 
-    async claimDevices(saga, keys) {
+    async claimDevices(saga, keys, account) {
+      const scopeBy = account || null;
       return transaction(async (client): Promise<ClaimResult> => {
+        // Locks of the unscoped keys: claims of every account, and without one, wait for each other.
         await lockKeys(client, 'SELECT unnest($1::text[])', [keys]);
-        const holders = await openHolders(client, keys);
-        const busy = keys
-          .map((key) => holders.get(key))
-          .filter((h): h is Holder => h !== undefined && !sameRun(h, saga));
+        // A holder whose account is unknown may be of the same account; a claim without one may collide with any.
+        const holders = (await deviceHolders(client, keys)).filter(
+          (h) => !sameRun(h, saga) && (scopeBy === null || h.account === null || h.account === scopeBy),
+        );
+        const byKey = new Map<string, Holder[]>();
+        for (const h of holders) byKey.set(h.key, [...(byKey.get(h.key) ?? []), h]);
+        const busy = keys.flatMap((key) =>
+          (byKey.get(key) ?? []).map(({ workflowId, runId }) => ({ key, workflowId, runId })),
+        );
         if (busy.length > 0) return { ok: false, busy };
-        await insertCorrelations(client, saga, keys, 'device');
-        await reopenParked(client, keys);
+        // The sequence's last value, not the highest committed id: a callback being stored at this moment
+        // already has its id and counts as arrived before the claim.
+        const { rows } = await client.query<{ id: string }>(
+          `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS id FROM ${inboxSequence}`,
+        );
+        const scoped = keys.map((key) => scope(scopeBy, key));
+        await insertCorrelations(client, saga, scoped, {
+          kind: 'device',
+          account: scopeBy,
+          highWater: Number(rows[0]!.id),
+          closed: false,
+        });
+        if (scopeBy !== null) {
+          await client.query(
+            `INSERT INTO ${sagaAccounts} (workflow_id, run_id, account) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+            [saga.workflowId, saga.runId, scopeBy],
+          );
+        }
+        // No parked callback is re-opened: every one is older than the claim, so none matches it by device.
         return { ok: true };
       });
     },
@@ -338,14 +516,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     async addCorrelationKeys(saga, keys) {
       return transaction(async (client) => {
         await lockKeys(client, 'SELECT unnest($1::text[])', [keys]);
-        const holders = await openHolders(client, keys);
-        await insertCorrelations(
-          client,
-          saga,
-          keys.filter((key) => !holders.has(key)),
-          'request',
-        );
-        return reopenParked(client, keys);
+        return addRunKeys(client, saga, keys, 'request');
       });
     },
 

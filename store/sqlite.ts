@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CallbackService } from '../contracts/index.js';
+import { scopedKey, type CallbackService, type MatchedBy } from '../contracts/index.js';
 import { sqliteIntents } from './intents.js';
 import type {
   ClaimResult,
@@ -62,6 +62,7 @@ interface InboxRow {
   received_at: string;
   deliveries: number;
   state: string;
+  account: string | null;
   workflow_id: string | null;
   run_id: string | null;
   reason: string | null;
@@ -77,6 +78,7 @@ function toRecord(row: InboxRow): InboxRecord {
     deliveries: row.deliveries,
     state: row.state as InboxState,
   };
+  if (row.account !== null) record.account = row.account;
   if (row.workflow_id) record.workflowId = row.workflow_id;
   if (row.run_id) record.runId = row.run_id;
   if (row.reason) record.reason = row.reason;
@@ -84,19 +86,76 @@ function toRecord(row: InboxRow): InboxRecord {
 }
 
 /**
- * Which saga run a callback belongs to. A request id names its run for good, even after the run
- * closed (the callback is then orphaned, not handed to a newer saga). A device key counts only for a
- * run that claimed the device before the callback arrived, open runs first: a late callback of an
- * earlier operation must not complete a step of a later one.
+ * Columns added after the first release, with their meaning. `openSqliteStore` adds the missing ones to
+ * an existing file in place; rows written before have NULL in them and keep the rules they had.
  */
-const MATCHES = `
-  FROM callback_keys k JOIN correlations c ON c.key = k.key
-  WHERE k.inbox_id = inbox.id AND (c.kind = 'request' OR c.created_at <= inbox.received_at)`;
+const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
+  // The account of the URL a callback came to (`/callbacks/<service>/<account>`); NULL: unknown.
+  { table: 'inbox', column: 'account', type: 'TEXT' },
+  // The account a key is scoped by; NULL: an unscoped key (a run that claimed without an account).
+  { table: 'correlations', column: 'account', type: 'TEXT' },
+  // For a scoped key, the key without its account: what account-less callbacks and busy checks look up.
+  { table: 'correlations', column: 'unscoped_key', type: 'TEXT' },
+  // For a device claim, the inbox's highest id when it was made; NULL: claimed before this column.
+  { table: 'correlations', column: 'inbox_high_water', type: 'INTEGER' },
+];
+
+const INDEXES_ON_ADDED = `
+CREATE INDEX IF NOT EXISTS correlations_unscoped ON correlations (unscoped_key) WHERE unscoped_key IS NOT NULL;
+-- The account a saga run claimed its devices for: its later keys are scoped by it.
+CREATE TABLE IF NOT EXISTS saga_accounts (
+  workflow_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  account TEXT NOT NULL,
+  PRIMARY KEY (workflow_id, run_id)
+);
+`;
+
+/**
+ * When a correlation row counts for a callback (`inbox`). A request id, registered (`request`) or
+ * learned from a callback delivered to the run (`learned`), names its run for good, even after the run
+ * closed (the callback is then orphaned, not handed to a newer saga). A device counts only for callbacks
+ * that reached the inbox after the claim, by the inbox's own sequence: a late callback of an earlier
+ * operation must not complete a step of a later one, and clocks of two machines cannot tell which came
+ * first. Claims made before the high-water mark existed fall back to comparing times.
+ */
+const COUNTS = `(c.kind <> 'device'
+  OR (c.inbox_high_water IS NOT NULL AND inbox.id > c.inbox_high_water)
+  OR (c.inbox_high_water IS NULL AND c.created_at <= inbox.received_at))`;
+
+/**
+ * The correlation rows a callback's keys reach. A callback of a known account carries its keys scoped by
+ * the account and unscoped (the latter reach only runs that claimed without an account: sagas started
+ * before accounts were recorded). A callback of unknown account (the account-less URL) carries unscoped
+ * keys, which also reach every account's scoped keys, as before keys were scoped.
+ */
+const BY_KEY = `callback_keys k JOIN correlations c ON c.key = k.key WHERE k.inbox_id = inbox.id AND ${COUNTS}`;
+const BY_UNSCOPED_KEY = `callback_keys k JOIN correlations c ON c.unscoped_key = k.key
+  WHERE k.inbox_id = inbox.id AND inbox.account IS NULL AND ${COUNTS}`;
+const MATCHED = `(EXISTS (SELECT 1 FROM ${BY_KEY}) OR EXISTS (SELECT 1 FROM ${BY_UNSCOPED_KEY}))`;
+const MATCH_COLUMNS = `c.workflow_id AS workflowId, c.run_id AS runId, c.kind AS kind, c.closed_at AS closedAt,
+  c.inbox_high_water AS highWater, c.created_at AS createdAt`;
+/** The run a callback goes to: a registered request id, then a learned one, then a device; open runs first, then the newest claim. */
 const MATCH_SQL = `
-  SELECT c.workflow_id AS workflowId, c.run_id AS runId
-  FROM inbox JOIN callback_keys k ON k.inbox_id = inbox.id JOIN correlations c ON c.key = k.key
-  WHERE inbox.id = ? AND (c.kind = 'request' OR c.created_at <= inbox.received_at)
-  ORDER BY (c.kind = 'request') DESC, (c.closed_at IS NULL) DESC, c.created_at DESC LIMIT 1`;
+  SELECT workflowId, runId, kind FROM (
+    SELECT ${MATCH_COLUMNS} FROM inbox JOIN ${BY_KEY} AND inbox.id = @id
+    UNION ALL
+    SELECT ${MATCH_COLUMNS} FROM inbox JOIN ${BY_UNSCOPED_KEY} AND inbox.id = @id
+  )
+  ORDER BY CASE kind WHEN 'request' THEN 0 WHEN 'learned' THEN 1 ELSE 2 END, (closedAt IS NULL) DESC,
+    COALESCE(highWater, -1) DESC, createdAt DESC
+  LIMIT 1`;
+
+/** Adds the columns and tables of later releases to an existing file (see ADDED_COLUMNS). */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
+    db.exec(INDEXES_ON_ADDED);
+  }).immediate();
+}
 
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -106,19 +165,21 @@ export function openSqliteStore(file: string): Store {
   // FULL: a callback acknowledged to ThingSpace must survive a power loss, not only a process crash.
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  migrate(db);
 
   const now = () => new Date().toISOString();
   const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
   const insertCallback = db.prepare(`
-    INSERT INTO inbox (service, fingerprint, body, received_at, updated_at) VALUES (?, ?, ?, ?, ?)
+    INSERT INTO inbox (service, fingerprint, body, received_at, account, updated_at) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (fingerprint) DO UPDATE SET deliveries = deliveries + 1
     RETURNING id, deliveries`);
   const insertKey = db.prepare('INSERT OR IGNORE INTO callback_keys (inbox_id, key) VALUES (?, ?)');
   const match = db.prepare(MATCH_SQL);
 
   const record = db.transaction((c: NewCallback) => {
-    const row = insertCallback.get(c.service, c.fingerprint, JSON.stringify(c.body), c.receivedAt, now()) as {
+    const body = JSON.stringify(c.body);
+    const row = insertCallback.get(c.service, c.fingerprint, body, c.receivedAt, c.account ?? null, now()) as {
       id: number;
       deliveries: number;
     };
@@ -134,8 +195,13 @@ export function openSqliteStore(file: string): Store {
     const take = db.prepare('UPDATE inbox SET lease_until = ? WHERE id = ?');
     return rows.map((row): DispatchItem => {
       take.run(at + leaseMs, row.id);
-      const saga = match.get(row.id) as SagaRef | undefined;
-      return saga ? { record: toRecord(row), saga } : { record: toRecord(row) };
+      const found = match.get({ id: row.id }) as (SagaRef & { kind: MatchedBy }) | undefined;
+      if (!found) return { record: toRecord(row) };
+      return {
+        record: toRecord(row),
+        saga: { workflowId: found.workflowId, runId: found.runId },
+        matchedBy: found.kind,
+      };
     });
   });
 
@@ -154,33 +220,109 @@ export function openSqliteStore(file: string): Store {
       .prepare(
         `UPDATE inbox SET state = 'pending', reason = NULL, lease_until = 0, updated_at = ?
          WHERE state = 'parked' AND id IN (SELECT inbox_id FROM callback_keys WHERE key IN (${placeholders(keys.length)}))
-         AND EXISTS (SELECT 1 ${MATCHES})`,
+         AND ${MATCHED}`,
       )
       .run(now(), ...keys).changes;
   };
 
+  /** Open rows holding a key: its unscoped form (claimed without an account) or scoped by any account. */
+  const openHolders = db.prepare(
+    `SELECT workflow_id AS workflowId, run_id AS runId, account FROM correlations
+     WHERE closed_at IS NULL AND (key = @key OR unscoped_key = @key)`,
+  );
   const openHolder = db.prepare(
-    `SELECT key, workflow_id AS workflowId, run_id AS runId FROM correlations WHERE key = ? AND closed_at IS NULL`,
+    `SELECT workflow_id AS workflowId, run_id AS runId, kind FROM correlations WHERE key = ? AND closed_at IS NULL`,
+  );
+  const closeKey = db.prepare(
+    'UPDATE correlations SET closed_at = ? WHERE key = ? AND workflow_id = ? AND run_id = ? AND closed_at IS NULL',
   );
   const insertCorrelation = db.prepare(
-    `INSERT OR IGNORE INTO correlations (key, workflow_id, run_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,
+    `INSERT OR IGNORE INTO correlations
+       (key, workflow_id, run_id, kind, created_at, closed_at, account, unscoped_key, inbox_high_water)
+     VALUES (@key, @workflowId, @runId, @kind, @at, @closedAt, @account, @unscopedKey, @highWater)`,
+  );
+  const highWater = db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM inbox').pluck();
+  const runAccount = db.prepare('SELECT account FROM saga_accounts WHERE workflow_id = ? AND run_id = ?').pluck();
+  const recordAccount = db.prepare(
+    'INSERT OR IGNORE INTO saga_accounts (workflow_id, run_id, account) VALUES (?, ?, ?)',
+  );
+  const runState = db.prepare(
+    `SELECT COUNT(*) AS rows, COALESCE(SUM(closed_at IS NULL), 0) AS open FROM correlations
+     WHERE workflow_id = ? AND run_id = ?`,
   );
   const sameRun = (a: SagaRef, b: SagaRef) => a.workflowId === b.workflowId && a.runId === b.runId;
+  const scope = (account: string | null | undefined, key: string) =>
+    account ? { key: scopedKey(account, key), unscopedKey: key } : { key, unscopedKey: null };
 
-  const claim = db.transaction((saga: SagaRef, keys: string[]): ClaimResult => {
-    const busy = keys
-      .map((key) => openHolder.get(key) as ({ key: string } & SagaRef) | undefined)
-      .filter((h): h is { key: string } & SagaRef => h !== undefined && !sameRun(h, saga));
+  const claim = db.transaction((saga: SagaRef, keys: string[], account: string | undefined): ClaimResult => {
+    // A holder whose account is unknown may be of the same account; a claim without one may collide with any.
+    const busy = keys.flatMap((key) =>
+      (openHolders.all({ key }) as (SagaRef & { account: string | null })[])
+        .filter((h) => !sameRun(h, saga) && (account === undefined || h.account === null || h.account === account))
+        .map(({ workflowId, runId }) => ({ key, workflowId, runId })),
+    );
     if (busy.length > 0) return { ok: false, busy };
-    for (const key of keys) insertCorrelation.run(key, saga.workflowId, saga.runId, 'device', now());
-    reopenParked(keys);
+    const mark = highWater.get() as number;
+    const at = now();
+    for (const key of keys) {
+      insertCorrelation.run({
+        ...saga,
+        ...scope(account, key),
+        kind: 'device',
+        at,
+        closedAt: null,
+        account: account ?? null,
+        highWater: mark,
+      });
+    }
+    if (account) recordAccount.run(saga.workflowId, saga.runId, account);
+    // No parked callback is re-opened: every one is older than the claim, so none matches it by device.
     return { ok: true };
   });
 
-  const addKeys = db.transaction((saga: SagaRef, keys: string[]): number => {
-    const fresh = keys.filter((key) => openHolder.get(key) === undefined);
-    for (const key of fresh) insertCorrelation.run(key, saga.workflowId, saga.runId, 'request', now());
-    return reopenParked(keys);
+  /**
+   * Adds request-id keys to a run, scoped by its recorded account, except those another open run holds.
+   * A run's own request id takes over the key from a run that only learned it (left as a tombstone of
+   * that run); a key learned by a run that has already been released is stored closed, as a tombstone.
+   */
+  const addRunKeys = (saga: SagaRef, keys: string[], kind: 'request' | 'learned'): number => {
+    if (keys.length === 0) return 0;
+    const account = (runAccount.get(saga.workflowId, saga.runId) as string | undefined) ?? null;
+    const { rows, open } = runState.get(saga.workflowId, saga.runId) as { rows: number; open: number };
+    const at = now();
+    const closedAt = kind === 'learned' && rows > 0 && open === 0 ? at : null;
+    const scoped = keys.map((key) => scope(account, key));
+    for (const { key, unscopedKey } of scoped) {
+      const holder = openHolder.get(key) as (SagaRef & { kind: string }) | undefined;
+      if (holder && !sameRun(holder, saga)) {
+        if (kind === 'learned' || holder.kind !== 'learned') continue;
+        closeKey.run(at, key, holder.workflowId, holder.runId);
+      }
+      insertCorrelation.run({ ...saga, key, unscopedKey, kind, at, closedAt, account, highWater: null });
+    }
+    return reopenParked([...new Set([...scoped.map((k) => k.key), ...keys])]);
+  };
+
+  const addKeys = db.transaction((saga: SagaRef, keys: string[]): number => addRunKeys(saga, keys, 'request'));
+
+  const requestIdsOf = (ids: number[]): string[] =>
+    (
+      db
+        .prepare(
+          `SELECT DISTINCT json_extract(body, '$.requestId') FROM inbox
+           WHERE id IN (${placeholders(ids.length)}) AND json_type(body, '$.requestId') = 'text'`,
+        )
+        .pluck()
+        .all(...ids) as string[]
+    ).filter((id) => id !== '');
+
+  const deliver = db.transaction((ids: number[], saga: SagaRef) => {
+    setState(ids, 'delivered', saga, null);
+    addRunKeys(
+      saga,
+      requestIdsOf(ids).map((id) => `requestid:${id}`),
+      'learned',
+    );
   });
 
   return {
@@ -192,7 +334,7 @@ export function openSqliteStore(file: string): Store {
       return lease.immediate(limit, leaseMs);
     },
     async markDelivered(ids, saga) {
-      setState(ids, 'delivered', saga, null);
+      if (ids.length > 0) deliver.immediate(ids, saga);
     },
     async parkUnmatched(ids, reason) {
       if (ids.length === 0) return;
@@ -200,7 +342,7 @@ export function openSqliteStore(file: string): Store {
       db.prepare(
         `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
          WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
-         AND NOT EXISTS (SELECT 1 ${MATCHES})`,
+         AND NOT ${MATCHED}`,
       ).run(reason, now(), ...ids);
       db.prepare(
         `UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`,
@@ -216,8 +358,8 @@ export function openSqliteStore(file: string): Store {
         ...ids,
       );
     },
-    async claimDevices(saga, keys) {
-      return claim.immediate(saga, keys);
+    async claimDevices(saga, keys, account) {
+      return claim.immediate(saga, keys, account || undefined);
     },
     async addCorrelationKeys(saga, keys) {
       return addKeys.immediate(saga, keys);

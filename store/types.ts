@@ -3,7 +3,7 @@
  * out) and the worker's activities (claims and correlation keys). Every method is safe to call from
  * several processes at once and idempotent where the doc says so.
  */
-import type { CallbackService } from '../contracts/index.js';
+import type { CallbackService, MatchedBy } from '../contracts/index.js';
 import type { SubmitIntents } from './intents.js';
 
 export type { IntentState, SubmitIntent, SubmitIntents } from './intents.js';
@@ -26,6 +26,8 @@ export interface InboxRecord {
   /** How many times ThingSpace delivered it (re-deliveries share the fingerprint). */
   deliveries: number;
   state: InboxState;
+  /** The ThingSpace account, when the callback came to an account's URL (`/callbacks/<service>/<account>`). */
+  account?: string;
   workflowId?: string;
   runId?: string;
   reason?: string;
@@ -36,14 +38,24 @@ export interface NewCallback {
   fingerprint: string;
   body: Record<string, unknown>;
   receivedAt: string;
-  /** Correlation keys: `requestid:<id>` and `kind:id` of every device the callback names. */
+  /** The account of the URL it came to; absent for the account-less `/callbacks/<service>`. */
+  account?: string;
+  /**
+   * Correlation keys: `requestid:<id>` and `kind:id` of every device the callback names; with an
+   * account, each also scoped by it (`<account>|requestid:<id>`, contracts `scopedKey`).
+   */
   keys: string[];
 }
 
-/** A pending callback with the saga run its keys point to (a request id wins over device ids). */
+/**
+ * A pending callback with the saga run its keys point to and how they matched (`matchedBy`, set
+ * whenever `saga` is): a request id the run registered wins over one it learned, which wins over a
+ * device it claimed.
+ */
 export interface DispatchItem {
   record: InboxRecord;
   saga?: SagaRef;
+  matchedBy?: MatchedBy;
 }
 
 export type ClaimResult = { ok: true } | { ok: false; busy: ({ key: string } & SagaRef)[] };
@@ -66,6 +78,12 @@ export interface Store extends SubmitIntents {
    * the same rows; each comes with the saga it correlates to, if any.
    */
   leasePending(limit: number, leaseMs: number): Promise<DispatchItem[]>;
+  /**
+   * Marks callbacks delivered to a run, and makes the request id each carries a `learned` key of that
+   * run (scoped by the run's account), unless another open run holds it: siblings and re-sends with that
+   * id then follow it to the run, and after the run closes reach its tombstone. Parked callbacks with a
+   * learned id are re-opened.
+   */
   markDelivered(ids: number[], saga: SagaRef): Promise<void>;
   /** Parks the callbacks that still match no open saga (checked in the same statement). */
   parkUnmatched(ids: number[], reason: string): Promise<void>;
@@ -73,11 +91,21 @@ export interface Store extends SubmitIntents {
   /** Gives leased rows back so they are tried again after `retryInMs`. */
   releaseLease(ids: number[], retryInMs: number): Promise<void>;
   /**
-   * Claims device keys for a saga run; idempotent for the same run. Fails with the holders when any
-   * key is held by another open run (a device is in at most one open operation).
+   * Claims device keys (`kind:id`, unscoped) for a saga run; idempotent for the same run. With an
+   * account the keys are stored scoped by it and the run's account is recorded (for
+   * `addCorrelationKeys` and learned keys). Fails with the holders (`key` as given) when another open
+   * run of the same account, or one whose account is unknown (claimed without one), holds a device; a
+   * claim without an account is refused by an open holder of any account.
+   *
+   * The claim also records the inbox's highest id: a callback matches the run by a device only when it
+   * reached the inbox after the claim (a higher id), whatever the machines' clocks say.
    */
-  claimDevices(saga: SagaRef, keys: string[]): Promise<ClaimResult>;
-  /** Adds correlation keys (e.g. `requestid:<id>`) to a run and re-opens parked callbacks that match. */
+  claimDevices(saga: SagaRef, keys: string[], account?: string): Promise<ClaimResult>;
+  /**
+   * Adds correlation keys (e.g. `requestid:<id>`, unscoped) to a run, scoped by the account its claim
+   * recorded, skipping keys another open run holds; re-opens parked callbacks that now match and says
+   * how many.
+   */
   addCorrelationKeys(saga: SagaRef, keys: string[]): Promise<number>;
   /**
    * Closes a run's claims and keys; idempotent. The keys stay as tombstones so that a late callback

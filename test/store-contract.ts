@@ -30,14 +30,21 @@ export function callback(
   keys: string[],
   service: NewCallback['service'] = 'CarrierService',
   receivedAt = RECEIVED_AT,
+  account?: string,
 ): NewCallback {
   return {
     service,
     fingerprint: `fp-${name}`,
     body: { requestId: name, status: 'Success' },
     receivedAt,
+    ...(account !== undefined && { account }),
     keys,
   };
+}
+
+/** A callback that came to account `account`'s URL: its keys scoped by the account, and unscoped, as the gateway stores them. */
+export function accountCallback(account: string, name: string, keys: string[]): NewCallback {
+  return callback(name, [...keys.map((k) => `${account}|${k}`), ...keys], 'CarrierService', RECEIVED_AT, account);
 }
 
 function setClock(at: string): void {
@@ -54,6 +61,7 @@ export function pendingRecord(id: number, c: NewCallback): InboxRecord {
     receivedAt: c.receivedAt,
     deliveries: 1,
     state: 'pending',
+    ...(c.account !== undefined && { account: c.account }),
   };
 }
 
@@ -104,7 +112,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.recordCallback(c);
         expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(0);
 
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_A, matchedBy: 'request' },
+        ]);
       });
 
       it('a callback matched only by a device comes with the run that claimed the device before it arrived', async () => {
@@ -112,7 +122,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const c = callback('r-other', ['requestid:r-other', IMEI]);
         await store.recordCallback(c);
 
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_A, matchedBy: 'device' },
+        ]);
       });
 
       it('the request id wins over a device claimed earlier by another run', async () => {
@@ -121,7 +133,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const c = callback('r-1', [IMEI, 'requestid:r-1']);
         await store.recordCallback(c);
 
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_A, matchedBy: 'request' },
+        ]);
       });
 
       it('a callback that matches nothing is leased without a saga', async () => {
@@ -179,7 +193,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.recordCallback(late);
 
         // The dispatcher signals the closed run, which is gone, so the callback ends orphaned.
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, late), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, late), saga: SWAP_A, matchedBy: 'request' },
+        ]);
         await store.markOrphaned([1], SWAP_A, 'saga no longer running');
         expect(await store.list('orphaned', 10)).toEqual([
           {
@@ -201,7 +217,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
         await store.recordCallback(c);
 
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_B, matchedBy: 'device' },
+        ]);
       });
 
       it('when every run that claimed a device has closed, a callback naming only the device goes to the newest of them', async () => {
@@ -214,7 +232,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const c = callback('r-2', ['requestid:r-2', IMEI], 'CarrierService', '2025-11-23T10:30:00.000Z');
         await store.recordCallback(c);
 
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_B }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_B, matchedBy: 'device' },
+        ]);
       });
 
       it('a callback received before a run claimed its device is not matched to that run: it stays parked after the claim', async () => {
@@ -233,7 +253,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
 
         const later = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2025-11-23T10:06:00.000Z');
         await store.recordCallback(later);
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, later), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(2, later), saga: SWAP_A, matchedBy: 'device' },
+        ]);
       });
 
       it('a callback received before the claim, and still pending when the claim comes, is leased without a saga', async () => {
@@ -269,7 +291,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           { ...pendingRecord(1, lonely), state: 'parked', reason: NO_MATCH },
         ]);
         // Its lease is cleared too, so the next round delivers it at once.
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(2, early), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(2, early), saga: SWAP_A, matchedBy: 'request' },
+        ]);
       });
 
       it('parking ignores rows that are no longer pending', async () => {
@@ -294,21 +318,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           { ...pendingRecord(3, other), state: 'parked', reason: NO_MATCH },
         ]);
         expect(await store.leasePending(10, LEASE_MS)).toEqual([
-          { record: pendingRecord(1, a), saga: SWAP_A },
-          { record: pendingRecord(2, b), saga: SWAP_A },
+          { record: pendingRecord(1, a), saga: SWAP_A, matchedBy: 'request' },
+          { record: pendingRecord(2, b), saga: SWAP_A, matchedBy: 'request' },
         ]);
       });
 
-      it('a claim re-opens a parked callback it now matches, such as one stamped by a gateway whose clock runs ahead', async () => {
-        const c = callback('r-1', ['requestid:r-1', 'iccid:89148000000800784259']);
+      it('a claim does not re-open a callback parked before it, even one stamped by a gateway whose clock runs ahead', async () => {
+        const c = callback(
+          'r-1',
+          ['requestid:r-1', 'iccid:89148000000800784259'],
+          'CarrierService',
+          '2025-11-23T11:00:00.000Z',
+        );
         await store.recordCallback(c);
         await store.leasePending(10, LEASE_MS);
         await store.parkUnmatched([1], NO_MATCH);
 
-        // The callback says 10:00 by the gateway's clock; the worker's clock says 09:59 when it claims.
+        // The callback says 11:00 by the gateway's clock; the worker's clock says 09:59 when it claims.
         expect(await store.claimDevices(SWAP_A, ['iccid:89148000000800784259'])).toEqual({ ok: true });
-        expect(await store.list('parked', 10)).toEqual([]);
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+        expect(await store.list('parked', 10)).toEqual([{ ...pendingRecord(1, c), state: 'parked', reason: NO_MATCH }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
       });
 
       it('registering a key that no parked callback carries re-opens nothing', async () => {
@@ -318,6 +347,209 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-2'])).toBe(0);
         expect(await store.addCorrelationKeys(SWAP_A, [])).toBe(0);
         expect((await store.list('parked', 10)).map((r) => r.id)).toEqual([1]);
+      });
+    });
+
+    describe('a device matches only callbacks that reached the inbox after the claim', () => {
+      it('a callback stored before the claim does not match by device, one stored after does, whatever their times say', async () => {
+        // Stamped far in the future and far in the past: only the inbox's order counts.
+        const before = callback('r-0', ['requestid:r-0', IMEI], 'CarrierService', '2030-01-01T00:00:00.000Z');
+        await store.recordCallback(before);
+        expect(await store.claimDevices(SWAP_A, [IMEI])).toEqual({ ok: true });
+        const after = callback('r-1', ['requestid:r-1', IMEI], 'CarrierService', '2020-01-01T00:00:00.000Z');
+        await store.recordCallback(after);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, before) },
+          { record: pendingRecord(2, after), saga: SWAP_A, matchedBy: 'device' },
+        ]);
+      });
+
+      it('a run claiming more devices later matches the new ones only for callbacks stored after that claim', async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        const between = callback(
+          'r-1',
+          ['requestid:r-1', 'mdn:8586928930'],
+          'CarrierService',
+          '2030-01-01T00:00:00.000Z',
+        );
+        await store.recordCallback(between);
+        expect(await store.claimDevices(SWAP_A, [IMEI, 'mdn:8586928930'])).toEqual({ ok: true });
+        const after = callback(
+          'r-2',
+          ['requestid:r-2', 'mdn:8586928930'],
+          'CarrierService',
+          '2020-01-01T00:00:00.000Z',
+        );
+        await store.recordCallback(after);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, between) },
+          { record: pendingRecord(2, after), saga: SWAP_A, matchedBy: 'device' },
+        ]);
+      });
+    });
+
+    describe('request ids learned from delivered callbacks', () => {
+      it("a request id delivered to a run by device becomes the run's key: siblings follow it, and after the run closes they reach its tombstone", async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        const first = callback('r-sib', ['requestid:r-sib', IMEI]);
+        await store.recordCallback(first);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, first), saga: SWAP_A, matchedBy: 'device' },
+        ]);
+        await store.markDelivered([1], SWAP_A);
+
+        // A sibling naming no device the run claimed.
+        const sibling = {
+          ...callback('r-sib', ['requestid:r-sib', 'iccid:89148000000800784259']),
+          fingerprint: 'fp-sibling',
+        };
+        await store.recordCallback(sibling);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(2, sibling), saga: SWAP_A, matchedBy: 'learned' },
+        ]);
+        await store.markDelivered([2], SWAP_A);
+
+        setClock('2025-11-23T10:10:00.000Z');
+        await store.releaseSaga(SWAP_A);
+        expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+        const resent = { ...callback('r-sib', ['requestid:r-sib', IMEI]), fingerprint: 'fp-resent' };
+        await store.recordCallback(resent);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(3, resent), saga: SWAP_A, matchedBy: 'learned' },
+        ]);
+      });
+
+      it('a parked sibling is re-opened when its request id is learned', async () => {
+        const sibling = callback('r-sib', ['requestid:r-sib']);
+        await store.recordCallback(sibling);
+        await store.leasePending(10, LEASE_MS);
+        await store.parkUnmatched([1], NO_MATCH);
+
+        await store.claimDevices(SWAP_A, [IMEI]);
+        const first = { ...callback('r-sib', ['requestid:r-sib', IMEI]), fingerprint: 'fp-first' };
+        await store.recordCallback(first);
+        await store.leasePending(10, LEASE_MS);
+        await store.markDelivered([2], SWAP_A);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, sibling), saga: SWAP_A, matchedBy: 'learned' },
+        ]);
+      });
+
+      it("delivering never takes a request id another open run holds, and a run's own request id takes over one another run learned", async () => {
+        await store.addCorrelationKeys(SWAP_B, ['requestid:r-b']);
+        await store.claimDevices(SWAP_A, [IMEI]);
+        await store.recordCallback(callback('r-b', ['requestid:r-b', IMEI]));
+        await store.recordCallback(callback('r-c', ['requestid:r-c', IMEI]));
+        await store.markDelivered([1, 2], SWAP_A);
+
+        const b = { ...callback('r-b', ['requestid:r-b']), fingerprint: 'fp-b-again' };
+        await store.recordCallback(b);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(3, b), saga: SWAP_B, matchedBy: 'request' },
+        ]);
+
+        expect(await store.addCorrelationKeys(SWAP_C, ['requestid:r-c'])).toBe(0);
+        const c = { ...callback('r-c', ['requestid:r-c']), fingerprint: 'fp-c-again' };
+        await store.recordCallback(c);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(4, c), saga: SWAP_C, matchedBy: 'request' },
+        ]);
+      });
+    });
+
+    describe('account scoping', () => {
+      const ACME = 'acme-0000123456-00001';
+      const GLOBEX = 'globex-0000654321-00001';
+
+      it("the same device in two accounts: each account's callbacks reach only its own saga", async () => {
+        expect(await store.claimDevices(SWAP_A, [IMEI], ACME)).toEqual({ ok: true });
+        expect(await store.claimDevices(SWAP_B, [IMEI], GLOBEX)).toEqual({ ok: true });
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-a']);
+
+        const globex = accountCallback(GLOBEX, 'r-g', ['requestid:r-g', IMEI]);
+        const acme = accountCallback(ACME, 'r-a', ['requestid:r-a']);
+        // Account B's callback carrying account A's request id (ids are per account).
+        const stray = { ...accountCallback(GLOBEX, 'r-a', ['requestid:r-a']), fingerprint: 'fp-stray' };
+        for (const x of [globex, acme, stray]) await store.recordCallback(x);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, globex), saga: SWAP_B, matchedBy: 'device' },
+          { record: pendingRecord(2, acme), saga: SWAP_A, matchedBy: 'request' },
+          { record: pendingRecord(3, stray) },
+        ]);
+      });
+
+      it('two open sagas of the same account cannot claim the same device; a claim without an account collides with any', async () => {
+        await store.claimDevices(SWAP_A, [IMEI], ACME);
+        expect(await store.claimDevices(SWAP_C, [IMEI], ACME)).toEqual({
+          ok: false,
+          busy: [{ key: IMEI, ...SWAP_A }],
+        });
+        expect(await store.claimDevices(SWAP_C, [IMEI])).toEqual({ ok: false, busy: [{ key: IMEI, ...SWAP_A }] });
+        expect(await store.claimDevices(SWAP_A, [IMEI], ACME)).toEqual({ ok: true });
+        await store.releaseSaga(SWAP_A);
+        expect(await store.claimDevices(SWAP_C, [IMEI], ACME)).toEqual({ ok: true });
+      });
+
+      it('a saga that claimed without an account (before the upgrade) keeps unscoped keys: it gets callbacks of any account and holds its devices against every account', async () => {
+        await store.claimDevices(SWAP_A, [IMEI]);
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        expect(await store.claimDevices(SWAP_B, [IMEI], ACME)).toEqual({ ok: false, busy: [{ key: IMEI, ...SWAP_A }] });
+
+        const byRequest = accountCallback(ACME, 'r-1', ['requestid:r-1']);
+        const byDevice = accountCallback(ACME, 'r-2', ['requestid:r-2', IMEI]);
+        await store.recordCallback(byRequest);
+        await store.recordCallback(byDevice);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, byRequest), saga: SWAP_A, matchedBy: 'request' },
+          { record: pendingRecord(2, byDevice), saga: SWAP_A, matchedBy: 'device' },
+        ]);
+      });
+
+      it("a callback of unknown account (the account-less URL) reaches a scoped saga's request ids and devices", async () => {
+        await store.claimDevices(SWAP_A, [IMEI], ACME);
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);
+        const byRequest = callback('r-1', ['requestid:r-1']);
+        const byDevice = callback('r-2', ['requestid:r-2', IMEI]);
+        await store.recordCallback(byRequest);
+        await store.recordCallback(byDevice);
+
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, byRequest), saga: SWAP_A, matchedBy: 'request' },
+          { record: pendingRecord(2, byDevice), saga: SWAP_A, matchedBy: 'device' },
+        ]);
+      });
+
+      it("a request id learned by a scoped saga is scoped by its account: another account's sibling does not follow it", async () => {
+        await store.claimDevices(SWAP_A, [IMEI], ACME);
+        const first = accountCallback(ACME, 'r-sib', ['requestid:r-sib', IMEI]);
+        await store.recordCallback(first);
+        await store.leasePending(10, LEASE_MS);
+        await store.markDelivered([1], SWAP_A);
+
+        const sibling = { ...accountCallback(ACME, 'r-sib', ['requestid:r-sib']), fingerprint: 'fp-sibling' };
+        const foreign = { ...accountCallback(GLOBEX, 'r-sib', ['requestid:r-sib']), fingerprint: 'fp-foreign' };
+        await store.recordCallback(sibling);
+        await store.recordCallback(foreign);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(2, sibling), saga: SWAP_A, matchedBy: 'learned' },
+          { record: pendingRecord(3, foreign) },
+        ]);
+      });
+
+      it('a parked callback of the account is re-opened when the saga registers its request id', async () => {
+        const c = accountCallback(ACME, 'r-1', ['requestid:r-1']);
+        await store.recordCallback(c);
+        await store.leasePending(10, LEASE_MS);
+        await store.parkUnmatched([1], NO_MATCH);
+        await store.claimDevices(SWAP_A, [IMEI], ACME);
+        expect(await store.addCorrelationKeys(SWAP_A, ['requestid:r-1'])).toBe(1);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_A, matchedBy: 'request' },
+        ]);
       });
     });
 
@@ -393,7 +625,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
 
         const c = callback('r-1', ['requestid:r-1']);
         await store.recordCallback(c);
-        expect(await store.leasePending(10, LEASE_MS)).toEqual([{ record: pendingRecord(1, c), saga: SWAP_A }]);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: pendingRecord(1, c), saga: SWAP_A, matchedBy: 'request' },
+        ]);
       });
 
       it('releasing a run that claimed nothing succeeds', async () => {

@@ -2,8 +2,18 @@ import { CALLBACK_SERVICES } from '../../contracts/index.js';
 import type { ThingSpaceClient } from '../../thingspace/index.js';
 
 /**
+ * The URL ThingSpace posts an account's callbacks of one service to: `<base>/<service>/<account>`. The
+ * callbacks themselves name no account, so the path tells the gateway whose they are, and it correlates
+ * them only with that account's sagas (callback-gateway/app.ts).
+ */
+export function callbackUrl(baseUrl: string, service: string, accountName: string): string {
+  return `${baseUrl.replace(/\/$/, '')}/${encodeURIComponent(service)}/${encodeURIComponent(accountName)}`;
+}
+
+/**
  * Registers the gateway's URL for every callback service of the account; ThingSpace keeps one URL per
- * service per account, so running it again replaces the old registration (thingspace-api-notes.md).
+ * service per account, so running it again replaces the old registration (thingspace-api-notes.md),
+ * including one made before the URL carried the account.
  */
 export async function registerCallbacks(
   thingspace: Pick<ThingSpaceClient, 'registerCallback'>,
@@ -11,7 +21,7 @@ export async function registerCallbacks(
 ): Promise<string[]> {
   const urls: string[] = [];
   for (const service of CALLBACK_SERVICES) {
-    const url = `${options.baseUrl.replace(/\/$/, '')}/${service}`;
+    const url = callbackUrl(options.baseUrl, service, options.accountName);
     await thingspace.registerCallback(options.accountName, {
       name: service,
       url,

@@ -110,7 +110,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   for (const service of CALLBACK_SERVICES) {
     await thingspace.registerCallback(ACCOUNT, {
       name: service,
-      url: `${gateway.url}/callbacks/${service}`,
+      url: `${gateway.url}/callbacks/${service}/${encodeURIComponent(ACCOUNT)}`,
       ...CALLBACK_CREDENTIALS,
     });
   }

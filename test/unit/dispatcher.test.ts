@@ -5,7 +5,7 @@ import { callbackKeys } from '../../callback-gateway/app.js';
 import { fingerprint } from '../../callback-gateway/auth.js';
 import { createDispatcher, WorkflowGone, type SignalSaga } from '../../callback-gateway/dispatcher.js';
 import { canonicalCallbackContent } from '../../contracts/callbacks.js';
-import type { CallbackEvent, CallbackService } from '../../contracts/types.js';
+import type { CallbackEvent, CallbackService, MatchedBy } from '../../contracts/types.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { InboxRecord, SagaRef, Store } from '../../store/types.js';
 import {
@@ -97,6 +97,7 @@ function simpleEvent(
   requestId: string,
   imei = '990013907835573',
   receivedAt = RECEIVED_AT,
+  matchedBy: MatchedBy = 'request',
 ): CallbackEvent {
   return {
     fingerprint: r.fingerprint,
@@ -107,6 +108,7 @@ function simpleEvent(
     status: 'success',
     requestId,
     deviceIds: [{ kind: 'imei', id: imei }],
+    matchedBy,
   };
 }
 
@@ -162,6 +164,7 @@ describe('callback dispatcher', () => {
               { kind: 'imei', id: '990003420535573' },
               { kind: 'iccid', id: '89148000000800784259' },
             ],
+            matchedBy: 'device',
           },
           {
             fingerprint: second.fingerprint,
@@ -181,6 +184,7 @@ describe('callback dispatcher', () => {
               { kind: 'eid', id: '89033023312150000000000256691984' },
             ],
             servicePlan: '18337',
+            matchedBy: 'device',
           },
           {
             fingerprint: third.fingerprint,
@@ -195,6 +199,7 @@ describe('callback dispatcher', () => {
               { kind: 'imei', id: '990013907835573' },
             ],
             resultDeviceIds: [{ kind: 'iccid', id: '99412344682328800000' }],
+            matchedBy: 'request',
           },
         ],
       ],
@@ -322,8 +327,56 @@ describe('callback dispatcher', () => {
 
     const own = await receive(store, 'CarrierService', simple('r-own'), '2025-11-23T10:06:00.000Z');
     expect(await d.runOnce()).toBe(1);
-    expect(signal.mock.calls).toEqual([[SWAP, [simpleEvent(own, 'r-own', undefined, '2025-11-23T10:06:00.000Z')]]]);
+    expect(signal.mock.calls).toEqual([
+      [SWAP, [simpleEvent(own, 'r-own', undefined, '2025-11-23T10:06:00.000Z', 'device')]],
+    ]);
     expect(ids(await store.list('parked', 10))).toEqual([early.id]);
+  });
+
+  it("events say how they matched: a device match teaches the saga its callback's request id, whose siblings then come as learned", async () => {
+    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    await store.addCorrelationKeys(SWAP, ['requestid:r-own']);
+    const own = await receive(store, 'CarrierService', simple('r-own', '990013907835581'));
+    const other = await receive(store, 'CarrierService', simple('r-other'));
+    const d = dispatcher();
+    expect(await d.runOnce()).toBe(2);
+
+    // A sibling of r-other naming a device the saga never claimed.
+    const sibling = await receive(store, 'CarrierService', {
+      ...simple('r-other', '990013907835599'),
+      status: 'Failed',
+    });
+    expect(await d.runOnce()).toBe(1);
+
+    expect(signal.mock.calls).toEqual([
+      [
+        SWAP,
+        [simpleEvent(own, 'r-own', '990013907835581'), simpleEvent(other, 'r-other', undefined, RECEIVED_AT, 'device')],
+      ],
+      [SWAP, [{ ...simpleEvent(sibling, 'r-other', '990013907835599', RECEIVED_AT, 'learned'), status: 'failed' }]],
+    ]);
+  });
+
+  it('after the saga closes, a re-send of a request id it learned is orphaned, never given to the next run of its devices', async () => {
+    await store.claimDevices(SWAP, ['imei:990013907835573']);
+    const first = await receive(store, 'CarrierService', simple('r-learned'));
+    const d = dispatcher();
+    expect(await d.runOnce()).toBe(1);
+    jest.setSystemTime(new Date('2025-11-23T10:10:00.000Z'));
+    await store.releaseSaga(SWAP);
+    await store.claimDevices(SWAP_RERUN, ['imei:990013907835573']);
+    signal.mockImplementation(async (saga) => {
+      if (saga.runId === SWAP.runId) throw new WorkflowGone(saga.workflowId);
+    });
+
+    const resent = await receive(store, 'CarrierService', { ...simple('r-learned'), status: 'Failed' });
+    expect(await d.runOnce()).toBe(1);
+
+    expect(signal.mock.calls).toEqual([
+      [SWAP, [simpleEvent(first, 'r-learned', undefined, RECEIVED_AT, 'device')]],
+      [SWAP, [{ ...simpleEvent(resent, 'r-learned', undefined, RECEIVED_AT, 'learned'), status: 'failed' }]],
+    ]);
+    expect(ids(await store.list('orphaned', 10))).toEqual([resent.id]);
   });
 
   it('callbacks for a saga that no longer runs are marked orphaned for operators to see', async () => {

@@ -90,6 +90,44 @@ describe('callback gateway app over real HTTP', () => {
       expect((await store.list('pending', 10)).map((r) => r.service)).toEqual(['StateService']);
     });
 
+    it("a callback posted to an account's URL is stored with the account and reaches only that account's saga", async () => {
+      const acme = { workflowId: 'swap-acme', runId: 'run-1' };
+      const globex = { workflowId: 'swap-globex', runId: 'run-1' };
+      // Both accounts have a device with this IMEI in an open saga.
+      expect(await store.claimDevices(globex, ['imei:990003420535573'], 'globex-0000654321-00001')).toEqual({
+        ok: true,
+      });
+      expect(await store.claimDevices(acme, ['imei:990003420535573'], 'acme 0000123456/00001')).toEqual({ ok: true });
+      const body = deactivation();
+
+      const response = await postJson(
+        `${gateway.url}/callbacks/CarrierService/${encodeURIComponent('acme 0000123456/00001')}`,
+        body,
+      );
+
+      expect(await answer(response)).toEqual({ status: 200, body: { status: 'accepted', id: 1 } });
+      const record = {
+        id: 1,
+        service: 'CarrierService',
+        fingerprint: fingerprint(canonicalCallbackContent('CarrierService', body)),
+        body: withoutCredentials(body),
+        receivedAt: RECEIVED_AT,
+        deliveries: 1,
+        state: 'pending',
+        account: 'acme 0000123456/00001',
+      };
+      expect(await store.list('pending', 10)).toEqual([record]);
+      expect(await store.leasePending(10, 30_000)).toEqual([{ record, saga: acme, matchedBy: 'device' }]);
+      expect(onStored).toHaveBeenCalledTimes(1);
+    });
+
+    it("the account's URL checks credentials and the service like the account-less one", async () => {
+      const wrong = await postJson(`${gateway.url}/callbacks/CarrierService/acme`, deactivation({ password: 'x' }));
+      const unknown = await postJson(`${gateway.url}/callbacks/BillingService/acme`, deactivation());
+      expect([wrong.status, unknown.status]).toEqual([401, 400]);
+      expect((await store.counts()).received).toBe(0);
+    });
+
     it('content type application/json with a charset, or a +json type, is accepted', async () => {
       const first = await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation(), {
         'content-type': 'application/json; charset=utf-8',
@@ -470,6 +508,16 @@ describe('callbackKeys', () => {
       'iccid:8914800000080078425f',
       'imei:990013907835573',
       'eid:89033023312150000000000256691984',
+    ]);
+  });
+
+  it('with the account of the URL, each key scoped by the account, then each unscoped for sagas that claimed without one', () => {
+    const body = { requestId: 'r-1', deviceIds: [{ kind: 'IMEI', id: '990013907835573' }] };
+    expect(callbackKeys(body, 'acme')).toEqual([
+      'acme|requestid:r-1',
+      'acme|imei:990013907835573',
+      'requestid:r-1',
+      'imei:990013907835573',
     ]);
   });
 
