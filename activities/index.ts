@@ -9,7 +9,6 @@ import {
   deviceKey,
   FailureType,
   type ActivateDeviceProfilesRequest,
-  type BulkOperation,
   type ChangeDeviceIdentifierRequest,
   type ChangeProfileServicePlanRequest,
   type DeviceId,
@@ -22,11 +21,15 @@ import { rethrowAtActivityBoundary } from './errors.js';
 import { submitWithIntent } from './submit.js';
 import {
   reconcileChangeDeviceIdentifier,
+  reconcileDevices,
   reconcileEidDeviceSwap,
   reconcileProfiles,
   type DeviceLister,
+  type DeviceReconciliation,
+  type DeviceReconciliationInput,
   type IdentifierReconciliation,
   type ProfileReconciliation,
+  type ReconcileOptions,
   type SwapReconciliation,
 } from './reconcile.js';
 
@@ -78,6 +81,20 @@ function currentSaga(): SagaRef {
   if (!execution)
     throw ApplicationFailure.nonRetryable('This activity runs only inside a saga', FailureType.InternalError);
   return { workflowId: execution.workflowId, runId: execution.runId };
+}
+
+/** Reconciliation inside an activity: cancellable, heartbeating its progress, resuming an earlier attempt's. */
+function reconcileOptions(activity: string, input: DeviceReconciliationInput): ReconcileOptions {
+  const info = activityInfo();
+  const resume: unknown = info.heartbeatDetails;
+  if (resume !== undefined) {
+    log.info('Reconciliation resumes from the progress of an earlier attempt', {
+      activity,
+      attempt: info.attempt,
+      devices: input.devices.length,
+    });
+  }
+  return { signal: cancellationSignal(), resume, onProgress: (progress) => heartbeat(progress) };
 }
 
 export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }: ActivityDeps) {
@@ -193,17 +210,28 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     },
 
     /**
-     * Reads the account's device list for the devices of a shard that got no callback, and says which
-     * of them show the operation's effect. Read-only, so retried freely.
+     * Reads the device list for the devices of a shard that got no callback, and says which of them show
+     * the operation's effect, by the key of their first identifier. Read-only, so retried freely; heartbeats
+     * its progress after each list request and a retried attempt resumes from it.
      */
-    async reconcileProfiles(input: {
-      operation: BulkOperation;
-      accountName: string;
-      servicePlan?: string;
-      devices: DeviceId[][];
-    }): Promise<ProfileReconciliation> {
+    async reconcileProfiles(input: DeviceReconciliationInput): Promise<ProfileReconciliation> {
       try {
-        return await reconcileProfiles(thingspace, input, cancellationSignal(), (cursor) => heartbeat({ cursor }));
+        return await reconcileProfiles(thingspace, input, reconcileOptions('reconcileProfiles', input));
+      } catch (err) {
+        rethrowAtActivityBoundary(err);
+      }
+    },
+
+    /**
+     * Reconciles a whole bulk operation at once: more than a few devices are found in one scan of the
+     * account (`largestDeviceIdSeen` from 0, one request per 500 lines or so), whatever their shard. Says
+     * which devices, by index into `input.devices`, show the operation's effect. Read-only, so retried
+     * freely; heartbeats `ReconcileProgress` after each list request and a retried attempt resumes from it
+     * rather than scan again. Needs a `heartbeatTimeout` longer than one list request with a login.
+     */
+    async reconcileBulkOperation(input: DeviceReconciliationInput): Promise<DeviceReconciliation> {
+      try {
+        return await reconcileDevices(thingspace, input, reconcileOptions('reconcileBulkOperation', input));
       } catch (err) {
         rethrowAtActivityBoundary(err);
       }

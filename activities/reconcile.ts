@@ -1,6 +1,7 @@
 /**
- * Reading a swap's outcome from ThingSpace's device list when its callbacks did not come
- * (thingspace-api-notes.md, Reconciliation: the request-status endpoint does not cover swaps).
+ * Reading outcomes from ThingSpace's device list when their callbacks did not come
+ * (thingspace-api-notes.md, Reconciliation: the request-status endpoint covers none of these operations).
+ * What each function relies on in the list, and what happens when it is not so: docs/reconciliation.md.
  */
 import {
   deviceKey,
@@ -10,6 +11,7 @@ import {
   type EidDeviceSwapRequest,
   type SwapStep,
 } from '../contracts/index.js';
+import { deviceNumberOf, globalProfilesOf, verizonLineOf } from '../thingspace/device-list.js';
 import { ThingSpaceError } from '../thingspace/errors.js';
 import type { DeviceInformation, DeviceListRequest, DeviceListResult } from '../thingspace/index.js';
 
@@ -17,14 +19,55 @@ export interface DeviceLister {
   listDevices(body: DeviceListRequest, signal?: AbortSignal): Promise<DeviceListResult>;
 }
 
+/** A device as the list shows it now: every identifier, and the Verizon US line's state and plan. */
+export interface ListedDevice {
+  deviceIds: DeviceId[];
+  /** Lower case: `active`, `deactive`, `pre-active`, `suspend`. */
+  state?: string;
+  servicePlan?: string;
+}
+
+/** The swap's devices as the device list shows them, each found by an identifier from the request. */
+export interface SwapListView {
+  /** Found by the swapped-out device's IMEI (else its EID): after GoToState it carries a new ICCID and MDN. */
+  swappedOut?: ListedDevice;
+  /** Found by the replacement's EID (else its IMEI): after the identifier change it carries the MDN. */
+  swappedIn?: ListedDevice;
+  /** Found by the original ICCID: `deactive` once the deactivation happened. */
+  originalLine?: ListedDevice;
+}
+
 /** What the device list shows of each step; a step missing from `confirmed` is not visible (yet). */
 export interface SwapReconciliation {
   confirmed: Partial<Record<SwapStep, DeviceId[]>>;
+  /**
+   * Both devices (and the original line) as the list shows them now, so a reverse swap can be built from
+   * the request and the list alone; a device the list does not know is absent.
+   */
+  listed: SwapListView;
 }
 
 const idOf = (devices: DeviceId[], kind: string) => devices.find((d) => d.kind.toLowerCase() === kind)?.id;
-const stateOf = (device: DeviceInformation) => device.carrierInformations[0]?.state?.toLowerCase();
+const stateOf = (device: DeviceInformation) => verizonLineOf(device)?.state?.toLowerCase();
+const byKind = (devices: DeviceId[], ...kinds: string[]): DeviceId | undefined => {
+  for (const kind of kinds) {
+    const id = idOf(devices, kind);
+    if (id !== undefined) return { kind, id };
+  }
+  return undefined;
+};
 
+function listed(device: DeviceInformation): ListedDevice {
+  const line = verizonLineOf(device);
+  const state = line?.state?.toLowerCase();
+  return {
+    deviceIds: device.deviceIds,
+    ...(state ? { state } : {}),
+    ...(line?.servicePlan ? { servicePlan: line.servicePlan } : {}),
+  };
+}
+
+/** One device by identifier (`deviceId` filter); undefined when ThingSpace answers DeviceNotFound. */
 async function find(
   lister: DeviceLister,
   accountName: string | undefined,
@@ -43,9 +86,10 @@ async function find(
 }
 
 /**
- * The page's three outcomes, as the device list shows them: the original ICCID `deactive`
- * (deactivation); the MDN now on the replacement (identifier change); the swapped-out device active on
- * an ICCID other than its original one (GoToState, the new line of service).
+ * The page's three outcomes, as the device list shows them, from the request's identifiers only (never
+ * a callback's): the original ICCID `deactive` (deactivation); the MDN now on the replacement, active
+ * (identifier change); the swapped-out device active on a line other than its original one (GoToState:
+ * another ICCID, or when the request names no ICCID, an MDN other than the one that moved).
  */
 export async function reconcileEidDeviceSwap(
   lister: DeviceLister,
@@ -54,30 +98,32 @@ export async function reconcileEidDeviceSwap(
 ): Promise<SwapReconciliation> {
   const { accountName, deviceToSwapOut: out, deviceToSwapIn: into } = request;
   const confirmed: SwapReconciliation['confirmed'] = {};
+  const view: SwapListView = {};
   const originalIccid = idOf(out, 'iccid');
   const mdn = idOf(out, 'mdn');
 
-  const oldLine = await find(
-    lister,
-    accountName,
-    originalIccid ? { kind: 'iccid', id: originalIccid } : undefined,
-    signal,
-  );
+  const oldLine = await find(lister, accountName, byKind(out, 'iccid'), signal);
+  if (oldLine) view.originalLine = listed(oldLine);
   if (oldLine && stateOf(oldLine) === 'deactive') confirmed.deactivation = oldLine.deviceIds;
 
-  const eid = idOf(into, 'eid');
-  const replacement = await find(lister, accountName, eid ? { kind: 'eid', id: eid } : undefined, signal);
+  const replacement = await find(lister, accountName, byKind(into, 'eid', 'imei'), signal);
+  if (replacement) view.swappedIn = listed(replacement);
   if (replacement && mdn && idOf(replacement.deviceIds, 'mdn') === mdn && stateOf(replacement) === 'active') {
     confirmed.identifierChange = replacement.deviceIds;
   }
 
-  const imei = idOf(out, 'imei');
-  const swappedOut = await find(lister, accountName, imei ? { kind: 'imei', id: imei } : undefined, signal);
-  const newIccid = swappedOut ? idOf(swappedOut.deviceIds, 'iccid') : undefined;
-  if (swappedOut && newIccid && newIccid !== originalIccid && stateOf(swappedOut) === 'active') {
-    confirmed.goToState = swappedOut.deviceIds.filter((d) => d.kind === 'iccid' || d.kind === 'imei');
+  const swappedOut = await find(lister, accountName, byKind(out, 'imei', 'eid'), signal);
+  if (swappedOut) view.swappedOut = listed(swappedOut);
+  if (swappedOut && stateOf(swappedOut) === 'active') {
+    const iccid = idOf(swappedOut.deviceIds, 'iccid');
+    const number = idOf(swappedOut.deviceIds, 'mdn');
+    const newLine =
+      originalIccid !== undefined
+        ? iccid !== undefined && iccid.toLowerCase() !== originalIccid.toLowerCase()
+        : mdn !== undefined && number !== undefined && number !== mdn;
+    if (newLine) confirmed.goToState = swappedOut.deviceIds.filter((d) => d.kind === 'iccid' || d.kind === 'imei');
   }
-  return { confirmed };
+  return { confirmed, listed: view };
 }
 
 /** What the device list shows of an identifier change: the device under its new identifiers, if it moved. */
@@ -119,85 +165,229 @@ export async function reconcileChangeDeviceIdentifier(
 }
 
 function planOf(device: DeviceInformation): { servicePlan?: string } {
-  const plan = device.carrierInformations[0]?.servicePlan;
+  const plan = verizonLineOf(device)?.servicePlan;
   return plan ? { servicePlan: plan } : {};
 }
 
-/** Up to this many open devices are looked up one by one; more, and the account's list is read page by page. */
-const FEW_DEVICES = 20;
+/** Up to this many devices are looked up one by one; more, and the account's list is read page by page. */
+export const FEW_DEVICES = 20;
 
-/** Keys (`kind:id`) of the shard's devices whose effect the device list shows. */
+/** A bulk operation's devices to reconcile: each entry the identifiers of one device, as in the request. */
+export interface DeviceReconciliationInput {
+  operation: BulkOperation;
+  accountName: string;
+  /** The plan a `changeProfileServicePlan` changed to (a Verizon US or a Global plan). */
+  servicePlan?: string;
+  devices: DeviceId[][];
+}
+
+/**
+ * How far a reconciliation got: the activity heartbeats it after each list request and a retried attempt
+ * resumes from it. Small whatever the device count (the found devices are a bitmap).
+ */
+export interface ReconcileProgress {
+  /**
+   * `scan`: `cursor` is the `largestDeviceIdSeen` of the next page. `lookup`: `cursor` is the index of the
+   * next device to look up.
+   */
+  method: 'scan' | 'lookup';
+  cursor: number;
+  /** List requests made so far, by every attempt. */
+  requests: number;
+  /** How many devices the input has; progress of another input is not resumed. */
+  devices: number;
+  /** How many of them the list showed with the operation's effect so far. */
+  foundCount: number;
+  /** Base64 bitmap over the input's devices: bit i set when device i was found. */
+  found: string;
+}
+
+/** Which devices the device list shows with the operation's effect. */
+export interface DeviceReconciliation {
+  /** Indexes into the input's `devices`, ascending. */
+  confirmed: number[];
+  method: 'scan' | 'lookup';
+  /** List requests made, by every attempt (a resumed attempt counts on from its progress). */
+  requests: number;
+  /** Where this attempt resumed (a `ReconcileProgress.cursor`), if it did. */
+  resumedFrom?: number;
+}
+
+export interface ReconcileOptions {
+  signal?: AbortSignal;
+  /** Progress of an earlier attempt (the activity's heartbeat details); ignored when it does not fit the input. */
+  resume?: unknown;
+  /** Called after each list request with the progress so far (the activity heartbeats it). */
+  onProgress?: (progress: ReconcileProgress) => void;
+}
+
+/** The progress of an earlier attempt, when it is one for this input and method. */
+export function resumableProgress(
+  value: unknown,
+  input: Pick<DeviceReconciliationInput, 'devices'>,
+  method: ReconcileProgress['method'],
+): ReconcileProgress | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const p = value as Partial<ReconcileProgress>;
+  const whole = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (p.method !== method || !whole(p.cursor) || !whole(p.requests) || !whole(p.foundCount)) return undefined;
+  if (p.devices !== input.devices.length || typeof p.found !== 'string') return undefined;
+  if (Buffer.from(p.found, 'base64').length !== Math.ceil(input.devices.length / 8)) return undefined;
+  return p as ReconcileProgress;
+}
+
+/** The devices found so far, as a bitmap that fits a heartbeat for any device count. */
+class Found {
+  readonly bits: Uint8Array;
+  count = 0;
+  constructor(
+    readonly size: number,
+    from?: string,
+  ) {
+    this.bits = new Uint8Array(Math.ceil(size / 8));
+    if (from !== undefined) {
+      this.bits.set(Buffer.from(from, 'base64'));
+      for (let i = 0; i < size; i++) if (this.has(i)) this.count++;
+    }
+  }
+  has(i: number): boolean {
+    return ((this.bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+  }
+  add(i: number): void {
+    if (this.has(i)) return;
+    this.bits[i >> 3] = (this.bits[i >> 3] ?? 0) | (1 << (i & 7));
+    this.count++;
+  }
+  indexes(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) if (this.has(i)) out.push(i);
+    return out;
+  }
+  encode(): string {
+    return Buffer.from(this.bits).toString('base64');
+  }
+}
+
+/**
+ * Whether a device shows the operation's effect. A plan change shows on the profile it was for: the
+ * Verizon US line's plan, or a Global profile's (another carrier's `carrierInformations` entry). An
+ * activation shows as an active line, Verizon US or Global.
+ */
+export function showsEffect(
+  device: DeviceInformation,
+  input: Pick<DeviceReconciliationInput, 'operation' | 'servicePlan'>,
+): boolean {
+  const us = verizonLineOf(device);
+  const global = globalProfilesOf(device);
+  if (input.operation === 'activateDeviceProfiles') {
+    return [us, ...global].some((c) => c?.state?.toLowerCase() === 'active');
+  }
+  if (input.servicePlan === undefined) return false;
+  return us?.servicePlan === input.servicePlan || global.some((c) => c.servicePlan === input.servicePlan);
+}
+
+/**
+ * Which of `input.devices` the device list shows with the operation's effect. Up to FEW_DEVICES are
+ * looked up one by one (`deviceId`); more, and the account is read once, page by page: the first page at
+ * `largestDeviceIdSeen: 0` (without it ThingSpace sorts by date and paging on from that misses devices),
+ * each next one after the last record's `DeviceId`. A page that says more follow but gives no usable
+ * cursor fails the reconciliation rather than guess. Read-only; resumes from `options.resume`.
+ */
+export async function reconcileDevices(
+  lister: DeviceLister,
+  input: DeviceReconciliationInput,
+  options: ReconcileOptions = {},
+): Promise<DeviceReconciliation> {
+  const { signal, onProgress } = options;
+  const method = input.devices.length <= FEW_DEVICES ? 'lookup' : 'scan';
+  const resume = resumableProgress(options.resume, input, method);
+  const found = new Found(input.devices.length, resume?.found);
+  let requests = resume?.requests ?? 0;
+  let cursor = resume?.cursor ?? 0;
+  const progress = (): ReconcileProgress => ({
+    method,
+    cursor,
+    requests,
+    devices: input.devices.length,
+    foundCount: found.count,
+    found: found.encode(),
+  });
+  const result = (): DeviceReconciliation => ({
+    confirmed: found.indexes(),
+    method,
+    requests,
+    ...(resume ? { resumedFrom: resume.cursor } : {}),
+  });
+
+  if (method === 'lookup') {
+    // A few devices: ask for each, rather than read an account that may hold a million lines.
+    for (; cursor < input.devices.length;) {
+      const ids = input.devices[cursor] ?? [];
+      const device = await find(lister, input.accountName, ids[0], signal);
+      if (ids[0]) requests++;
+      if (device && showsEffect(device, input)) found.add(cursor);
+      cursor++;
+      onProgress?.(progress());
+    }
+    return result();
+  }
+
+  const index = new Map<string, number>();
+  input.devices.forEach((ids, i) => ids.forEach((id) => index.set(deviceKey(id), i)));
+  while (found.count < input.devices.length) {
+    const page = await lister.listDevices({ accountName: input.accountName, largestDeviceIdSeen: cursor }, signal);
+    requests++;
+    for (const device of page.devices) {
+      if (!showsEffect(device, input)) continue;
+      for (const id of device.deviceIds) {
+        const i = index.get(deviceKey(id));
+        if (i !== undefined) found.add(i);
+      }
+    }
+    if (!page.hasMoreData) break;
+    const next = deviceNumberOf(page.devices.at(-1));
+    if (next === undefined || next <= cursor) {
+      throw new DeviceListCursorError(cursor, page.devices.length);
+    }
+    cursor = next;
+    onProgress?.(progress());
+  }
+  return result();
+}
+
+/**
+ * The device list said more pages follow but its last record carries no `DeviceId` past the cursor: a
+ * scan cannot go on without skipping or repeating devices.
+ */
+export class DeviceListCursorError extends Error {
+  override name = 'DeviceListCursorError';
+  constructor(
+    readonly cursor: number,
+    readonly pageSize: number,
+  ) {
+    super(
+      `The device list says more pages follow after largestDeviceIdSeen ${cursor} but gives no cursor: ` +
+        `the last of its ${pageSize} records has no larger DeviceId in extendedAttributes`,
+    );
+  }
+}
+
+/** Keys (`kind:id` of the first identifier) of the shard's devices whose effect the device list shows. */
 export interface ProfileReconciliation {
   confirmed: string[];
 }
 
-/** The cursor of the device list: the internal device id of a page's last device. */
-function internalId(device: DeviceInformation): number | undefined {
-  const attributes = (device as { extendedAttributes?: unknown }).extendedAttributes;
-  if (!Array.isArray(attributes)) return undefined;
-  const entry = attributes.find((a: { key?: unknown }) => a?.key === 'DeviceId') as { value?: unknown } | undefined;
-  const value = Number(entry?.value);
-  return Number.isFinite(value) ? value : undefined;
-}
-
-/**
- * Pages through the account's devices that show the operation's effect — the new service plan, or an
- * active line after an activation — and returns which of `devices` are among them. One pass over the
- * account (500 devices a page) instead of one request per device.
- */
+/** `reconcileDevices`, answered as the keys of each confirmed device's first identifier. */
 export async function reconcileProfiles(
   lister: DeviceLister,
-  input: { operation: BulkOperation; accountName: string; servicePlan?: string; devices: DeviceId[][] },
-  signal?: AbortSignal,
-  /** Called after each page (the activity heartbeats with the cursor). */
-  onPage?: (cursor: number) => void,
+  input: DeviceReconciliationInput,
+  options: ReconcileOptions = {},
 ): Promise<ProfileReconciliation> {
-  const showsEffect = (device: DeviceInformation) =>
-    input.operation === 'activateDeviceProfiles'
-      ? stateOf(device) === 'active'
-      : device.carrierInformations[0]?.servicePlan === input.servicePlan;
-  const wanted = new Map<string, string>();
-  for (const ids of input.devices) {
-    const first = ids[0];
-    if (!first) continue;
-    for (const id of ids) wanted.set(deviceKey(id), deviceKey(first));
-  }
-  const confirmed = new Set<string>();
-  if (input.devices.length <= FEW_DEVICES) {
-    // A few devices: ask for each, rather than reading an account that may hold a million lines.
-    for (const ids of input.devices) {
-      const first = ids[0];
-      const device = await find(lister, input.accountName, first, signal);
-      if (first && device && showsEffect(device)) confirmed.add(deviceKey(first));
-    }
-    return { confirmed: [...confirmed] };
-  }
-  // Activations show as active lines; a plan change on any line, so that one reads the whole account.
-  const filter: DeviceListRequest =
-    input.operation === 'activateDeviceProfiles'
-      ? { accountName: input.accountName, currentState: 'active' }
-      : { accountName: input.accountName };
-  let cursor: number | undefined;
-  for (;;) {
-    const page = await lister.listDevices(
-      cursor === undefined ? filter : { ...filter, largestDeviceIdSeen: cursor },
-      signal,
-    );
-    for (const device of page.devices) {
-      if (!showsEffect(device)) continue;
-      for (const id of device.deviceIds) {
-        const key = wanted.get(deviceKey(id));
-        if (key) confirmed.add(key);
-      }
-    }
-    if (!page.hasMoreData) break;
-    const last = page.devices.at(-1);
-    const next = last ? internalId(last) : undefined;
-    if (next === undefined || next === cursor) {
-      throw new Error('The device list says more pages follow but gives no cursor to read them');
-    }
-    cursor = next;
-    onPage?.(cursor);
-  }
-  return { confirmed: [...confirmed] };
+  const { confirmed } = await reconcileDevices(lister, input, options);
+  return {
+    confirmed: confirmed.flatMap((i) => {
+      const first = input.devices[i]?.[0];
+      return first ? [deviceKey(first)] : [];
+    }),
+  };
 }

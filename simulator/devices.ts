@@ -52,6 +52,28 @@ export function deviceIdProblem(value: unknown, path: string): { code: ErrorCode
 export const PROFILE_ROLES = ['LEAD', 'LOCAL', 'DEFAULT'] as const;
 export type ProfileRole = (typeof PROFILE_ROLES)[number];
 
+/** The carrier of Verizon US profiles, as the device list names it. */
+export const VERIZON = 'Verizon Wireless';
+
+/**
+ * A Global (local carrier) eSIM profile next to the Verizon US one (change-profile-service-plan.txt: "either
+ * Verizon US or global eSIM profiles"). Neither the device-list page nor Verizon's SDK names a field for
+ * its plan; the SDK's `carrierInformations` is a list of `{carrierName, servicePlan, state}`, so the
+ * simulator lists the Global profile as a second entry named after its carrier (docs/reconciliation.md).
+ */
+export const globalProfileSchema = z
+  .object({
+    /** The local carrier, e.g. `Vodafone DE`; never `Verizon Wireless`. */
+    carrierName: z
+      .string()
+      .min(1)
+      .refine((name) => name.toLowerCase() !== VERIZON.toLowerCase(), 'a Global profile has a local carrier'),
+    servicePlan: z.string().min(1),
+    state: z.enum(DEVICE_STATES),
+  })
+  .strict();
+export type GlobalProfile = z.infer<typeof globalProfileSchema>;
+
 export const deviceInputSchema = z
   .object({
     accountName: z.string().min(1),
@@ -84,6 +106,8 @@ export const deviceInputSchema = z
     profileRole: z.enum(PROFILE_ROLES).optional(),
     /** Carrier of the line; the device list shows Verizon Wireless when unset. */
     carrierName: z.string().min(1).optional(),
+    /** The device's Global eSIM profile, if it has one. */
+    globalProfile: globalProfileSchema.optional(),
   })
   .strict();
 export type DeviceInput = z.input<typeof deviceInputSchema>;
@@ -137,6 +161,7 @@ export interface SimDevice {
   profileStatus?: string;
   profileRole?: ProfileRole;
   carrierName?: string;
+  globalProfile?: GlobalProfile;
   retiredLines: RetiredLine[];
 }
 
@@ -389,10 +414,16 @@ export function deviceIdsOf(device: SimDevice): DeviceId[] {
   return ids;
 }
 
+interface CarrierEntry {
+  carrierName: string;
+  servicePlan: string;
+  state: DeviceState;
+}
+
 interface ListEntry {
   accountName: string;
   billingCycleEndDate: string;
-  carrierInformations: { carrierName: string; servicePlan: string; state: DeviceState }[];
+  carrierInformations: CarrierEntry[];
   connected: boolean;
   createdAt: string;
   customFields: { key: string; value: string }[];
@@ -405,17 +436,25 @@ interface ListEntry {
   lastConnectionDate?: string;
 }
 
+/** The Verizon US line first, then the Global profile, if any (see globalProfileSchema). */
+function carrierEntries(device: SimDevice, line: Pick<SimDevice, 'servicePlan' | 'state'>, current: boolean) {
+  const entries: CarrierEntry[] = [
+    { carrierName: device.carrierName ?? VERIZON, servicePlan: line.servicePlan, state: line.state },
+  ];
+  if (current && device.globalProfile) entries.push({ ...device.globalProfile });
+  return entries;
+}
+
 function listEntry(
   device: SimDevice,
   deviceIds: DeviceId[],
   line: Pick<SimDevice, 'servicePlan' | 'state'>,
+  current = true,
 ): ListEntry {
   const entry: ListEntry = {
     accountName: device.accountName,
     billingCycleEndDate: '',
-    carrierInformations: [
-      { carrierName: device.carrierName ?? 'Verizon Wireless', servicePlan: line.servicePlan, state: line.state },
-    ],
+    carrierInformations: carrierEntries(device, line, current),
     connected: device.connected,
     createdAt: device.createdAt,
     customFields: [],
@@ -443,7 +482,7 @@ function retiredEntry(device: SimDevice, line: RetiredLine): ListEntry {
   if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
   ids.push({ id: line.iccid, kind: 'iccid' }, { id: device.imei, kind: 'imei' });
   if (line.mdn) ids.push({ id: line.mdn, kind: 'mdn' });
-  return { ...listEntry(device, ids, line), connected: false };
+  return { ...listEntry(device, ids, line, false), connected: false };
 }
 
 interface ListDeps {
@@ -476,9 +515,26 @@ function matchesIdentifierFilter(ids: DeviceId[], filter: IdentifierFilter): boo
   );
 }
 
+/** The date a device list without `largestDeviceIdSeen` sorts by: its last activation, else when it was added. */
+function listDate(device: SimDevice): number {
+  const created = Date.parse(device.createdAt);
+  const activated = device.lastActivationDate === undefined ? NaN : Date.parse(device.lastActivationDate);
+  return Number.isNaN(activated) ? created : Math.max(created, activated);
+}
+
 /**
- * `POST /m2m/v1/devices/actions/list`: 200 with the last page, 202 while `hasMoreData` is true; the next
- * page starts after `largestDeviceIdSeen` (thingspace-api-notes.md, Reconciliation endpoints).
+ * Newest first; devices of the same date by device number, highest first, so the order is the same on
+ * every run (dates come from the fixture or the simulator's clock).
+ */
+function byDateNewestFirst(a: SimDevice, b: SimDevice): number {
+  return listDate(b) - listDate(a) || b.deviceNumber - a.deviceNumber;
+}
+
+/**
+ * `POST /m2m/v1/devices/actions/list` (thingspace-api-notes.md, Reconciliation endpoints): 200 with the
+ * last page, 202 while `hasMoreData` is true. With `largestDeviceIdSeen` (0 included) the devices come
+ * sorted by internal device id, starting after it; without it, sorted by date, newest first — Verizon's
+ * warning that such a first page is no start for paging (a client that pages on from it misses devices).
  */
 export function deviceListHandler(deps: ListDeps) {
   return (req: Request, res: Response): void => {
@@ -515,7 +571,6 @@ export function deviceListHandler(deps: ListDeps) {
       }
     }
 
-    let entries: { number: number; entry: ListEntry; device: SimDevice }[];
     if (deviceId !== undefined) {
       const problem = deviceIdProblem(deviceId, 'deviceId');
       if (problem) return sendError(res, problem.code, problem.message);
@@ -529,31 +584,45 @@ export function deviceListHandler(deps: ListDeps) {
       const entry = retired
         ? retiredEntry(retired.device, retired.line)
         : listEntry(device, deviceIdsOf(device), device);
-      entries = [{ number: device.deviceNumber, entry, device }];
-    } else {
-      entries = deps.inventory
-        .all()
-        .filter((d) => accountName === undefined || d.accountName === accountName)
-        // Pages start after largestDeviceIdSeen: skip building entries for earlier pages of a large account.
-        .filter((d) => typeof body.largestDeviceIdSeen !== 'number' || d.deviceNumber > body.largestDeviceIdSeen)
-        .map((d) => ({ number: d.deviceNumber, entry: listEntry(d, deviceIdsOf(d), d), device: d }));
+      const shown =
+        (currentState === undefined || entry.carrierInformations[0]?.state === String(currentState).toLowerCase()) &&
+        (servicePlan === undefined || entry.carrierInformations.some((c) => c.servicePlan === servicePlan));
+      return respond(res, 200, { hasMoreData: false, devices: shown ? [entry] : [] });
     }
 
-    const after = typeof body.largestDeviceIdSeen === 'number' ? body.largestDeviceIdSeen : 0;
+    const cursor = typeof body.largestDeviceIdSeen === 'number' ? body.largestDeviceIdSeen : undefined;
+    const state = currentState === undefined ? undefined : String(currentState).toLowerCase();
+    const from = earliest === undefined ? undefined : Date.parse(String(earliest));
+    const to = latest === undefined ? undefined : Date.parse(String(latest));
+    const matches = (d: SimDevice) =>
+      (accountName === undefined || d.accountName === accountName) &&
+      (cursor === undefined || d.deviceNumber > cursor) &&
+      (state === undefined || d.state === state) &&
+      (servicePlan === undefined || carrierEntries(d, d, true).some((c) => c.servicePlan === servicePlan)) &&
+      (from === undefined || Date.parse(d.createdAt) >= from) &&
+      (to === undefined || Date.parse(d.createdAt) <= to) &&
+      (identifierFilters.length === 0 || identifierFilters.every((f) => matchesIdentifierFilter(deviceIdsOf(d), f)));
     const wanted =
       typeof body.maxNumberOfDevices === 'number' && body.maxNumberOfDevices > 0 ? body.maxNumberOfDevices : Infinity;
-    const matching = entries.filter(
-      ({ number, entry, device }) =>
-        number > after &&
-        (currentState === undefined || entry.carrierInformations[0]?.state === String(currentState).toLowerCase()) &&
-        (servicePlan === undefined || entry.carrierInformations[0]?.servicePlan === servicePlan) &&
-        (earliest === undefined || Date.parse(device.createdAt) >= Date.parse(String(earliest))) &&
-        (latest === undefined || Date.parse(device.createdAt) <= Date.parse(String(latest))) &&
-        identifierFilters.every((f) => matchesIdentifierFilter(entry.deviceIds, f)),
-    );
     const size = Math.min(wanted, deps.pageSize);
-    const page = matching.slice(0, size);
-    const hasMoreData = matching.length > page.length;
-    respond(res, hasMoreData ? 202 : 200, { hasMoreData, devices: page.map((p) => p.entry) });
+    const page: SimDevice[] = [];
+    let hasMoreData = false;
+    if (cursor === undefined) {
+      const sorted = deps.inventory.all().filter(matches).sort(byDateNewestFirst);
+      page.push(...sorted.slice(0, size));
+      hasMoreData = sorted.length > page.length;
+    } else {
+      // The inventory is in device-number order: stop at the first device past the page.
+      for (const d of deps.inventory.all()) {
+        if (!matches(d)) continue;
+        if (page.length === size) {
+          hasMoreData = true;
+          break;
+        }
+        page.push(d);
+      }
+    }
+    const devices = page.map((d) => listEntry(d, deviceIdsOf(d), d));
+    respond(res, hasMoreData ? 202 : 200, { hasMoreData, devices });
   };
 }

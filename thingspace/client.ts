@@ -21,6 +21,7 @@ import type {
   DeviceListRequest,
   DeviceListResult,
   EidDeviceSwapBody,
+  ExtendedAttribute,
   RegisteredCallback,
   RequestAccepted,
   ServiceType,
@@ -111,6 +112,20 @@ const deviceListResponse = z.object({
   hasMoreData: z.boolean().optional(),
   devices: z.array(z.record(z.unknown())).optional(),
 });
+
+/**
+ * `extendedAttributes` as `{key, value}` strings; entries without a key are dropped. The paging cursor
+ * (`DeviceId`) may come as a number or a string.
+ */
+function readExtendedAttributes(value: unknown): ExtendedAttribute[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.flatMap((entry: unknown): ExtendedAttribute[] => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const { key, value: v } = entry as { key?: unknown; value?: unknown };
+    if (typeof key !== 'string') return [];
+    return [{ key, value: typeof v === 'string' || typeof v === 'number' ? String(v) : '' }];
+  });
+}
 
 interface AccessToken {
   value: string;
@@ -603,7 +618,8 @@ export function createThingSpaceClient(
       const parsed = deviceListResponse.safeParse(parseJson(answer.body));
       if (!parsed.success) throw invalidResponse('listDevices', answer.status);
       const devices = (parsed.data.devices ?? []).map((device): DeviceInformation => {
-        const { ids, deviceIds, carrierInformations, ...rest } = device;
+        const { ids, deviceIds, carrierInformations, extendedAttributes, ...rest } = device;
+        const attributes = readExtendedAttributes(extendedAttributes);
         return {
           ...rest,
           // Device lists sometimes say `ids` instead of `deviceIds` — thingspace-api-notes.md.
@@ -611,6 +627,7 @@ export function createThingSpaceClient(
           carrierInformations: Array.isArray(carrierInformations)
             ? (carrierInformations as DeviceInformation['carrierInformations'])
             : [],
+          ...(attributes ? { extendedAttributes: attributes } : {}),
         };
       });
       // HTTP 202 means another page follows — thingspace-api-notes.md.

@@ -8,4 +8,5 @@ export {
   type ThingSpaceErrorInit,
   type ResponseHeaders,
 } from './errors.js';
+export { deviceNumberOf, globalProfilesOf, verizonLineOf, VERIZON_CARRIER } from './device-list.js';
 export type * from './models.js';

@@ -78,23 +78,40 @@ export interface RegisteredCallback {
   username?: string;
 }
 
-/** Body of `POST /m2m/v1/devices/actions/list` (thingspace-api-notes.md, Reconciliation endpoints). */
+/**
+ * Body of `POST /m2m/v1/devices/actions/list` (thingspace-api-notes.md, Reconciliation endpoints).
+ *
+ * Paging: send `largestDeviceIdSeen: 0` on the first request and then the `DeviceId` extended attribute of
+ * the previous page's last record (`deviceNumberOf`). Without `largestDeviceIdSeen` ThingSpace sorts by
+ * date, and a scan that pages on from such a first page misses devices.
+ */
 export interface DeviceListRequest {
   accountName?: string;
+  /** One device: the list answers with that device alone (or `DeviceNotFound`). */
   deviceId?: DeviceId;
   filter?: { deviceIdentifierFilters?: Array<{ kind: string; contains: string }> };
   currentState?: string;
   maxNumberOfDevices?: number;
-  /** Paging cursor: the largest device id of the previous page. */
+  /** Paging cursor: 0 for the first page, then the internal device id of the previous page's last record. */
   largestDeviceIdSeen?: number;
 }
 
 export interface CarrierInformation {
+  /**
+   * `Verizon Wireless` for the Verizon US line; a device with a Global eSIM profile is assumed to list it as
+   * another entry named after the local carrier (docs/reconciliation.md).
+   */
   carrierName?: string;
   servicePlan?: string;
   /** `active`, `deactive`, `pre-active`, `suspend`; casing varies, compare case-insensitively. */
   state?: string;
   [field: string]: unknown;
+}
+
+/** A key/value pair of `extendedAttributes` (the list's `DeviceId` cursor is one), values as strings. */
+export interface ExtendedAttribute {
+  key: string;
+  value: string;
 }
 
 /** A device as the list reports it; fields the client does not interpret are kept as received. */
@@ -106,6 +123,8 @@ export interface DeviceInformation {
   connected?: boolean;
   createdAt?: string;
   lastActivationDate?: string;
+  /** Includes `{key: 'DeviceId', value}`, ThingSpace's internal device number: the paging cursor. */
+  extendedAttributes?: ExtendedAttribute[];
   [field: string]: unknown;
 }
 

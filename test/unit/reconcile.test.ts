@@ -1,4 +1,9 @@
-import { reconcileChangeDeviceIdentifier, reconcileProfiles, type DeviceLister } from '../../activities/reconcile.js';
+import {
+  reconcileChangeDeviceIdentifier,
+  reconcileEidDeviceSwap,
+  reconcileProfiles,
+  type DeviceLister,
+} from '../../activities/reconcile.js';
 import { ThingSpaceError } from '../../thingspace/errors.js';
 import type { DeviceInformation, DeviceListRequest, DeviceListResult } from '../../thingspace/index.js';
 
@@ -59,21 +64,24 @@ describe('reconcileProfiles', () => {
     );
   const many = Array.from({ length: 25 }, (_, i) => [{ kind: 'eid', id: `E${i + 1}` }]);
 
-  it('pages through the account for many devices and confirms those that show the new plan, by their first identifier', async () => {
+  it('pages through the account for many devices from largestDeviceIdSeen 0, and confirms those on the new plan by their first identifier', async () => {
     const lister = list();
-    const pages: number[] = [];
+    const cursors: number[] = [];
     const { confirmed } = await reconcileProfiles(
       lister,
       { operation: 'changeProfileServicePlan', accountName: 'acct', servicePlan: 'NEW', devices: many },
-      undefined,
-      (cursor) => pages.push(cursor),
+      { onProgress: (p) => cursors.push(p.cursor) },
     );
     expect(confirmed).toHaveLength(24);
     expect(confirmed).not.toContain('eid:e2');
     expect(confirmed).toContain('eid:e25');
-    // Three pages of ten, each after the last device id of the page before.
-    expect(lister.requests.map((r) => r.largestDeviceIdSeen)).toEqual([undefined, 10, 20]);
-    expect(pages).toEqual([10, 20]);
+    // Three pages of ten, the first at 0, each next after the last device id of the page before.
+    expect(lister.requests).toEqual([
+      { accountName: 'acct', largestDeviceIdSeen: 0 },
+      { accountName: 'acct', largestDeviceIdSeen: 10 },
+      { accountName: 'acct', largestDeviceIdSeen: 20 },
+    ]);
+    expect(cursors).toEqual([10, 20]);
   });
 
   it('looks a few devices up one by one, by any identifier in any casing', async () => {
@@ -96,7 +104,7 @@ describe('reconcileProfiles', () => {
     expect(lister.requests.map((r) => r.deviceId?.id)).toEqual(['E1', 'E2', 'I3F', 'E99']);
   });
 
-  it('confirms an activation by an active line only, asking the list for active devices', async () => {
+  it('confirms an activation by an active line only', async () => {
     const lister = list();
     const { confirmed } = await reconcileProfiles(lister, {
       operation: 'activateDeviceProfiles',
@@ -105,7 +113,6 @@ describe('reconcileProfiles', () => {
     });
     expect(confirmed).toHaveLength(24);
     expect(confirmed).not.toContain('eid:e4');
-    expect(lister.requests.every((r) => r.currentState === 'active')).toBe(true);
   });
 
   it('refuses to guess when the list says more pages follow but gives no cursor', async () => {
@@ -177,5 +184,67 @@ describe('reconcileChangeDeviceIdentifier', () => {
       ],
     };
     await expect(reconcileChangeDeviceIdentifier(new FakeList([unchanged]), request)).resolves.toEqual({});
+  });
+});
+
+describe('reconcileEidDeviceSwap', () => {
+  const ids = (pairs: Record<string, string>) => Object.entries(pairs).map(([kind, id]) => ({ kind, id }));
+  const record = (number: number, deviceIds: Record<string, string>, state: string) => ({
+    number,
+    deviceIds: ids(deviceIds),
+    carrierInformations: [{ carrierName: 'Verizon Wireless', servicePlan: '4G 2GB', state }],
+    extendedAttributes: [{ key: 'DeviceId', value: String(number) }],
+  });
+  const request = {
+    accountName: 'acct',
+    deviceToSwapOut: ids({ mdn: '2025550101', eid: 'EOUT', imei: 'IOUT', iccid: 'OLDSIM' }),
+    deviceToSwapIn: ids({ eid: 'EIN', imei: 'IIN' }),
+  };
+
+  it('after the swap: the replacement has the MDN, the swapped-out device a new line, the old line is deactive; both as listed', async () => {
+    const swappedOut = record(1, { eid: 'EOUT', iccid: 'NEWSIM', imei: 'IOUT', mdn: '2025550199' }, 'active');
+    const swappedIn = record(2, { eid: 'EIN', iccid: 'INSIM', imei: 'IIN', mdn: '2025550101' }, 'active');
+    const oldLine = record(1, { eid: 'EOUT', iccid: 'OLDSIM', imei: 'IOUT' }, 'deactive');
+    const lister = new FakeList([swappedOut, swappedIn]);
+    const found = (body: DeviceListRequest) =>
+      body.deviceId?.id === 'OLDSIM' ? Promise.resolve({ hasMoreData: false, devices: [oldLine] }) : undefined;
+    const listDevices = lister.listDevices.bind(lister);
+    lister.listDevices = (body) => {
+      const answer = found(body);
+      if (!answer) return listDevices(body);
+      lister.requests.push(body);
+      return answer;
+    };
+
+    const result = await reconcileEidDeviceSwap(lister, request);
+
+    expect(result).toEqual({
+      confirmed: {
+        deactivation: oldLine.deviceIds,
+        identifierChange: swappedIn.deviceIds,
+        goToState: ids({ iccid: 'NEWSIM', imei: 'IOUT' }),
+      },
+      listed: {
+        originalLine: { deviceIds: oldLine.deviceIds, state: 'deactive', servicePlan: '4G 2GB' },
+        swappedIn: { deviceIds: swappedIn.deviceIds, state: 'active', servicePlan: '4G 2GB' },
+        swappedOut: { deviceIds: swappedOut.deviceIds, state: 'active', servicePlan: '4G 2GB' },
+      },
+    });
+    // Every lookup by an identifier of the request, never by one the list or a callback gave.
+    expect(lister.requests.map((r) => r.deviceId)).toEqual([
+      { kind: 'iccid', id: 'OLDSIM' },
+      { kind: 'eid', id: 'EIN' },
+      { kind: 'imei', id: 'IOUT' },
+    ]);
+  });
+
+  it('before the swap nothing is confirmed, even when the request names no ICCID', async () => {
+    const out = record(1, { eid: 'EOUT', iccid: 'OLDSIM', imei: 'IOUT', mdn: '2025550101' }, 'active');
+    const into = record(2, { eid: 'EIN', imei: 'IIN' }, 'pre-active');
+    const withoutIccid = { ...request, deviceToSwapOut: request.deviceToSwapOut.filter((d) => d.kind !== 'iccid') };
+    for (const r of [request, withoutIccid]) {
+      const { confirmed } = await reconcileEidDeviceSwap(new FakeList([out, into]), r);
+      expect(confirmed).toEqual({});
+    }
   });
 });

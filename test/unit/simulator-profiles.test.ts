@@ -1191,7 +1191,10 @@ describe('generating devices', () => {
       expect(d.imei).toMatch(/^\d{15}$/);
       expect(luhnValid(d.imei)).toBe(true);
     }
-    const listed = (await h.call('POST', '/devices/actions/list', { accountName: OTHER_ACCOUNT })).body.devices;
+    // In device-number order, as a list that starts at largestDeviceIdSeen 0 gives them.
+    const listed = (
+      await h.call('POST', '/devices/actions/list', { accountName: OTHER_ACCOUNT, largestDeviceIdSeen: 0 })
+    ).body.devices;
     expect(listed.map((e: Json) => e.carrierInformations[0].state)).toEqual([
       'active',
       'active',
