@@ -40,7 +40,7 @@ import {
   type ChangeProfileServicePlanRequest,
   type ValidationIssue,
 } from '../contracts/index.js';
-import { EVIDENCE_PATCH, stepTimeoutOf, thingspaceActivities } from './common.js';
+import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './common.js';
 import { OperatorDecisions } from './decisions.js';
 import { profileShard, type ProfileShardInput, type ProfileShardResult } from './profile-shard.js';
 
@@ -48,8 +48,6 @@ export const DEFAULT_SHARD_SIZE = 1_000;
 export const DEFAULT_SHARD_CONCURRENCY = 4;
 /** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
 const ACTIVATION_INTERVAL_MS = 600;
-
-const thingspace = thingspaceActivities('2 minutes');
 
 export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
   return runBulk('changeProfileServicePlan', request, validateChangeProfileServicePlan);
@@ -272,9 +270,9 @@ async function runBulk(
     const open = indices.filter((i) => finals[i] === 'noAnswer');
     if (open.length === 0) return;
     const servicePlan = 'servicePlan' in rest && typeof rest.servicePlan === 'string' ? rest.servicePlan : undefined;
-    let confirmed: string[] = [];
+    let confirmed: number[] = [];
     try {
-      ({ confirmed } = await thingspace.reconcileProfiles({
+      ({ confirmed } = await reconcileActivities.reconcileBulkOperation({
         operation,
         accountName: request.accountName,
         ...(servicePlan ? { servicePlan } : {}),
@@ -284,11 +282,11 @@ async function runBulk(
       if (isCancellation(err)) throw err;
       log.warn('Reconciliation from the device list failed', { error: String(err) });
     }
-    const seen = new Set(confirmed);
+    const seen = new Set(confirmed.map((position) => open[position]));
     for (const i of open) {
       const result = results[i] as BulkDeviceResult;
       const reported = unverified.get(i);
-      if (seen.has(result.device)) {
+      if (seen.has(i)) {
         results[i] = { device: result.device, outcome: 'succeeded', confirmedBy: 'reconciliation' };
       } else if (reported) {
         results[i] = { device: result.device, outcome: 'failed', faultId: faultIdOf(reported) };

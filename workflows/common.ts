@@ -46,6 +46,17 @@ export function thingspaceActivities(startToCloseTimeout: '1 minute' | '2 minute
   });
 }
 
+/**
+ * Scans of the device list (activities/reconcile.ts): they heartbeat their cursor after every list
+ * request and a retried attempt resumes from it. A scan of a large account takes many pages; a page
+ * with more data but no cursor fails loudly, a few times, then the saga goes on without the list.
+ */
+export const reconcileActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
 /** Failures an operator's `retry` answers by resubmitting the request. */
 export const RESUBMITTABLE: string[] = [
   FailureType.StepFailed,
