@@ -14,6 +14,16 @@ export type SignalSaga = (saga: SagaRef, events: CallbackEvent[]) => Promise<voi
 
 export class WorkflowGone extends Error {
   override name = 'WorkflowGone';
+  /**
+   * @param received inbox ids the run received before it closed: an earlier round signalled them, and its
+   *   gateway died before recording the delivery. They are delivered, not orphaned.
+   */
+  constructor(
+    workflowId: string,
+    readonly received: ReadonlySet<number> = new Set(),
+  ) {
+    super(`Saga ${workflowId} is no longer running`);
+  }
 }
 
 export interface DispatcherOptions {
@@ -71,8 +81,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');
       } catch (err) {
         if (err instanceof WorkflowGone) {
-          await store.markOrphaned(ids, saga, 'saga no longer running');
-          logger.warn({ ...saga, count: ids.length }, 'Callbacks orphaned: saga no longer running');
+          // A gateway that died between the signal and its bookkeeping leaves delivered rows pending; the
+          // closed run's history says which of them it got.
+          const received = ids.filter((id) => err.received.has(id));
+          const orphaned = ids.filter((id) => !err.received.has(id));
+          if (received.length > 0) {
+            await store.markDelivered(received, saga);
+            logger.info({ ...saga, count: received.length }, 'Callbacks delivered before the saga closed');
+          }
+          if (orphaned.length > 0) {
+            await store.markOrphaned(orphaned, saga, 'saga no longer running');
+            logger.warn({ ...saga, count: orphaned.length }, 'Callbacks orphaned: saga no longer running');
+          }
         } else {
           await store.releaseLease(ids, RETRY_MS);
           logger.warn({ ...saga, err: (err as Error).message }, 'Signal failed; callbacks stay pending');

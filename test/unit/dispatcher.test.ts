@@ -404,6 +404,23 @@ describe('callback dispatcher', () => {
     expect(signal).toHaveBeenCalledTimes(1);
   });
 
+  it('callbacks a closed run received before a gateway died without recording them are delivered, the rest orphaned', async () => {
+    await store.addCorrelationKeys(SWAP, ['requestid:r-1', 'requestid:r-2']);
+    const signalled = await receive(store, 'CarrierService', simple('r-1'));
+    const late = await receive(store, 'CarrierService', simple('r-2'));
+    // The run's history holds a signal with the first callback: an earlier delivery whose gateway was killed.
+    signal.mockRejectedValue(new WorkflowGone(SWAP.workflowId, new Set([signalled.id])));
+
+    expect(await dispatcher().runOnce()).toBe(2);
+
+    expect(
+      (await store.list('delivered', 10)).map((r) => ({ id: r.id, workflowId: r.workflowId, runId: r.runId })),
+    ).toEqual([{ id: signalled.id, ...SWAP }]);
+    expect((await store.list('orphaned', 10)).map((r) => ({ id: r.id, reason: r.reason }))).toEqual([
+      { id: late.id, reason: 'saga no longer running' },
+    ]);
+  });
+
   it('while Temporal is unreachable, callbacks stay pending and are signalled again about 2 s later', async () => {
     await store.addCorrelationKeys(SWAP, ['requestid:r-1', 'requestid:r-2']);
     const one = await receive(store, 'CarrierService', simple('r-1'));
