@@ -71,7 +71,7 @@ export async function submitWithIntent(
     if (err instanceof ThingSpaceError && !end.resend && !err.authFailure) {
       throw ApplicationFailure.create({
         type: FailureType.ThingSpaceRejected,
-        message: `ThingSpace rejected the ${what}: ${err.code}: ${err.message}`,
+        message: `ThingSpace rejected the request: ${err.code}: ${err.message}`,
         nonRetryable: true,
         // `tooLarge`: refused for its number of devices; a bulk shard splits it and sends the halves.
         details: [{ status: err.status, errorCode: err.code, ...(refusedForSize(err) ? { tooLarge: true } : {}) }],

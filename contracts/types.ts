@@ -147,7 +147,7 @@ export interface CallbackEvent {
   /** Identifiers the callback reports as the result (changeIdentifierResponse / goToStateResponse). */
   resultDeviceIds?: DeviceId[];
   fault?: { code: string; message: string };
-  /** The service plan a `changeIdentifierResponse` reports. */
+  /** The service plan a `changeIdentifierResponse` or a `deviceProfileResponse` reports. */
   servicePlan?: string;
   /** What a `deviceProfileResponse` reports (eSIM profile operations). */
   profile?: ProfileReport;

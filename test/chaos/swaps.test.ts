@@ -385,6 +385,8 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
     // Callbacks a second apart spread each swap's deliveries over the kills below.
     callbacks: { drop: 0.3, duplicate: 0.3, order: 'random', delayMs: CALLBACK_DELAY_MS },
     profiles: { failRate: BULK_FAIL_RATE },
+    // No page promises that a repeated request is refused: ThingSpace here accepts it and acts twice.
+    acceptDuplicates: true,
   });
   const client = system.client;
   const bulkStartedAt = Date.now();
@@ -529,6 +531,7 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
   const percentile = (p: number) =>
     durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))] ?? 0;
   const submits = await system.sim<{ status: number }[]>('GET', '/__sim/requests?operation=eidDeviceSwap');
+  const { actedTwice } = await system.sim<{ actedTwice: unknown[] }>('GET', '/__sim/acted');
 
   // The simulator's inventory: each line on its replacement.
   const notMoved: string[] = [];
@@ -582,7 +585,8 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
       `  completed                  ${results.length}; failed ${failed.length}`,
       `  steps confirmed            ${byCallback} by callback, ${byReconciliation} by reconciliation`,
       `  sagas                      ${sagaDuplicatesIgnored} duplicate callbacks ignored by the workflows`,
-      `  swap submits (simulator)   ${submits.length} for ${SWAPS} swaps (${submits.filter((r) => r.status >= 400).length} refused)`,
+      `  swap submits (simulator)   ${submits.length} for ${SWAPS} swaps (${submits.filter((r) => r.status >= 400).length} refused); ` +
+        `devices acted on twice: ${actedTwice.length}`,
       `  activities retried         ${tally(swapRetries)}`,
       `  saga duration              p50 ${(percentile(50) / 1000).toFixed(1)} s, p90 ${(percentile(90) / 1000).toFixed(1)} s, ` +
         `max ${((durations.at(-1) ?? 0) / 1000).toFixed(1)} s`,
@@ -626,6 +630,9 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
   }
   expect(notMoved).toEqual([]);
   expect(overApplied).toEqual([]);
+  // With repeats accepted, a resend would act twice: none may happen.
+  expect(actedTwice).toEqual([]);
+  expect(submits.filter((r) => r.status < 400)).toHaveLength(SWAPS);
 
   // The bulk operation: every device once, as ThingSpace saw it, sent to ThingSpace once.
   const { succeeded, failed: failedDevices, noAnswer } = bulkResult.counts;

@@ -60,6 +60,8 @@ export interface TestSystem {
   gatewayUrl: string;
   simulatorUrl: string;
   dispatcher: Dispatcher;
+  /** Stops the worker with its activities in flight and starts another on the same task queue. */
+  restartWorker(): Promise<void>;
   /** JSON call to the simulator's control API. */
   sim<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
   stop(): Promise<void>;
@@ -117,14 +119,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 
   const taskQueue = `it-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
-  const worker: Worker = await createLifecycleWorker({
-    connection: nativeConnection,
-    taskQueue,
-    activities: createActivities({ thingspace, store }),
-    workflowBundle: bundle,
-    dataConverter,
-  });
-  const running = worker.run();
+  const newWorker = () =>
+    createLifecycleWorker({
+      connection: nativeConnection,
+      taskQueue,
+      activities: createActivities({ thingspace, store }),
+      workflowBundle: bundle,
+      dataConverter,
+    });
+  let worker: Worker = await newWorker();
+  let running = worker.run();
 
   const simCall = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${sim.url}${path}`, {
@@ -145,6 +149,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     simulatorUrl: sim.url,
     dispatcher,
     sim: simCall,
+    async restartWorker() {
+      // Shutting down cancels the activities in flight, as a worker stopped mid-request would leave them.
+      worker.shutdown();
+      await running;
+      worker = await newWorker();
+      running = worker.run();
+    },
     async stop() {
       worker.shutdown();
       await running;

@@ -293,7 +293,7 @@ describe('saga activities', () => {
 
       expect(await failureOf(activitiesOf(RUN).submitEidDeviceSwap(request))).toEqual({
         type: FailureType.ThingSpaceRejected,
-        message: 'ThingSpace rejected the swap: INPUT_INVALID.DeviceState.Invalid: Device is not active.',
+        message: 'ThingSpace rejected the request: INPUT_INVALID.DeviceState.Invalid: Device is not active.',
         nonRetryable: true,
         details: [{ status: 400, errorCode: 'INPUT_INVALID.DeviceState.Invalid' }],
         nextRetryDelay: undefined,

@@ -43,6 +43,8 @@ describe('normalizeCallback', () => {
         { kind: 'iccid', id: '89148000004346060158' },
       ],
       servicePlan: '18337',
+      // The swap page: the profile status stays with the ICCID (its example reports it empty).
+      profile: { profileStatus: '' },
     });
   });
 
@@ -403,7 +405,7 @@ describe('normalizeCallback of eSIM profile callbacks (DeviceProfileService)', (
     });
   });
 
-  it("turns the activation page's callback into an event with the six profile fields and nothing else of the body", () => {
+  it("turns the activation page's callback into an event with the nine profile fields and nothing else of the body", () => {
     const event = normalizeCallback('DeviceProfileService', activationCallback(), STORED);
     expect(event).toEqual({
       ...STORED,
@@ -424,6 +426,9 @@ describe('normalizeCallback of eSIM profile callbacks (DeviceProfileService)', (
         euiccStatus: 'EXECUTED_SUCCESS',
         euiccStatusCode: '1.2.365',
         euiccStatusDesc: 'EUICC device profile has been updated',
+        euiccSubAddressUpdateStatus: 'EXECUTED_SUCCESS',
+        euiccSubAddressUpdateStatusCode: '1',
+        euiccSubAddressUpdateStatusDesc: 'SUCCESS: Address has been updated',
       },
     });
     expect(JSON.stringify(event)).not.toContain('password');
@@ -453,6 +458,9 @@ describe('normalizeCallback of eSIM profile callbacks (DeviceProfileService)', (
       euiccStatus: 'EXECUTED_FAILED',
       euiccStatusCode: '8.1.1',
       euiccStatusDesc: 'Profile download failed',
+      euiccSubAddressUpdateStatus: 'EXECUTED_SUCCESS',
+      euiccSubAddressUpdateStatusCode: '1',
+      euiccSubAddressUpdateStatusDesc: 'SUCCESS: Address has been updated',
     });
   });
 
@@ -567,9 +575,14 @@ describe('normalizeCallback: the service plan of an identifier change', () => {
     expect(normalizeCallback('CarrierService', changeCallback(servicePlan), STORED)).not.toHaveProperty('servicePlan');
   });
 
-  it('a servicePlan outside a changeIdentifierResponse is not read as the new plan', () => {
+  it('a servicePlan in a deviceProfileResponse is the plan the profile callback names', () => {
     const body = { requestId: 'p-4', deviceResponse: { deviceProfileResponse: { servicePlan: 'M2M_4G' } } };
-    expect(normalizeCallback('DeviceProfileService', body, STORED)).not.toHaveProperty('servicePlan');
+    expect(normalizeCallback('DeviceProfileService', body, STORED).servicePlan).toBe('M2M_4G');
+  });
+
+  it('a servicePlan outside both responses is not read', () => {
+    const body = { requestId: 'p-5', servicePlan: 'M2M_4G', deviceResponse: { deactivateResponse: {} } };
+    expect(normalizeCallback('CarrierService', body, STORED)).not.toHaveProperty('servicePlan');
   });
 });
 
