@@ -28,6 +28,7 @@ import {
   type DeviceId,
   type ServiceType,
 } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import { deviceIdProblem, deviceIdsOf, hasLine, type Inventory, type SimDevice } from './devices.js';
 import { ErrorCode, respond, sendError } from './errors.js';
@@ -112,6 +113,7 @@ export interface ChangeIdentifierDeps {
   /** Swaps, whose new lines hold their MDNs until they are applied. */
   operations: readonly { newLine: { mdn: string } }[];
   changeIdentifierRequests: ChangeIdentifierRecord[];
+  acted: ActedLedger;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -564,6 +566,7 @@ function applyProblem(deps: ChangeIdentifierDeps, record: ChangeIdentifierRecord
 /** Moves the line of service to the new hardware (or number), keeping what reconciliation needs. */
 function applyChange(deps: ChangeIdentifierDeps, record: ChangeIdentifierRecord): void {
   const device = deps.inventory.byNumber(record.deviceNumber) as SimDevice;
+  deps.acted.record(device, record.requestId);
   const rule = ruleOf(record);
   const at = new Date(deps.now()).toISOString();
   const to = new Map(record.newDeviceIds.map((d) => [d.kind, d.id]));

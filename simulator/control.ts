@@ -126,6 +126,12 @@ export function controlRouter(state: SimulatorState): Router {
     res.json({ pending: state.dispatcher.pending() + state.profiles.pending() });
   });
 
+  // Per device key (`eid:…`, else `imei:…`), the accepted operations that acted on it; `actedTwice` lists the
+  // devices more than one acted on.
+  router.get('/acted', (_req, res) => {
+    res.json(state.acted.report());
+  });
+
   router.get('/operations', (_req, res) => {
     res.json(state.operations);
   });

@@ -6,6 +6,7 @@
  */
 import type { RequestHandler } from 'express';
 import { SWAP_STEPS, type CallbackService, type DeviceId, type SwapStep } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import { deviceIdProblem, hasLine, type Inventory, type SimDevice } from './devices.js';
 import { ErrorCode, respond, sendError } from './errors.js';
@@ -47,6 +48,7 @@ export interface SwapDeps {
   faults: FaultState;
   random: SeededRandom;
   operations: SwapRecord[];
+  acted: ActedLedger;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -328,6 +330,7 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
     case 'deactivation': {
       // "ChangeDeviceState Deactivation when the original ICCID is deactivated."
       if (!out) return;
+      deps.acted.record(out, record.requestId);
       if (out.iccid === record.swapOut.iccid) {
         out.state = 'deactive';
         out.connected = false;
@@ -341,6 +344,7 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
       // "ChangeDeviceIdentifer when the original MDN is transferred to the newly installed device."
       const into = deps.inventory.byNumber(record.swapIn.deviceNumber);
       if (!into) return;
+      deps.acted.record(into, record.requestId);
       if (hasLine(into.state)) {
         // "If the device has an active line of service, that line will be deactivated" first.
         into.retiredLines.push({
@@ -363,6 +367,7 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
     case 'goToState': {
       // "GoToState when the new line of service is activated on the swapped-out device."
       if (!out) return;
+      deps.acted.record(out, record.requestId);
       if (out.iccid === record.swapOut.iccid) {
         out.retiredLines.push({
           iccid: out.iccid,

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isPoBox, US_STATE_CODES } from '../contracts/bulk-validation.js';
 import type { BulkOperation, CallbackService, DeviceId } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import {
   DEVICE_STATES,
@@ -30,15 +31,14 @@ import {
   type ProfileRole,
   type SimDevice,
 } from './devices.js';
-import { ErrorCode, defaultFaultBody, respond, sendError } from './errors.js';
-import type { FaultState, ProfileFaults } from './faults.js';
+import { ErrorCode, defaultFaultBody, respond, sendFormError } from './errors.js';
+import { MAX_PROFILE_DEVICES, type FaultState, type ProfileFaults } from './faults.js';
 import type { SwapRecord } from './operations.js';
 import { luhnCheckDigit, randomDigits, randomInt, seededUuid, shuffle, type SeededRandom } from './random.js';
 
 export type ProfileOperation = BulkOperation;
 
-/** "Bulk operations have a limit of 10,000 requests" (change-profile-service-plan.txt). */
-export const MAX_PROFILE_DEVICES = 10_000;
+export { MAX_PROFILE_DEVICES };
 
 const SERVICE: CallbackService = 'DeviceProfileService';
 
@@ -158,14 +158,15 @@ function readDeviceIds(entry: unknown, path: string, operation: ProfileOperation
   return ids;
 }
 
-function readDevices(value: unknown, operation: ProfileOperation): DeviceId[][] | Invalid {
+function readDevices(value: unknown, operation: ProfileOperation, maxDevices: number): DeviceId[][] | Invalid {
   if (!Array.isArray(value) || value.length === 0) {
     return invalid(ErrorCode.DeviceNotDefined, 'devices is required: a list of {deviceIds: [{kind, id}]}.');
   }
-  if (value.length > MAX_PROFILE_DEVICES) {
+  // Checked before any device, so nothing of a refused request is acted on.
+  if (value.length > maxDevices) {
     return invalid(
       ErrorCode.MaxRequestsExceeded,
-      `A request may name at most 10,000 devices; this one names ${value.length}.`,
+      `The request has ${value.length} devices; at most ${maxDevices} devices are allowed in one request.`,
     );
   }
   const seen = new Map<string, number>();
@@ -357,13 +358,15 @@ export function validateProfileRequest(
   operation: ProfileOperation,
   body: unknown,
   inventory: Inventory,
+  /** The pages say 10,000; the `maxProfileRequestDevices` fault lowers it. */
+  maxDevices: number = MAX_PROFILE_DEVICES,
 ): { ok: true; value: ValidProfileRequest } | Invalid {
   if (!isRecord(body)) return invalid(ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
   const { accountName } = body;
   if (typeof accountName !== 'string' || accountName === '') {
     return invalid(ErrorCode.AccountNotDefined, 'accountName is required.');
   }
-  const named = readDevices(body.devices, operation);
+  const named = readDevices(body.devices, operation, maxDevices);
   if (!Array.isArray(named)) return named;
   const fields = operation === 'changeProfileServicePlan' ? servicePlanFields(body) : activationFields(body);
   if ('ok' in fields) return fields;
@@ -447,6 +450,7 @@ export interface ProfileDeps {
   profiles: ProfileState;
   /** Swaps: their new lines' MDNs are taken although no device carries them yet. */
   operations: SwapRecord[];
+  acted: ActedLedger;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -664,6 +668,7 @@ function stateFailure(operation: ProfileOperation, device: SimDevice): DeviceFai
 /** What a successful profile operation does to the device. */
 function applyEffect(deps: ProfileDeps, request: ProfileRequest, plan: DevicePlan, device: SimDevice): void {
   const { fields } = request;
+  deps.acted.record(device, request.summary.requestId);
   device.profileStatus = 'ENABLE';
   device.profileRole = roleOf(request, device);
   if (request.summary.operation === 'changeProfileServicePlan') {
@@ -762,8 +767,8 @@ export function profileHandler(operation: ProfileOperation, deps: ProfileDeps): 
       // "429 Too many requests" on eSIM endpoints, without a promised Retry-After (thingspace-api-notes.md).
       return respond(res, 429, defaultFaultBody(operation, 429));
     }
-    const result = validateProfileRequest(operation, body, deps.inventory);
-    if (!result.ok) return sendError(res, result.code, result.message);
+    const result = validateProfileRequest(operation, body, deps.inventory, deps.faults.maxProfileRequestDevices);
+    if (!result.ok) return sendFormError(res, deps.faults.profileErrorForm, result.code, result.message);
     const request = planRequest(deps, result.value);
     deps.profiles.add(request);
     scheduleRequest(deps, request);

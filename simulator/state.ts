@@ -3,6 +3,7 @@
  * `createSimulator`: no module-level state, so tests can run several side by side.
  */
 import { pino, type Logger } from 'pino';
+import { ActedLedger } from './acted.js';
 import { AuthState, type Credentials } from './auth.js';
 import { CallbackRegistry } from './callbacks.js';
 import type { ChangeIdentifierRecord } from './change-identifier.js';
@@ -122,6 +123,8 @@ export class SimulatorState {
   /** Accepted `PUT /devices/{serviceType}/actions/deviceId` requests. */
   readonly changeIdentifierRequests: ChangeIdentifierRecord[] = [];
   readonly requestLog: RequestLogEntry[] = [];
+  /** Which devices accepted operations acted on (`GET /__sim/acted`). */
+  readonly acted = new ActedLedger();
   /** Bulk eSIM profile requests, their rate limit and their paced callbacks. */
   readonly profiles: ProfileState;
   seed: number;
@@ -187,6 +190,7 @@ export class SimulatorState {
     this.operations.length = 0;
     this.changeIdentifierRequests.length = 0;
     this.requestLog.length = 0;
+    this.acted.clear();
     this.seed = seed;
     this.random.reseed(seed);
   }
