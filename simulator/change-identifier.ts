@@ -354,7 +354,8 @@ function newHardwareProblem(deps: ChangeIdentifierDeps, device: SimDevice, ids: 
       );
     }
     const pending = pendingWith(deps, kind, id);
-    if (pending) {
+    // Under `acceptDuplicates` a repeat of a change still in flight for the same device is not refused.
+    if (pending && !(deps.faults.acceptDuplicates && pending.deviceNumber === device.deviceNumber)) {
       return invalid(
         ErrorCode.DeviceAlreadyExists,
         `${kind} ${id} is being assigned to a device by request ${pending.requestId}.`,

@@ -431,6 +431,8 @@ interface DevicePlan {
   /** MDN set aside for a device activated without one, so the seed, not timing, decides who gets which. */
   mdn?: string;
   calls: { warning: CallFlags; final: CallFlags };
+  /** Under `acceptDuplicates`: the device is in an earlier request still in flight, so it is acted on again. */
+  repeat?: boolean;
   outcome: DeviceOutcome;
   fault?: DeviceFailure;
 }
@@ -496,6 +498,7 @@ function planRequest(deps: ProfileDeps, valid: ValidProfileRequest): ProfileRequ
   const requestId = seededUuid(deps.random.ids);
   let lookup: InventoryLookup | undefined;
   const flags = (): CallFlags => ({ duplicate: roll() < callbacks.duplicate, drop: roll() < callbacks.drop });
+  const inFlight = deps.faults.acceptDuplicates ? deps.profiles.inFlightDevices(valid.operation) : undefined;
   const plans = valid.devices.map((requested): DevicePlan => {
     const never = roll() < faults.neverRate;
     const fail = roll() < faults.failRate;
@@ -507,6 +510,7 @@ function planRequest(deps: ProfileDeps, valid: ValidProfileRequest): ProfileRequ
       outcome: 'pending',
     };
     if (requested.device) plan.deviceNumber = requested.device.deviceNumber;
+    if (requested.device && inFlight?.has(requested.device.deviceNumber)) plan.repeat = true;
     if (never || named(neverNames, requested)) {
       plan.outcome = 'never';
       return plan;
@@ -713,7 +717,9 @@ function finish(deps: ProfileDeps, request: ProfileRequest, plan: DevicePlan): C
   const failure =
     plan.failure ??
     (device
-      ? stateFailure(operation, device)
+      ? plan.repeat
+        ? undefined
+        : stateFailure(operation, device)
       : { faultcode: ErrorCode.DeviceNotFound, faultstring: 'The device was not found.' });
   let content: Record<string, unknown>;
   if (failure || !device) {
@@ -959,6 +965,20 @@ export class ProfileState {
   add(request: ProfileRequest): void {
     this.requests.push(request);
     if (this.requests.length > REQUEST_LIMIT) this.requests.splice(0, this.requests.length - REQUEST_LIMIT);
+  }
+
+  /** Devices of `operation` requests whose callbacks are not all generated. */
+  inFlightDevices(operation: ProfileOperation): Set<number> {
+    const numbers = new Set<number>();
+    for (const request of this.requests) {
+      if (request.summary.operation !== operation) continue;
+      for (const plan of request.plans) {
+        if ((plan.outcome === 'pending' || plan.outcome === 'warning') && plan.deviceNumber !== undefined) {
+          numbers.add(plan.deviceNumber);
+        }
+      }
+    }
+    return numbers;
   }
 
   summaries(): ProfileRequestSummary[] {

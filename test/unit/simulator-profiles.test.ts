@@ -695,6 +695,40 @@ describe('maxProfileRequestDevices', () => {
   });
 });
 
+describe('acceptDuplicates', () => {
+  test('by default a repeated activation in flight is accepted but fails per device: already active', async () => {
+    const h = await start({ callbackDelayMs: 300 });
+    const devices = await generate(h, { count: 2, state: 'pre-active' });
+    const first = await submit(h, ACTIVATE, activateBody(devices));
+    const second = await submit(h, ACTIVATE, activateBody(devices));
+    await quiet(h);
+    expect((await detail(h, first)).outcomes.succeeded).toBe(2);
+    expect((await detail(h, second)).outcomes.failed).toBe(2);
+    expect((await json(`${h.control}/acted`, 'GET')).body.actedTwice).toEqual([]);
+  });
+
+  test('under acceptDuplicates each device of a repeated request in flight is acted on again', async () => {
+    const h = await start({ callbackDelayMs: 300 });
+    const devices = await generate(h, { count: 2, state: 'pre-active' });
+    await faults(h, { acceptDuplicates: true });
+    const first = await submit(h, ACTIVATE, activateBody(devices));
+    const second = await submit(h, ACTIVATE, activateBody(devices));
+    expect(second).not.toBe(first);
+    await quiet(h);
+    expect((await detail(h, second)).outcomes.succeeded).toBe(2);
+    const statuses = h.listener.received.map((r) => [r.body.requestId, r.body.status]);
+    expect(statuses).toEqual([
+      [first, 'SUCCESS'],
+      [first, 'SUCCESS'],
+      [second, 'SUCCESS'],
+      [second, 'SUCCESS'],
+    ]);
+    const acted = (await json(`${h.control}/acted`, 'GET')).body;
+    expect(acted.actedTwice).toEqual(devices.map((d) => `eid:${d.eid}`));
+    expect(acted.devices[`eid:${devices[0]!.eid}`]).toEqual({ count: 2, requestIds: [first, second] });
+  });
+});
+
 describe('activation rate limit', () => {
   test('the 101st activation request of an account within a minute gets 429; a minute later one passes', async () => {
     const h = await start({ callbackDelayMs: 60_000 });
