@@ -114,6 +114,11 @@ export interface ChangeIdentifierDeps {
   operations: readonly { newLine: { mdn: string } }[];
   changeIdentifierRequests: ChangeIdentifierRecord[];
   acted: ActedLedger;
+  /** Stray callbacks for the device, delivered before the request is answered (the `strayCallbacks` profile). */
+  strayCallbacks(
+    accountName: string,
+    trigger: { operation: 'changeDeviceIdentifier'; device: SimDevice },
+  ): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -632,6 +637,14 @@ function failureContent(record: ChangeIdentifierRecord, failure: StepFailure): R
   };
 }
 
+/** The callback content, a success or the given failure; changes nothing (stray callbacks reuse it). */
+export function changeIdentifierContent(
+  record: ChangeIdentifierRecord,
+  failure?: StepFailure,
+): Record<string, unknown> {
+  return failure ? failureContent(record, failure) : successContent(record);
+}
+
 interface DeliveryPlan {
   duplicate: boolean;
   drop: boolean;
@@ -676,6 +689,7 @@ export function changeDeviceIdentifierHandler(deps: ChangeIdentifierDeps): Reque
     if (!result.ok) return sendError(res, result.code, result.message);
     const record = planChange(deps, result.value);
     deps.changeIdentifierRequests.push(record);
+    await deps.strayCallbacks(record.accountName, { operation: 'changeDeviceIdentifier', device: result.value.device });
     const faults = deps.faults.callbacks;
     // Both dice are rolled for every request, so a seed fixes the outcome whatever the faults.
     const plan: DeliveryPlan = {

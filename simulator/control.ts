@@ -8,6 +8,7 @@ import { deviceInputSchema, InventoryConflictError } from './devices.js';
 import { faultsRequestSchema } from './faults.js';
 import { generateDevices, generateDevicesSchema } from './profiles.js';
 import type { SimulatorState } from './state.js';
+import { strayCallbackRequestSchema, strayRequestJob } from './stray.js';
 
 const resetSchema = z.object({ seed: z.number().int().optional() }).strict();
 const devicesSchema = z.union([
@@ -119,6 +120,22 @@ export function controlRouter(state: SimulatorState): Router {
     const requestId = typeof req.query.requestId === 'string' ? req.query.requestId : undefined;
     const log = state.dispatcher.log;
     res.json(requestId ? log.filter((e) => e.requestId === requestId) : log);
+  });
+
+  // One stray callback now: an operation the system never started, or a late re-send of an old one. Answers
+  // once its first attempt is answered, with what was sent (without the listener's credentials).
+  router.post('/callbacks/stray', async (req, res) => {
+    const body = parse(strayCallbackRequestSchema, req, res);
+    if (!body) return;
+    const job = strayRequestJob(state, body);
+    if (typeof job === 'string') return badRequest(res, new Error(job));
+    await state.dispatcher.deliver(job);
+    res.json({
+      service: job.service,
+      requestId: job.requestId,
+      callbackCount: body.callbackCount,
+      callback: job.content,
+    });
   });
 
   router.get('/callbacks/pending', (_req, res) => {

@@ -49,6 +49,11 @@ export interface SwapDeps {
   random: SeededRandom;
   operations: SwapRecord[];
   acted: ActedLedger;
+  /** Stray callbacks for the swap's devices, delivered before it is answered (the `strayCallbacks` profile). */
+  strayCallbacks(
+    accountName: string,
+    trigger: { operation: 'eidDeviceSwap'; out: SimDevice; into: SimDevice },
+  ): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -381,6 +386,15 @@ function failureContent(
   };
 }
 
+/** One step's callback content, a success or the given failure; changes nothing (stray callbacks reuse it). */
+export function swapStepContent(
+  record: SwapRecord,
+  step: SwapStep,
+  failure?: { faultcode: string; faultstring: string },
+): Record<string, unknown> {
+  return failure ? failureContent(record, step, failure) : successContent(record, step);
+}
+
 /** What each completed step does to the inventory; a step whose device was replaced meanwhile does nothing. */
 function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
   const at = new Date(deps.now()).toISOString();
@@ -511,6 +525,9 @@ export function eidDeviceSwapHandler(deps: SwapDeps): RequestHandler {
       record = planSwap(deps, result.value, sidesOf(result.value.out, result.value.into));
     }
     deps.operations.push(record);
+    const out = deps.inventory.byNumber(record.swapOut.deviceNumber);
+    const into = deps.inventory.byNumber(record.swapIn.deviceNumber);
+    if (out && into) await deps.strayCallbacks(record.accountName, { operation: 'eidDeviceSwap', out, into });
     const faults = deps.faults.callbacks;
     const timing = deps.deliveryTiming();
     const delayMs = deps.callbackDelayMs();

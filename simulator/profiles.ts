@@ -437,7 +437,13 @@ interface DevicePlan {
   fault?: DeviceFailure;
 }
 
-interface ProfileRequest {
+/** What the callback builders read of a request. */
+interface ContentSource {
+  summary: Pick<ProfileRequestSummary, 'requestId' | 'operation'>;
+  fields: RequestFields;
+}
+
+interface ProfileRequest extends ContentSource {
   summary: ProfileRequestSummary;
   fields: RequestFields;
   plans: DevicePlan[];
@@ -453,6 +459,8 @@ export interface ProfileDeps {
   /** Swaps: their new lines' MDNs are taken although no device carries them yet. */
   operations: SwapRecord[];
   acted: ActedLedger;
+  /** Stray callbacks for the request's devices, delivered before it is answered (the `strayCallbacks` profile). */
+  strayCallbacks(accountName: string, trigger: { operation: ProfileOperation; devices: SimDevice[] }): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -577,7 +585,7 @@ function stateText(operation: ProfileOperation, state: DeviceState): string {
 }
 
 function callbackContent(
-  request: ProfileRequest,
+  request: ContentSource,
   ids: DeviceId[],
   device: SimDevice | undefined,
   profile: Record<string, unknown>,
@@ -598,15 +606,15 @@ function callbackContent(
   };
 }
 
-function carrierOf(request: ProfileRequest, device: SimDevice): string {
+function carrierOf(request: ContentSource, device: SimDevice): string {
   return request.fields.carrierName ?? device.carrierName ?? DEFAULT_CARRIER;
 }
 
-function roleOf(request: ProfileRequest, device: SimDevice): ProfileRole {
+function roleOf(request: ContentSource, device: SimDevice): ProfileRole {
   return device.profileRole ?? DEFAULT_ROLE[request.summary.operation];
 }
 
-function successContent(request: ProfileRequest, device: SimDevice): Record<string, unknown> {
+function successContent(request: ContentSource, device: SimDevice): Record<string, unknown> {
   const ids = callbackIds(request.summary.operation, device);
   const profile =
     request.summary.operation === 'changeProfileServicePlan'
@@ -621,15 +629,15 @@ function successContent(request: ProfileRequest, device: SimDevice): Record<stri
   return callbackContent(request, ids, device, profile, 'SUCCESS');
 }
 
-function warningContent(request: ProfileRequest, device: SimDevice): Record<string, unknown> {
+function warningContent(request: ContentSource, device: SimDevice): Record<string, unknown> {
   const ids = callbackIds(request.summary.operation, device);
   const profile = { ...EUICC.warning, carrierName: carrierOf(request, device), profileRole: roleOf(request, device) };
   return callbackContent(request, ids, device, profile, 'WARNING');
 }
 
 function failureContent(
-  request: ProfileRequest,
-  plan: DevicePlan,
+  request: ContentSource,
+  plan: Pick<DevicePlan, 'ids'>,
   device: SimDevice | undefined,
   failure: DeviceFailure,
 ): Record<string, unknown> {
@@ -643,6 +651,30 @@ function failureContent(
     ...callbackContent(request, ids, device, profile, 'FAILED'),
     faultResponse: { faultcode, faultstring: failure.faultstring },
   };
+}
+
+/**
+ * One device's callback content for `operation` (SUCCESS, WARNING or FAILED); changes nothing. Stray
+ * callbacks reuse it. `device` absent: a device ThingSpace does not know, named by `ids`.
+ */
+export function deviceProfileContent(spec: {
+  operation: ProfileOperation;
+  requestId: string;
+  ids: DeviceId[];
+  device?: SimDevice;
+  status: 'success' | 'warning' | 'failed';
+  failure?: DeviceFailure;
+}): Record<string, unknown> {
+  const source: ContentSource = {
+    summary: { requestId: spec.requestId, operation: spec.operation },
+    fields: { placeOfUse: false },
+  };
+  const { device } = spec;
+  if (spec.status === 'failed' || !device) {
+    const failure = spec.failure ?? { faultcode: ErrorCode.DeviceNotFound, faultstring: 'The device was not found.' };
+    return failureContent(source, { ids: spec.ids }, device, failure);
+  }
+  return spec.status === 'warning' ? warningContent(source, device) : successContent(source, device);
 }
 
 /** Checked when ThingSpace carries the operation out, against the device as it is then. */
@@ -761,7 +793,7 @@ function scheduleRequest(deps: ProfileDeps, request: ProfileRequest): void {
  * DeviceProfileService callback per device follows (two for a device reported unreachable first).
  */
 export function profileHandler(operation: ProfileOperation, deps: ProfileDeps): RequestHandler {
-  return (req, res) => {
+  return async (req, res) => {
     const body: unknown = req.body;
     if (
       operation === 'activateDeviceProfiles' &&
@@ -777,6 +809,8 @@ export function profileHandler(operation: ProfileOperation, deps: ProfileDeps): 
     if (!result.ok) return sendFormError(res, deps.faults.profileErrorForm, result.code, result.message);
     const request = planRequest(deps, result.value);
     deps.profiles.add(request);
+    const devices = result.value.devices.flatMap((d) => (d.device ? [d.device] : []));
+    await deps.strayCallbacks(result.value.accountName, { operation, devices });
     scheduleRequest(deps, request);
     respond(res, 200, { requestId: request.summary.requestId });
   };

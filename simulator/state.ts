@@ -13,6 +13,7 @@ import { FaultState } from './faults.js';
 import type { SwapRecord } from './operations.js';
 import { ProfileState } from './profiles.js';
 import { SeededRandom } from './random.js';
+import { sendStrayCallbacks, type StrayTrigger } from './stray.js';
 
 /** Every option has a default; tests shrink the delays and inject a clock. */
 export interface SimulatorOptions extends Partial<Credentials> {
@@ -171,6 +172,11 @@ export class SimulatorState {
       duplicateDelayMs: f.duplicateDelayMs ?? this.options.duplicateDelayMs,
       credentialLagMs: f.credentialLagMs ?? 0,
     };
+  }
+
+  /** Stray callbacks for the devices of an accepted request, under the `strayCallbacks` profile. */
+  strayCallbacks(accountName: string, trigger: StrayTrigger): Promise<void> {
+    return sendStrayCallbacks(this, accountName, trigger);
   }
 
   logRequest(entry: RequestLogEntry): void {

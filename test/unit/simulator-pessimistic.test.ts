@@ -257,3 +257,230 @@ describe('GET /__sim/acted', () => {
     expect(h.sim.state.faults.acceptDuplicates).toBe(false);
   });
 });
+
+describe('POST /__sim/callbacks/stray', () => {
+  test('a failed deactivation of another request id reaches the listener in the real shape and changes nothing', async () => {
+    const h = await start();
+    const d = activeDevice(h);
+    const before = structuredClone(h.sim.state.inventory.all());
+    const res = await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      service: 'CarrierService',
+      outcome: 'deactivation',
+      status: 'failed',
+      deviceIds: [{ kind: 'iccid', id: d.iccid }],
+      failure: { faultcode: 'REQUEST_FAILED.DeviceNotActive', faultstring: 'Started in the portal' },
+    });
+    expect(res.status).toBe(200);
+    const expected = {
+      username: 'gw-user',
+      password: 'gw-secret',
+      requestId: expect.stringMatching(UUID),
+      deviceIds: [
+        { id: d.imei, kind: 'imei' },
+        { id: d.iccid, kind: 'iccid' },
+      ],
+      status: 'Failed',
+      faultResponse: {
+        faultcode: 'CarrierService.REQUEST_FAILED.DeviceNotActive',
+        faultstring: 'Started in the portal',
+      },
+      callbackCount: 1,
+      maxCallbackThreshold: 4,
+    };
+    expect(h.received).toEqual([{ service: 'CarrierService', body: expected }]);
+    const { username: _u, password: _p, callbackCount: _c, maxCallbackThreshold: _m, ...content } = expected;
+    expect(res.body).toEqual({
+      service: 'CarrierService',
+      requestId: h.received[0]?.body.requestId,
+      callbackCount: 1,
+      callback: content,
+    });
+    expect(h.sim.state.inventory.all()).toEqual(before);
+    expect((await control(h, 'GET', '/callbacks')).body).toEqual([
+      expect.objectContaining({ step: 'deactivation', outcome: 'delivered', callbackCount: 1, stray: true }),
+    ]);
+    expect((await control(h, 'GET', '/acted')).body.devices).toEqual({});
+  });
+
+  test('a late re-send of an old success carries its request id and callbackCount 2', async () => {
+    const h = await start();
+    const d = activeDevice(h);
+    const res = await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      outcome: 'goToState',
+      deviceIds: [{ kind: 'imei', id: d.imei }],
+      resultDeviceIds: [{ kind: 'iccid', id: NEW_ICCID }],
+      requestId: 'old-request-1',
+      callbackCount: 2,
+    });
+    expect(res.status).toBe(200);
+    expect(h.received).toEqual([
+      {
+        service: 'StateService',
+        body: {
+          username: 'gw-user',
+          password: 'gw-secret',
+          requestId: 'old-request-1',
+          deviceIds: [
+            { id: NEW_ICCID, kind: 'Iccid' },
+            { id: d.imei, kind: 'Imei' },
+          ],
+          deviceResponse: {
+            usageResponse: [],
+            goToStateResponse: {
+              deviceIds: [
+                { id: NEW_ICCID, kind: 'Iccid' },
+                { id: d.imei, kind: 'Imei' },
+              ],
+              serviceName: d.serviceName ?? '',
+              stateName: d.stateName ?? '',
+            },
+          },
+          callbackCount: 2,
+          maxCallbackThreshold: 4,
+        },
+      },
+    ]);
+  });
+
+  test('identifier changes and eSIM profile warnings use the real builders', async () => {
+    const h = await start();
+    const [a, b] = [activeDevice(h, 0), activeDevice(h, 1)];
+    await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      outcome: 'identifierChange',
+      deviceIds: [{ kind: 'iccid', id: a.iccid }],
+      resultDeviceIds: [{ kind: 'eid', id: b.eid }],
+    });
+    await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      outcome: 'changeDeviceIdentifier',
+      deviceIds: [{ kind: 'mdn', id: a.mdn }],
+      resultDeviceIds: [{ kind: 'iccid', id: NEW_ICCID }],
+    });
+    await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      outcome: 'deviceProfile',
+      status: 'warning',
+      deviceIds: [{ kind: 'eid', id: a.eid }],
+    });
+    expect(h.received.map((r) => r.service)).toEqual(['CarrierService', 'CarrierService', 'DeviceProfileService']);
+    const [swapChange, change, warning] = h.received.map((r) => r.body);
+    expect(swapChange.deviceResponse.changeIdentifierResponse.deviceIds).toEqual([
+      { id: b.imei, kind: 'imei' },
+      { id: b.eid, kind: 'eid' },
+      { id: b.iccid, kind: 'iccid' },
+    ]);
+    expect(change).toMatchObject({
+      deviceIds: [{ id: a.mdn, kind: 'MDN' }],
+      deviceResponse: { changeIdentifierResponse: { deviceIds: [{ id: NEW_ICCID, kind: 'iccid' }] } },
+      status: 'Success',
+    });
+    expect(warning).toMatchObject({
+      status: 'WARNING',
+      deviceResponse: { deviceProfileResponse: { euiccStatus: 'IN_PROGRESS' } },
+    });
+  });
+
+  test.each([
+    [
+      { outcome: 'deactivation', status: 'warning' },
+      'Only eSIM profile operations (outcome deviceProfile) send warnings.',
+    ],
+    [
+      { outcome: 'goToState', service: 'CarrierService' },
+      'goToState callbacks come from StateService, not CarrierService.',
+    ],
+  ])('a request that no ThingSpace callback could match is refused: %j', async (fields, message) => {
+    const h = await start();
+    const res = await control(h, 'POST', '/callbacks/stray', {
+      accountName: ACCOUNT,
+      deviceIds: [{ kind: 'iccid', id: '89148000001234500378' }],
+      ...fields,
+    });
+    expect(res).toEqual({ status: 400, body: { error: 'InvalidControlRequest', issues: [{ path: '', message }] } });
+    expect(h.received).toEqual([]);
+  });
+});
+
+describe('strayCallbacks profile', () => {
+  test('a swap is preceded by a failed deactivation and a late success re-send of other request ids; its own effect is unchanged', async () => {
+    const h = await start();
+    const { out, into } = swapDevices(h);
+    await faults(h, { strayCallbacks: {} });
+    const res = await h.call('POST', SWAP, swapBody(out, into));
+    await quiet(h);
+    const own = res.body.requestId as string;
+    const [record] = (await control(h, 'GET', '/operations')).body as Json[];
+    const ownIds = Object.values(record.callbackRequestIds as Record<string, string>);
+    expect(ownIds).toContain(own);
+    expect(
+      h.received.map((r) => [r.service, r.body.status, r.body.callbackCount, ownIds.includes(r.body.requestId)]),
+    ).toEqual([
+      ['CarrierService', 'Failed', 1, false],
+      ['CarrierService', 'Success', 2, false],
+      ['CarrierService', 'Success', 1, true],
+      ['CarrierService', 'Success', 1, true],
+      ['StateService', undefined, 1, true],
+    ]);
+    expect(h.received[0]?.body.deviceIds).toEqual([
+      { id: out.imei, kind: 'imei' },
+      { id: out.iccid, kind: 'iccid' },
+    ]);
+    const device = h.sim.state.inventory.byNumber(out.deviceNumber) as SimDevice;
+    expect({ iccid: device.iccid, mdn: device.mdn }).toEqual(record.newLine);
+    const log = (await control(h, 'GET', '/callbacks')).body as Json[];
+    expect(log.filter((e) => e.stray).map((e) => [e.step, e.callbackCount])).toEqual([
+      ['deactivation', 1],
+      ['deactivation', 2],
+    ]);
+    expect((await control(h, 'GET', '/acted')).body.actedTwice).toEqual([]);
+  });
+
+  test('outcomes, statuses and triggers are configurable; an identifier change gets strays before its callback', async () => {
+    const h = await start();
+    const d = activeDevice(h);
+    await faults(h, {
+      strayCallbacks: {
+        callbacks: [
+          { outcome: 'changeDeviceIdentifier', status: 'failed', failure: { faultcode: 'X.Y', faultstring: 'portal' } },
+        ],
+        on: ['changeDeviceIdentifier'],
+      },
+    });
+    const { out, into } = swapDevices(h);
+    expect((await h.call('POST', SWAP, swapBody(out, into))).status).toBe(200);
+    await quiet(h);
+    expect(h.received).toHaveLength(3);
+    h.received.length = 0;
+    const res = await h.call('PUT', '/devices/4g/actions/deviceId', {
+      deviceIds: [{ kind: 'imei', id: d.imei }],
+      change4gOption: 'ChangeMSISDN',
+      assignNonGeoMdn: true,
+    });
+    await quiet(h);
+    expect(h.received.map((r) => [r.body.status, r.body.requestId === res.body.requestId])).toEqual([
+      ['Failed', false],
+      ['Success', true],
+    ]);
+    expect(h.received[0]?.body.faultResponse).toEqual({ faultcode: 'CarrierService.X.Y', faultstring: 'portal' });
+  });
+
+  test('is shown in the fault snapshot, turned off by null, and cleared by DELETE /__sim/faults', async () => {
+    const h = await start();
+    await faults(h, { strayCallbacks: { maxDevices: 2 } });
+    expect((await control(h, 'GET', '/faults')).body.strayCallbacks).toEqual({
+      callbacks: [
+        { status: 'failed', callbackCount: 1 },
+        { status: 'success', callbackCount: 2 },
+      ],
+      on: ['eidDeviceSwap', 'changeDeviceIdentifier', 'changeProfileServicePlan', 'activateDeviceProfiles'],
+      maxDevices: 2,
+    });
+    await faults(h, { strayCallbacks: null });
+    expect((await control(h, 'GET', '/faults')).body.strayCallbacks).toBeUndefined();
+    await faults(h, { strayCallbacks: {} });
+    expect((await control(h, 'DELETE', '/faults')).body.strayCallbacks).toBeUndefined();
+  });
+});

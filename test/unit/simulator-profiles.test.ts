@@ -729,6 +729,30 @@ describe('acceptDuplicates', () => {
   });
 });
 
+describe('strayCallbacks', () => {
+  test('a profile request is preceded by stray callbacks for its first maxDevices devices, which change nothing', async () => {
+    const h = await start();
+    const devices = await generate(h, { count: 3, state: 'active' });
+    await faults(h, { strayCallbacks: { callbacks: [{ status: 'warning' }, { status: 'failed' }], maxDevices: 2 } });
+    const requestId = await submit(h, SERVICE_PLAN, servicePlanBody(devices));
+    await quiet(h);
+    const bodies = h.listener.received.map((r) => r.body);
+    expect(bodies.map((b) => [b.status, b.requestId === requestId])).toEqual([
+      ['WARNING', false],
+      ['FAILED', false],
+      ['WARNING', false],
+      ['FAILED', false],
+      ['SUCCESS', true],
+      ['SUCCESS', true],
+      ['SUCCESS', true],
+    ]);
+    expect(bodies[1].faultResponse.faultcode).toBe('DeviceProfileService.REQUEST_FAILED.UnexpectedError');
+    expect((await detail(h, requestId)).outcomes.succeeded).toBe(3);
+    const log = (await json(`${h.control}/callbacks`, 'GET')).body as Json[];
+    expect(log.filter((e) => e.stray)).toHaveLength(4);
+  });
+});
+
 describe('activation rate limit', () => {
   test('the 101st activation request of an account within a minute gets 429; a minute later one passes', async () => {
     const h = await start({ callbackDelayMs: 60_000 });
