@@ -1,4 +1,4 @@
-import { mayHaveActed } from '../../thingspace/errors.js';
+import { isThreeDigitCode, mayHaveActed } from '../../thingspace/errors.js';
 import { networkError, parseRetryAfter, parseThingSpaceError, ThingSpaceError } from '../../thingspace/index.js';
 
 const NOW = Date.parse('2025-01-15T10:00:00Z');
@@ -48,6 +48,31 @@ describe('parseThingSpaceError', () => {
       'REQUEST_FAILED.DeviceNotFound',
     );
     expect(parse(400, '{"errorCode":"412","errorMessage":"eSIM error"}').code).toBe('412');
+  });
+
+  test('an eSIM profile error in the 3-digit form keeps its status, its code and its message', () => {
+    expect(
+      parse(
+        400,
+        '{"errorCode":"400","errorMessage":"The request has 101 devices; at most 100 devices are allowed in one request."}',
+      ),
+    ).toEqual({
+      status: 400,
+      code: '400',
+      message: 'The request has 101 devices; at most 100 devices are allowed in one request.',
+      retryable: false,
+      retryAfterMs: undefined,
+    });
+    expect(parse(401, '{"errorCode":"401","errorMessage":"The Session has expired."}')).toEqual({
+      status: 401,
+      code: '401',
+      message: 'The Session has expired.',
+      retryable: false,
+      retryAfterMs: undefined,
+    });
+    expect(isThreeDigitCode('401')).toBe(true);
+    expect(isThreeDigitCode('900901')).toBe(false);
+    expect(isThreeDigitCode('REQUEST_FAILED.DeviceNotFound')).toBe(false);
   });
 
   test('a gateway fault with a numeric code reads as the code in a string', () => {
