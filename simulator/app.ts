@@ -8,7 +8,7 @@ import { deleteCallbackHandler, listCallbacksHandler, registerCallbackHandler } 
 import { changeDeviceIdentifierHandler, identifierChangesHandler } from './change-identifier.js';
 import { controlRouter } from './control.js';
 import { deviceListHandler } from './devices.js';
-import { ErrorCode, GatewayFault, respond, sendError } from './errors.js';
+import { ErrorCode, GatewayFault, PROFILE_OPERATIONS, respond, sendFormError } from './errors.js';
 import type { OperationName } from './faults.js';
 import { eidDeviceSwapHandler } from './operations.js';
 import { profileHandler } from './profiles.js';
@@ -61,13 +61,14 @@ const collapseSlashes: RequestHandler = (req, _res, next) => {
 function apiErrors(state: SimulatorState): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const type = (error as { type?: unknown } | undefined)?.type;
+    const form = PROFILE_OPERATIONS.includes(String(res.locals.operation)) ? state.faults.profileErrorForm : 'unified';
     if (type === 'entity.too.large')
-      return sendError(res, ErrorCode.RequestTooLarge, 'The request body is too large.', 413);
+      return sendFormError(res, form, ErrorCode.RequestTooLarge, 'The request body is too large.', 413);
     if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      return sendError(res, ErrorCode.RequestUndefined, 'The request body is not valid JSON.');
+      return sendFormError(res, form, ErrorCode.RequestUndefined, 'The request body is not valid JSON.');
     }
     state.options.logger.error({ err: error }, 'Simulator request failed');
-    sendError(res, ErrorCode.UnexpectedError, 'Unexpected error occurred.', 500);
+    sendFormError(res, form, ErrorCode.UnexpectedError, 'Unexpected error occurred.', 500);
   };
 }
 
@@ -80,6 +81,7 @@ function apiRouter(state: SimulatorState): express.Router {
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const bearer = requireBearer(auth);
   const session = requireSession(auth);
+  const profileSession = requireSession(auth, () => state.faults.profileErrorForm);
   const deps = { registry: state.registry, inventory: state.inventory, now: () => state.now() };
 
   router.use(requestLog(state), collapseSlashes);
@@ -141,7 +143,7 @@ function apiRouter(state: SimulatorState): express.Router {
     '/m2m/v1/devices/profile/actions/serviceplan',
     ...operation(state, 'changeProfileServicePlan'),
     bearer,
-    session,
+    profileSession,
     bulkJson,
     profileHandler('changeProfileServicePlan', state),
   );
@@ -149,7 +151,7 @@ function apiRouter(state: SimulatorState): express.Router {
     '/m2m/v1/devices/profile/actions/activate',
     ...operation(state, 'activateDeviceProfiles'),
     bearer,
-    session,
+    profileSession,
     bulkJson,
     profileHandler('activateDeviceProfiles', state),
   );

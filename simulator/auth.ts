@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { ErrorCode, GatewayFault, oauthError, respond, sendError } from './errors.js';
+import { ErrorCode, GatewayFault, oauthError, respond, sendError, sendFormError, type ErrorForm } from './errors.js';
 
 export interface Credentials {
   clientId: string;
@@ -211,12 +211,21 @@ export function requireBearer(auth: AuthState): RequestHandler {
   };
 }
 
-/** The M2M session check; a valid session is extended by the call (sliding idle timeout). */
-export function requireSession(auth: AuthState): RequestHandler {
+/**
+ * The M2M session check; a valid session is extended by the call (sliding idle timeout). `form` gives the
+ * endpoint's error form: in the eSIM profile pages' 3-digit form a missing or expired session is a 401
+ * `{"errorCode":"401",…}`, elsewhere ThingSpace's 400 `…SessionToken.Expired`.
+ */
+export function requireSession(auth: AuthState, form: () => ErrorForm = () => 'unified'): RequestHandler {
   return (req, res, next) => {
     const token = req.get('VZ-M2M-Token');
-    if (!token) return sendError(res, ErrorCode.SessionTokenInvalid, 'The VZ-M2M-Token header is missing.');
-    if (!auth.touchSession(token)) return sendError(res, ErrorCode.SessionExpired, 'The Session has expired.');
+    const status = form() === 'threeDigit' ? 401 : 400;
+    if (!token) {
+      return sendFormError(res, form(), ErrorCode.SessionTokenInvalid, 'The VZ-M2M-Token header is missing.', status);
+    }
+    if (!auth.touchSession(token)) {
+      return sendFormError(res, form(), ErrorCode.SessionExpired, 'The Session has expired.', status);
+    }
     next();
   };
 }

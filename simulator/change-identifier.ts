@@ -28,6 +28,7 @@ import {
   type DeviceId,
   type ServiceType,
 } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import { deviceIdProblem, deviceIdsOf, hasLine, type Inventory, type SimDevice } from './devices.js';
 import { ErrorCode, respond, sendError } from './errors.js';
@@ -112,6 +113,12 @@ export interface ChangeIdentifierDeps {
   /** Swaps, whose new lines hold their MDNs until they are applied. */
   operations: readonly { newLine: { mdn: string } }[];
   changeIdentifierRequests: ChangeIdentifierRecord[];
+  acted: ActedLedger;
+  /** Stray callbacks for the device, delivered before the request is answered (the `strayCallbacks` profile). */
+  strayCallbacks(
+    accountName: string,
+    trigger: { operation: 'changeDeviceIdentifier'; device: SimDevice },
+  ): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -352,7 +359,8 @@ function newHardwareProblem(deps: ChangeIdentifierDeps, device: SimDevice, ids: 
       );
     }
     const pending = pendingWith(deps, kind, id);
-    if (pending) {
+    // Under `acceptDuplicates` a repeat of a change still in flight for the same device is not refused.
+    if (pending && !(deps.faults.acceptDuplicates && pending.deviceNumber === device.deviceNumber)) {
       return invalid(
         ErrorCode.DeviceAlreadyExists,
         `${kind} ${id} is being assigned to a device by request ${pending.requestId}.`,
@@ -564,6 +572,7 @@ function applyProblem(deps: ChangeIdentifierDeps, record: ChangeIdentifierRecord
 /** Moves the line of service to the new hardware (or number), keeping what reconciliation needs. */
 function applyChange(deps: ChangeIdentifierDeps, record: ChangeIdentifierRecord): void {
   const device = deps.inventory.byNumber(record.deviceNumber) as SimDevice;
+  deps.acted.record(device, record.requestId);
   const rule = ruleOf(record);
   const at = new Date(deps.now()).toISOString();
   const to = new Map(record.newDeviceIds.map((d) => [d.kind, d.id]));
@@ -628,6 +637,14 @@ function failureContent(record: ChangeIdentifierRecord, failure: StepFailure): R
   };
 }
 
+/** The callback content, a success or the given failure; changes nothing (stray callbacks reuse it). */
+export function changeIdentifierContent(
+  record: ChangeIdentifierRecord,
+  failure?: StepFailure,
+): Record<string, unknown> {
+  return failure ? failureContent(record, failure) : successContent(record);
+}
+
 interface DeliveryPlan {
   duplicate: boolean;
   drop: boolean;
@@ -672,6 +689,7 @@ export function changeDeviceIdentifierHandler(deps: ChangeIdentifierDeps): Reque
     if (!result.ok) return sendError(res, result.code, result.message);
     const record = planChange(deps, result.value);
     deps.changeIdentifierRequests.push(record);
+    await deps.strayCallbacks(record.accountName, { operation: 'changeDeviceIdentifier', device: result.value.device });
     const faults = deps.faults.callbacks;
     // Both dice are rolled for every request, so a seed fixes the outcome whatever the faults.
     const plan: DeliveryPlan = {

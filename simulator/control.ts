@@ -8,6 +8,7 @@ import { deviceInputSchema, InventoryConflictError } from './devices.js';
 import { faultsRequestSchema } from './faults.js';
 import { generateDevices, generateDevicesSchema } from './profiles.js';
 import type { SimulatorState } from './state.js';
+import { strayCallbackRequestSchema, strayRequestJob } from './stray.js';
 
 const resetSchema = z.object({ seed: z.number().int().optional() }).strict();
 const devicesSchema = z.union([
@@ -121,9 +122,31 @@ export function controlRouter(state: SimulatorState): Router {
     res.json(requestId ? log.filter((e) => e.requestId === requestId) : log);
   });
 
+  // One stray callback now: an operation the system never started, or a late re-send of an old one. Answers
+  // once its first attempt is answered, with what was sent (without the listener's credentials).
+  router.post('/callbacks/stray', async (req, res) => {
+    const body = parse(strayCallbackRequestSchema, req, res);
+    if (!body) return;
+    const job = strayRequestJob(state, body);
+    if (typeof job === 'string') return badRequest(res, new Error(job));
+    await state.dispatcher.deliver(job);
+    res.json({
+      service: job.service,
+      requestId: job.requestId,
+      callbackCount: body.callbackCount,
+      callback: job.content,
+    });
+  });
+
   router.get('/callbacks/pending', (_req, res) => {
     // Profile callbacks still queued by the pacer count too.
     res.json({ pending: state.dispatcher.pending() + state.profiles.pending() });
+  });
+
+  // Per device key (`eid:…`, else `imei:…`), the accepted operations that acted on it; `actedTwice` lists the
+  // devices more than one acted on.
+  router.get('/acted', (_req, res) => {
+    res.json(state.acted.report());
   });
 
   router.get('/operations', (_req, res) => {

@@ -42,6 +42,10 @@ export interface CallbackJob {
   /** Never send it: the notification is lost although ThingSpace did the work. */
   drop: boolean;
   timing: DeliveryTiming;
+  /** `callbackCount` of the first attempt; more than 1 for a late re-send of an old callback. Default 1. */
+  callbackCount?: number;
+  /** A callback of an operation the system never started (portal-started, or a late re-send). */
+  stray?: boolean;
 }
 
 export type DeliveryOutcome = 'delivered' | 'failed' | 'dropped' | 'lost';
@@ -58,6 +62,8 @@ export interface DeliveryLogEntry {
   httpStatus?: number;
   /** True for a re-delivery injected by the `duplicate` fault. */
   duplicate?: boolean;
+  /** True for a stray callback: no operation the simulator models sent it. */
+  stray?: boolean;
   at: string;
 }
 
@@ -124,7 +130,7 @@ export class CallbackDispatcher {
       this.settle(delivery);
       return Promise.resolve();
     }
-    return this.attempt(delivery, 1, false);
+    return this.attempt(delivery, Math.min(job.callbackCount ?? 1, this.maxAttempts(job)), false);
   }
 
   /** Forgets everything scheduled and aborts open requests (used by reset). */
@@ -293,6 +299,7 @@ export class CallbackDispatcher {
     if (url !== undefined) entry.url = url;
     if (httpStatus !== undefined) entry.httpStatus = httpStatus;
     if (duplicate) entry.duplicate = true;
+    if (d.job.stray) entry.stray = true;
     this.log.push(entry);
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
   }

@@ -76,6 +76,26 @@ export function sendError(res: Response, code: ErrorCode, message: string, statu
   respond(res, status, errorBody(code, message));
 }
 
+/**
+ * The eSIM profile pages (activate-euicc-profile.txt, change-profile-service-plan.txt): "All error responses
+ * will be in this format: `{"errorCode": "The 3-digit HTML error code", "errorMessage": "string"}`".
+ */
+export function threeDigitErrorBody(status: number, message: string): { errorCode: string; errorMessage: string } {
+  return { errorCode: String(status), errorMessage: message };
+}
+
+/** Operations of the eSIM profile endpoints, whose errors take the 3-digit form by default. */
+export const PROFILE_OPERATIONS: readonly string[] = ['changeProfileServicePlan', 'activateDeviceProfiles'];
+
+/** How an endpoint writes its synchronous errors: ThingSpace's unified codes, or the profile pages' 3-digit form. */
+export type ErrorForm = 'threeDigit' | 'unified';
+
+/** `sendError` in the given form: the 3-digit form drops the code and keeps the status and message. */
+export function sendFormError(res: Response, form: ErrorForm, code: ErrorCode, message: string, status = 400): void {
+  if (form === 'threeDigit') respond(res, status, threeDigitErrorBody(status, message));
+  else sendError(res, code, message, status);
+}
+
 /** API gateway (WSO2) fault bodies; the codes and texts are the ones ThingSpace's error page lists. */
 export const GatewayFault = {
   missingCredentials: {
@@ -115,7 +135,14 @@ export function oauthError(error: string, description: string): { error: string;
 }
 
 /** The body ThingSpace would send with `status` when a fault gives none. */
-export function defaultFaultBody(operation: string, status: number): unknown {
+export function defaultFaultBody(operation: string, status: number, form: ErrorForm = 'unified'): unknown {
+  // 401 stays the gateway's fault and 429/502-504 keep their own bodies: the gateway answers those.
+  if (form === 'threeDigit' && PROFILE_OPERATIONS.includes(operation) && (status === 400 || status === 500)) {
+    return threeDigitErrorBody(
+      status,
+      status === 400 ? 'The request could not be processed.' : 'Unexpected error occurred.',
+    );
+  }
   if (operation === 'token' || operation === 'revoke') {
     if (status === 400) return oauthError('invalid_request', 'Missing grant_type parameter value');
     if (status === 401) return oauthError('invalid_client', 'Client Authentication failed.');

@@ -118,6 +118,59 @@ export const profileFaultsSchema = z
   .strict();
 export type ProfileFaults = z.infer<typeof profileFaultsSchema>;
 
+/** What a stray callback reports: a swap's steps, an identifier change, or one eSIM profile's outcome. */
+export const STRAY_OUTCOMES = [...SWAP_STEPS, 'changeDeviceIdentifier', 'deviceProfile'] as const;
+export type StrayOutcome = (typeof STRAY_OUTCOMES)[number];
+export const STRAY_STATUSES = ['success', 'failed', 'warning'] as const;
+export type StrayStatus = (typeof STRAY_STATUSES)[number];
+
+/** Operations whose acceptance can be preceded by stray callbacks. */
+export const STRAY_TRIGGERS = [
+  'eidDeviceSwap',
+  'changeDeviceIdentifier',
+  'changeProfileServicePlan',
+  'activateDeviceProfiles',
+] as const;
+
+const strayTemplateSchema = z
+  .object({
+    /** Default: the outcome the accepted operation itself reports first (deactivation, changeDeviceIdentifier, deviceProfile). */
+    outcome: z.enum(STRAY_OUTCOMES).optional(),
+    status: z.enum(STRAY_STATUSES).default('failed'),
+    /** More than 1: a late re-send of a callback of an earlier request. */
+    callbackCount: z.number().int().min(1).max(4).default(1),
+    /** What a failed stray reports; the service prefix is added when missing. */
+    failure: stepFailureSchema.optional(),
+  })
+  .strict();
+export type StrayTemplate = z.infer<typeof strayTemplateSchema>;
+
+/**
+ * Callbacks of operations the system never started (portal-started ones, late re-sends of old ones) for the
+ * devices of each accepted request, delivered before the request is answered, so before its own callbacks.
+ * Not promised away by any page (thingspace-api-notes.md, What no page promises).
+ */
+export const strayCallbacksSchema = z
+  .object({
+    callbacks: z
+      .array(strayTemplateSchema)
+      .min(1)
+      .default([{ status: 'failed' }, { status: 'success', callbackCount: 2 }]),
+    /** The operations whose acceptance sends them. */
+    on: z.array(z.enum(STRAY_TRIGGERS)).default([...STRAY_TRIGGERS]),
+    /** Profile requests: stray callbacks for at most this many of the request's devices, the first ones. */
+    maxDevices: z.number().int().positive().default(10),
+  })
+  .strict();
+export type StrayCallbacks = z.infer<typeof strayCallbacksSchema>;
+
+/** `threeDigit`: `{"errorCode":"400","errorMessage":…}` as both eSIM profile pages state; `unified`: `UnifiedWebService.…`. */
+export const PROFILE_ERROR_FORMS = ['threeDigit', 'unified'] as const;
+export type ProfileErrorForm = (typeof PROFILE_ERROR_FORMS)[number];
+
+/** "Bulk operations have a limit of 10,000 requests" (change-profile-service-plan.txt). */
+export const MAX_PROFILE_DEVICES = 10_000;
+
 export const faultsRequestSchema = z
   .object({
     /** Drop every fault first, then apply the rest of this request. */
@@ -125,15 +178,40 @@ export const faultsRequestSchema = z
     responses: z.array(responseFaultSchema).optional(),
     callbacks: callbackFaultsSchema.optional(),
     profiles: profileFaultsSchema.optional(),
+    /**
+     * Accept a repeated swap, identifier change or profile request while the first is in flight for the same
+     * devices, and act twice. Default false: no such request is refused for being a repeat.
+     */
+    acceptDuplicates: z.boolean().optional(),
+    /** Stray callbacks before each accepted request's own; `null` turns them off. */
+    strayCallbacks: strayCallbacksSchema.nullable().optional(),
+    /** The most devices one profile request may name; Verizon's SDK models 100. Default 10,000. */
+    maxProfileRequestDevices: z.number().int().min(1).max(MAX_PROFILE_DEVICES).optional(),
+    /** Form of the profile endpoints' synchronous errors. Default `threeDigit`, as the pages state. */
+    profileErrorForm: z.enum(PROFILE_ERROR_FORMS).optional(),
   })
   .strict();
 export type FaultsRequest = z.input<typeof faultsRequestSchema>;
+
+export interface FaultSnapshot {
+  responses: ResponseFault[];
+  callbacks: CallbackFaults;
+  profiles?: ProfileFaults;
+  acceptDuplicates?: boolean;
+  strayCallbacks?: StrayCallbacks;
+  maxProfileRequestDevices?: number;
+  profileErrorForm?: ProfileErrorForm;
+}
 
 export class FaultState {
   responses: ResponseFault[] = [];
   callbacks: CallbackFaults = callbackFaultsSchema.parse({});
   /** Unset until a `profiles` object is applied, so snapshots without one look as they always did. */
   profiles: ProfileFaults | undefined;
+  acceptDuplicates = false;
+  strayCallbacks: StrayCallbacks | undefined;
+  maxProfileRequestDevices = MAX_PROFILE_DEVICES;
+  profileErrorForm: ProfileErrorForm = 'threeDigit';
   private timers = new Set<NodeJS.Timeout>();
 
   /** Response faults queue up behind earlier ones; a `callbacks` or `profiles` object replaces the previous one. */
@@ -142,6 +220,11 @@ export class FaultState {
     if (request.responses) this.responses.push(...request.responses);
     if (request.callbacks) this.callbacks = request.callbacks;
     if (request.profiles) this.profiles = request.profiles;
+    if (request.acceptDuplicates !== undefined) this.acceptDuplicates = request.acceptDuplicates;
+    if (request.strayCallbacks !== undefined) this.strayCallbacks = request.strayCallbacks ?? undefined;
+    if (request.maxProfileRequestDevices !== undefined)
+      this.maxProfileRequestDevices = request.maxProfileRequestDevices;
+    if (request.profileErrorForm !== undefined) this.profileErrorForm = request.profileErrorForm;
   }
 
   /** The profile faults in force: the applied ones, or none. */
@@ -159,11 +242,18 @@ export class FaultState {
     return fault;
   }
 
-  snapshot(): { responses: ResponseFault[]; callbacks: CallbackFaults; profiles?: ProfileFaults } {
+  /** The pessimistic profiles appear only when they differ from their defaults, so default snapshots stay as they were. */
+  snapshot(): FaultSnapshot {
     return {
       responses: this.responses.map((f) => ({ ...f })),
       callbacks: this.callbacks,
       ...(this.profiles ? { profiles: this.profiles } : {}),
+      ...(this.acceptDuplicates ? { acceptDuplicates: true } : {}),
+      ...(this.strayCallbacks ? { strayCallbacks: this.strayCallbacks } : {}),
+      ...(this.maxProfileRequestDevices !== MAX_PROFILE_DEVICES
+        ? { maxProfileRequestDevices: this.maxProfileRequestDevices }
+        : {}),
+      ...(this.profileErrorForm !== 'threeDigit' ? { profileErrorForm: this.profileErrorForm } : {}),
     };
   }
 
@@ -172,6 +262,10 @@ export class FaultState {
     this.responses = [];
     this.callbacks = callbackFaultsSchema.parse({});
     this.profiles = undefined;
+    this.acceptDuplicates = false;
+    this.strayCallbacks = undefined;
+    this.maxProfileRequestDevices = MAX_PROFILE_DEVICES;
+    this.profileErrorForm = 'threeDigit';
   }
 
   /** Stops held answers (on close). */
@@ -193,7 +287,8 @@ export class FaultState {
         if (fault.status === undefined) return next();
         const override: AnswerOverride = {
           status: fault.status,
-          body: fault.body === undefined ? defaultFaultBody(operation, fault.status) : fault.body,
+          body:
+            fault.body === undefined ? defaultFaultBody(operation, fault.status, this.profileErrorForm) : fault.body,
           headers,
         };
         res.locals.answerOverride = override;

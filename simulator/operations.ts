@@ -6,6 +6,7 @@
  */
 import type { RequestHandler } from 'express';
 import { SWAP_STEPS, type CallbackService, type DeviceId, type SwapStep } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import { deviceIdProblem, hasLine, type Inventory, type SimDevice } from './devices.js';
 import { ErrorCode, respond, sendError } from './errors.js';
@@ -47,6 +48,12 @@ export interface SwapDeps {
   faults: FaultState;
   random: SeededRandom;
   operations: SwapRecord[];
+  acted: ActedLedger;
+  /** Stray callbacks for the swap's devices, delivered before it is answered (the `strayCallbacks` profile). */
+  strayCallbacks(
+    accountName: string,
+    trigger: { operation: 'eidDeviceSwap'; out: SimDevice; into: SimDevice },
+  ): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -123,8 +130,20 @@ function resolveDevice(inventory: Inventory, accountName: string, side: string, 
   return found as SimDevice;
 }
 
-/** Checks a swap request the way ThingSpace does: shape first, then the account, then the devices. */
-export function validateSwap(body: unknown, inventory: Inventory): { ok: true; value: ValidSwap } | Invalid {
+interface SwapRequestFields {
+  accountName: string;
+  outIds: DeviceId[];
+  inIds: DeviceId[];
+  mdnZipCode: string;
+  serviceName: string;
+  stateName: string;
+  servicePlan: string;
+  smsrOid: string;
+  carrierIpPoolName?: string;
+}
+
+/** The request's shape, before the account and devices are looked at. */
+function readSwapRequest(body: unknown): { ok: true; value: SwapRequestFields } | Invalid {
   if (!isRecord(body)) return invalid(ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
   const { accountName, carrierIpPoolName } = body;
   if (typeof accountName !== 'string' || accountName === '') {
@@ -148,6 +167,27 @@ export function validateSwap(body: unknown, inventory: Inventory): { ok: true; v
   if (carrierIpPoolName !== undefined && (typeof carrierIpPoolName !== 'string' || carrierIpPoolName === '')) {
     return invalid(ErrorCode.ParameterInvalid, 'carrierIpPoolName must be a non-empty string when given.');
   }
+  return {
+    ok: true,
+    value: {
+      accountName,
+      outIds,
+      inIds,
+      mdnZipCode: fields.mdnZipCode as string,
+      serviceName: fields.serviceName as string,
+      stateName: fields.stateName as string,
+      servicePlan: fields.servicePlan as string,
+      smsrOid: fields.smsrOid as string,
+      ...(typeof carrierIpPoolName === 'string' ? { carrierIpPoolName } : {}),
+    },
+  };
+}
+
+/** Checks a swap request the way ThingSpace does: shape first, then the account, then the devices. */
+export function validateSwap(body: unknown, inventory: Inventory): { ok: true; value: ValidSwap } | Invalid {
+  const read = readSwapRequest(body);
+  if (!read.ok) return read;
+  const { accountName, outIds, inIds, ...fields } = read.value;
   if (!inventory.accounts.has(accountName)) {
     return invalid(ErrorCode.AccountNotFound, `Account ${accountName} was not found.`);
   }
@@ -167,20 +207,36 @@ export function validateSwap(body: unknown, inventory: Inventory): { ok: true; v
       "deviceToSwapIn has a line of service: the device's iccid is required.",
     );
   }
-  return {
-    ok: true,
-    value: {
-      accountName,
-      out,
-      into,
-      mdnZipCode: fields.mdnZipCode as string,
-      serviceName: fields.serviceName as string,
-      stateName: fields.stateName as string,
-      servicePlan: fields.servicePlan as string,
-      smsrOid: fields.smsrOid as string,
-      ...(typeof carrierIpPoolName === 'string' ? { carrierIpPoolName } : {}),
-    },
-  };
+  return { ok: true, value: { accountName, out, into, ...fields } };
+}
+
+/** True when every identifier in `ids` is the side's identifier of that kind. */
+function sameSide(side: Record<string, unknown>, ids: DeviceId[]): boolean {
+  return ids.every(({ kind, id }) => {
+    const value = side[kind];
+    return typeof value === 'string' && value.toLowerCase() === id.toLowerCase();
+  });
+}
+
+/**
+ * Under `acceptDuplicates`: an accepted swap of the same two devices whose callbacks are not all generated.
+ * Its steps may already have moved the devices, so the repeat is judged by the devices as that swap saw them.
+ */
+function inFlightDuplicate(
+  deps: SwapDeps,
+  body: unknown,
+): { first: SwapRecord; fields: SwapRequestFields } | undefined {
+  const read = readSwapRequest(body);
+  if (!read.ok) return undefined;
+  const fields = read.value;
+  const first = deps.operations.find(
+    (o) =>
+      o.accountName === fields.accountName &&
+      SWAP_STEPS.some((step) => o.steps[step] === 'scheduled') &&
+      sameSide(o.swapOut, fields.outIds) &&
+      sameSide(o.swapIn, fields.inIds),
+  );
+  return first ? { first, fields } : undefined;
 }
 
 function newIccid(deps: SwapDeps): string {
@@ -200,13 +256,8 @@ function newMdn(deps: SwapDeps): string {
   }
 }
 
-function planSwap(deps: SwapDeps, swap: ValidSwap): SwapRecord {
-  const requestId = seededUuid(deps.random.ids);
-  const { out, into } = swap;
-  const record: SwapRecord = {
-    requestId,
-    accountName: swap.accountName,
-    submittedAt: new Date(deps.now()).toISOString(),
+function sidesOf(out: SimDevice, into: SimDevice): Pick<SwapRecord, 'swapOut' | 'swapIn'> {
+  return {
     swapOut: {
       deviceNumber: out.deviceNumber,
       eid: out.eid ?? '',
@@ -223,6 +274,21 @@ function planSwap(deps: SwapDeps, swap: ValidSwap): SwapRecord {
       ...(into.mdn ? { mdn: into.mdn } : {}),
       hadLine: hasLine(into.state),
     },
+  };
+}
+
+function planSwap(
+  deps: SwapDeps,
+  swap: Omit<ValidSwap, 'out' | 'into'>,
+  sides: Pick<SwapRecord, 'swapOut' | 'swapIn'>,
+): SwapRecord {
+  const requestId = seededUuid(deps.random.ids);
+  const record: SwapRecord = {
+    requestId,
+    accountName: swap.accountName,
+    submittedAt: new Date(deps.now()).toISOString(),
+    swapOut: { ...sides.swapOut },
+    swapIn: { ...sides.swapIn },
     newLine: { iccid: '', mdn: '' },
     serviceName: swap.serviceName,
     stateName: swap.stateName,
@@ -320,6 +386,15 @@ function failureContent(
   };
 }
 
+/** One step's callback content, a success or the given failure; changes nothing (stray callbacks reuse it). */
+export function swapStepContent(
+  record: SwapRecord,
+  step: SwapStep,
+  failure?: { faultcode: string; faultstring: string },
+): Record<string, unknown> {
+  return failure ? failureContent(record, step, failure) : successContent(record, step);
+}
+
 /** What each completed step does to the inventory; a step whose device was replaced meanwhile does nothing. */
 function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
   const at = new Date(deps.now()).toISOString();
@@ -328,6 +403,7 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
     case 'deactivation': {
       // "ChangeDeviceState Deactivation when the original ICCID is deactivated."
       if (!out) return;
+      deps.acted.record(out, record.requestId);
       if (out.iccid === record.swapOut.iccid) {
         out.state = 'deactive';
         out.connected = false;
@@ -341,6 +417,7 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
       // "ChangeDeviceIdentifer when the original MDN is transferred to the newly installed device."
       const into = deps.inventory.byNumber(record.swapIn.deviceNumber);
       if (!into) return;
+      deps.acted.record(into, record.requestId);
       if (hasLine(into.state)) {
         // "If the device has an active line of service, that line will be deactivated" first.
         into.retiredLines.push({
@@ -363,7 +440,9 @@ function applyStep(deps: SwapDeps, record: SwapRecord, step: SwapStep): void {
     case 'goToState': {
       // "GoToState when the new line of service is activated on the swapped-out device."
       if (!out) return;
-      if (out.iccid === record.swapOut.iccid) {
+      deps.acted.record(out, record.requestId);
+      // The line being replaced is kept as a retired one, also when a repeated swap replaces a new line.
+      if (!out.retiredLines.some((l) => l.iccid === out.iccid)) {
         out.retiredLines.push({
           iccid: out.iccid,
           ...(out.mdn ? { mdn: out.mdn } : {}),
@@ -436,10 +515,19 @@ function planSteps(deps: SwapDeps, faults: CallbackFaults): StepPlan[] {
 /** `POST /m2m/v1/devices/actions/eidDeviceSwap` → 200 `{requestId}`; the outcomes follow as callbacks. */
 export function eidDeviceSwapHandler(deps: SwapDeps): RequestHandler {
   return async (req, res) => {
-    const result = validateSwap(req.body, deps.inventory);
-    if (!result.ok) return sendError(res, result.code, result.message);
-    const record = planSwap(deps, result.value);
+    const duplicate = deps.faults.acceptDuplicates ? inFlightDuplicate(deps, req.body) : undefined;
+    let record: SwapRecord;
+    if (duplicate) {
+      record = planSwap(deps, duplicate.fields, duplicate.first);
+    } else {
+      const result = validateSwap(req.body, deps.inventory);
+      if (!result.ok) return sendError(res, result.code, result.message);
+      record = planSwap(deps, result.value, sidesOf(result.value.out, result.value.into));
+    }
     deps.operations.push(record);
+    const out = deps.inventory.byNumber(record.swapOut.deviceNumber);
+    const into = deps.inventory.byNumber(record.swapIn.deviceNumber);
+    if (out && into) await deps.strayCallbacks(record.accountName, { operation: 'eidDeviceSwap', out, into });
     const faults = deps.faults.callbacks;
     const timing = deps.deliveryTiming();
     const delayMs = deps.callbackDelayMs();

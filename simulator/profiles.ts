@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isPoBox, US_STATE_CODES } from '../contracts/bulk-validation.js';
 import type { BulkOperation, CallbackService, DeviceId } from '../contracts/types.js';
+import type { ActedLedger } from './acted.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
 import {
   DEVICE_STATES,
@@ -30,15 +31,14 @@ import {
   type ProfileRole,
   type SimDevice,
 } from './devices.js';
-import { ErrorCode, defaultFaultBody, respond, sendError } from './errors.js';
-import type { FaultState, ProfileFaults } from './faults.js';
+import { ErrorCode, defaultFaultBody, respond, sendFormError } from './errors.js';
+import { MAX_PROFILE_DEVICES, type FaultState, type ProfileFaults } from './faults.js';
 import type { SwapRecord } from './operations.js';
 import { luhnCheckDigit, randomDigits, randomInt, seededUuid, shuffle, type SeededRandom } from './random.js';
 
 export type ProfileOperation = BulkOperation;
 
-/** "Bulk operations have a limit of 10,000 requests" (change-profile-service-plan.txt). */
-export const MAX_PROFILE_DEVICES = 10_000;
+export { MAX_PROFILE_DEVICES };
 
 const SERVICE: CallbackService = 'DeviceProfileService';
 
@@ -158,14 +158,15 @@ function readDeviceIds(entry: unknown, path: string, operation: ProfileOperation
   return ids;
 }
 
-function readDevices(value: unknown, operation: ProfileOperation): DeviceId[][] | Invalid {
+function readDevices(value: unknown, operation: ProfileOperation, maxDevices: number): DeviceId[][] | Invalid {
   if (!Array.isArray(value) || value.length === 0) {
     return invalid(ErrorCode.DeviceNotDefined, 'devices is required: a list of {deviceIds: [{kind, id}]}.');
   }
-  if (value.length > MAX_PROFILE_DEVICES) {
+  // Checked before any device, so nothing of a refused request is acted on.
+  if (value.length > maxDevices) {
     return invalid(
       ErrorCode.MaxRequestsExceeded,
-      `A request may name at most 10,000 devices; this one names ${value.length}.`,
+      `The request has ${value.length} devices; at most ${maxDevices} devices are allowed in one request.`,
     );
   }
   const seen = new Map<string, number>();
@@ -357,13 +358,15 @@ export function validateProfileRequest(
   operation: ProfileOperation,
   body: unknown,
   inventory: Inventory,
+  /** The pages say 10,000; the `maxProfileRequestDevices` fault lowers it. */
+  maxDevices: number = MAX_PROFILE_DEVICES,
 ): { ok: true; value: ValidProfileRequest } | Invalid {
   if (!isRecord(body)) return invalid(ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
   const { accountName } = body;
   if (typeof accountName !== 'string' || accountName === '') {
     return invalid(ErrorCode.AccountNotDefined, 'accountName is required.');
   }
-  const named = readDevices(body.devices, operation);
+  const named = readDevices(body.devices, operation, maxDevices);
   if (!Array.isArray(named)) return named;
   const fields = operation === 'changeProfileServicePlan' ? servicePlanFields(body) : activationFields(body);
   if ('ok' in fields) return fields;
@@ -428,11 +431,19 @@ interface DevicePlan {
   /** MDN set aside for a device activated without one, so the seed, not timing, decides who gets which. */
   mdn?: string;
   calls: { warning: CallFlags; final: CallFlags };
+  /** Under `acceptDuplicates`: the device is in an earlier request still in flight, so it is acted on again. */
+  repeat?: boolean;
   outcome: DeviceOutcome;
   fault?: DeviceFailure;
 }
 
-interface ProfileRequest {
+/** What the callback builders read of a request. */
+interface ContentSource {
+  summary: Pick<ProfileRequestSummary, 'requestId' | 'operation'>;
+  fields: RequestFields;
+}
+
+interface ProfileRequest extends ContentSource {
   summary: ProfileRequestSummary;
   fields: RequestFields;
   plans: DevicePlan[];
@@ -447,6 +458,9 @@ export interface ProfileDeps {
   profiles: ProfileState;
   /** Swaps: their new lines' MDNs are taken although no device carries them yet. */
   operations: SwapRecord[];
+  acted: ActedLedger;
+  /** Stray callbacks for the request's devices, delivered before it is answered (the `strayCallbacks` profile). */
+  strayCallbacks(accountName: string, trigger: { operation: ProfileOperation; devices: SimDevice[] }): Promise<void>;
   now(): number;
   callbackDelayMs(): number;
   deliveryTiming(): DeliveryTiming;
@@ -492,6 +506,7 @@ function planRequest(deps: ProfileDeps, valid: ValidProfileRequest): ProfileRequ
   const requestId = seededUuid(deps.random.ids);
   let lookup: InventoryLookup | undefined;
   const flags = (): CallFlags => ({ duplicate: roll() < callbacks.duplicate, drop: roll() < callbacks.drop });
+  const inFlight = deps.faults.acceptDuplicates ? deps.profiles.inFlightDevices(valid.operation) : undefined;
   const plans = valid.devices.map((requested): DevicePlan => {
     const never = roll() < faults.neverRate;
     const fail = roll() < faults.failRate;
@@ -503,6 +518,7 @@ function planRequest(deps: ProfileDeps, valid: ValidProfileRequest): ProfileRequ
       outcome: 'pending',
     };
     if (requested.device) plan.deviceNumber = requested.device.deviceNumber;
+    if (requested.device && inFlight?.has(requested.device.deviceNumber)) plan.repeat = true;
     if (never || named(neverNames, requested)) {
       plan.outcome = 'never';
       return plan;
@@ -569,7 +585,7 @@ function stateText(operation: ProfileOperation, state: DeviceState): string {
 }
 
 function callbackContent(
-  request: ProfileRequest,
+  request: ContentSource,
   ids: DeviceId[],
   device: SimDevice | undefined,
   profile: Record<string, unknown>,
@@ -590,15 +606,15 @@ function callbackContent(
   };
 }
 
-function carrierOf(request: ProfileRequest, device: SimDevice): string {
+function carrierOf(request: ContentSource, device: SimDevice): string {
   return request.fields.carrierName ?? device.carrierName ?? DEFAULT_CARRIER;
 }
 
-function roleOf(request: ProfileRequest, device: SimDevice): ProfileRole {
+function roleOf(request: ContentSource, device: SimDevice): ProfileRole {
   return device.profileRole ?? DEFAULT_ROLE[request.summary.operation];
 }
 
-function successContent(request: ProfileRequest, device: SimDevice): Record<string, unknown> {
+function successContent(request: ContentSource, device: SimDevice): Record<string, unknown> {
   const ids = callbackIds(request.summary.operation, device);
   const profile =
     request.summary.operation === 'changeProfileServicePlan'
@@ -613,15 +629,15 @@ function successContent(request: ProfileRequest, device: SimDevice): Record<stri
   return callbackContent(request, ids, device, profile, 'SUCCESS');
 }
 
-function warningContent(request: ProfileRequest, device: SimDevice): Record<string, unknown> {
+function warningContent(request: ContentSource, device: SimDevice): Record<string, unknown> {
   const ids = callbackIds(request.summary.operation, device);
   const profile = { ...EUICC.warning, carrierName: carrierOf(request, device), profileRole: roleOf(request, device) };
   return callbackContent(request, ids, device, profile, 'WARNING');
 }
 
 function failureContent(
-  request: ProfileRequest,
-  plan: DevicePlan,
+  request: ContentSource,
+  plan: Pick<DevicePlan, 'ids'>,
   device: SimDevice | undefined,
   failure: DeviceFailure,
 ): Record<string, unknown> {
@@ -635,6 +651,30 @@ function failureContent(
     ...callbackContent(request, ids, device, profile, 'FAILED'),
     faultResponse: { faultcode, faultstring: failure.faultstring },
   };
+}
+
+/**
+ * One device's callback content for `operation` (SUCCESS, WARNING or FAILED); changes nothing. Stray
+ * callbacks reuse it. `device` absent: a device ThingSpace does not know, named by `ids`.
+ */
+export function deviceProfileContent(spec: {
+  operation: ProfileOperation;
+  requestId: string;
+  ids: DeviceId[];
+  device?: SimDevice;
+  status: 'success' | 'warning' | 'failed';
+  failure?: DeviceFailure;
+}): Record<string, unknown> {
+  const source: ContentSource = {
+    summary: { requestId: spec.requestId, operation: spec.operation },
+    fields: { placeOfUse: false },
+  };
+  const { device } = spec;
+  if (spec.status === 'failed' || !device) {
+    const failure = spec.failure ?? { faultcode: ErrorCode.DeviceNotFound, faultstring: 'The device was not found.' };
+    return failureContent(source, { ids: spec.ids }, device, failure);
+  }
+  return spec.status === 'warning' ? warningContent(source, device) : successContent(source, device);
 }
 
 /** Checked when ThingSpace carries the operation out, against the device as it is then. */
@@ -664,6 +704,7 @@ function stateFailure(operation: ProfileOperation, device: SimDevice): DeviceFai
 /** What a successful profile operation does to the device. */
 function applyEffect(deps: ProfileDeps, request: ProfileRequest, plan: DevicePlan, device: SimDevice): void {
   const { fields } = request;
+  deps.acted.record(device, request.summary.requestId);
   device.profileStatus = 'ENABLE';
   device.profileRole = roleOf(request, device);
   if (request.summary.operation === 'changeProfileServicePlan') {
@@ -708,7 +749,9 @@ function finish(deps: ProfileDeps, request: ProfileRequest, plan: DevicePlan): C
   const failure =
     plan.failure ??
     (device
-      ? stateFailure(operation, device)
+      ? plan.repeat
+        ? undefined
+        : stateFailure(operation, device)
       : { faultcode: ErrorCode.DeviceNotFound, faultstring: 'The device was not found.' });
   let content: Record<string, unknown>;
   if (failure || !device) {
@@ -750,7 +793,7 @@ function scheduleRequest(deps: ProfileDeps, request: ProfileRequest): void {
  * DeviceProfileService callback per device follows (two for a device reported unreachable first).
  */
 export function profileHandler(operation: ProfileOperation, deps: ProfileDeps): RequestHandler {
-  return (req, res) => {
+  return async (req, res) => {
     const body: unknown = req.body;
     if (
       operation === 'activateDeviceProfiles' &&
@@ -762,10 +805,12 @@ export function profileHandler(operation: ProfileOperation, deps: ProfileDeps): 
       // "429 Too many requests" on eSIM endpoints, without a promised Retry-After (thingspace-api-notes.md).
       return respond(res, 429, defaultFaultBody(operation, 429));
     }
-    const result = validateProfileRequest(operation, body, deps.inventory);
-    if (!result.ok) return sendError(res, result.code, result.message);
+    const result = validateProfileRequest(operation, body, deps.inventory, deps.faults.maxProfileRequestDevices);
+    if (!result.ok) return sendFormError(res, deps.faults.profileErrorForm, result.code, result.message);
     const request = planRequest(deps, result.value);
     deps.profiles.add(request);
+    const devices = result.value.devices.flatMap((d) => (d.device ? [d.device] : []));
+    await deps.strayCallbacks(result.value.accountName, { operation, devices });
     scheduleRequest(deps, request);
     respond(res, 200, { requestId: request.summary.requestId });
   };
@@ -954,6 +999,20 @@ export class ProfileState {
   add(request: ProfileRequest): void {
     this.requests.push(request);
     if (this.requests.length > REQUEST_LIMIT) this.requests.splice(0, this.requests.length - REQUEST_LIMIT);
+  }
+
+  /** Devices of `operation` requests whose callbacks are not all generated. */
+  inFlightDevices(operation: ProfileOperation): Set<number> {
+    const numbers = new Set<number>();
+    for (const request of this.requests) {
+      if (request.summary.operation !== operation) continue;
+      for (const plan of request.plans) {
+        if ((plan.outcome === 'pending' || plan.outcome === 'warning') && plan.deviceNumber !== undefined) {
+          numbers.add(plan.deviceNumber);
+        }
+      }
+    }
+    return numbers;
   }
 
   summaries(): ProfileRequestSummary[] {

@@ -3,6 +3,7 @@
  * `createSimulator`: no module-level state, so tests can run several side by side.
  */
 import { pino, type Logger } from 'pino';
+import { ActedLedger } from './acted.js';
 import { AuthState, type Credentials } from './auth.js';
 import { CallbackRegistry } from './callbacks.js';
 import type { ChangeIdentifierRecord } from './change-identifier.js';
@@ -12,6 +13,7 @@ import { FaultState } from './faults.js';
 import type { SwapRecord } from './operations.js';
 import { ProfileState } from './profiles.js';
 import { SeededRandom } from './random.js';
+import { sendStrayCallbacks, type StrayTrigger } from './stray.js';
 
 /** Every option has a default; tests shrink the delays and inject a clock. */
 export interface SimulatorOptions extends Partial<Credentials> {
@@ -122,6 +124,8 @@ export class SimulatorState {
   /** Accepted `PUT /devices/{serviceType}/actions/deviceId` requests. */
   readonly changeIdentifierRequests: ChangeIdentifierRecord[] = [];
   readonly requestLog: RequestLogEntry[] = [];
+  /** Which devices accepted operations acted on (`GET /__sim/acted`). */
+  readonly acted = new ActedLedger();
   /** Bulk eSIM profile requests, their rate limit and their paced callbacks. */
   readonly profiles: ProfileState;
   seed: number;
@@ -170,6 +174,11 @@ export class SimulatorState {
     };
   }
 
+  /** Stray callbacks for the devices of an accepted request, under the `strayCallbacks` profile. */
+  strayCallbacks(accountName: string, trigger: StrayTrigger): Promise<void> {
+    return sendStrayCallbacks(this, accountName, trigger);
+  }
+
   logRequest(entry: RequestLogEntry): void {
     this.requestLog.push(entry);
     if (this.requestLog.length > LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - LOG_LIMIT);
@@ -187,6 +196,7 @@ export class SimulatorState {
     this.operations.length = 0;
     this.changeIdentifierRequests.length = 0;
     this.requestLog.length = 0;
+    this.acted.clear();
     this.seed = seed;
     this.random.reseed(seed);
   }

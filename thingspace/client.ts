@@ -9,7 +9,7 @@ import got, { RequestError, type Got, type Method } from 'got';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { readDeviceIds } from '../contracts/index.js';
-import { networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
+import { isThreeDigitCode, networkError, parseThingSpaceError, ThingSpaceError } from './errors.js';
 import { mayHaveActed } from './outcome.js';
 import type {
   CallbackRegistration,
@@ -146,6 +146,8 @@ interface HttpAnswer {
 
 interface M2MCall {
   operation: string;
+  /** The eSIM profile endpoints, whose errors come as `{"errorCode":"<3-digit status>","errorMessage"}`. */
+  profileEndpoint?: boolean;
   method: Method;
   path: string;
   json?: unknown;
@@ -421,9 +423,12 @@ export function createThingSpaceClient(
     if (session === used) session = undefined;
   }
 
-  function renewalFor(error: ThingSpaceError): 'session' | 'bearer' | undefined {
+  function renewalFor(error: ThingSpaceError, call?: M2MCall): 'session' | 'bearer' | undefined {
     if (error.status === 400 && SESSION_ERROR_CODES.some((code) => error.code.endsWith(code))) return 'session';
     if (error.status === 401 && error.code === EXPIRED_BEARER_FAULT) return 'bearer';
+    // The eSIM profile pages answer every error as {"errorCode":"<3-digit status>"}, so an expired session
+    // there is a bare 401. A new session is enough: a login whose bearer has expired renews that itself.
+    if (call?.profileEndpoint && error.status === 401 && isThreeDigitCode(error.code)) return 'session';
     return undefined;
   }
 
@@ -460,8 +465,8 @@ export function createThingSpaceClient(
   }
 
   /**
-   * One M2M call. An expired session (HTTP 400 `…SessionToken.Expired`) or bearer (HTTP 401 fault
-   * 900901) means ThingSpace refused the request without acting on it, so it is sent again exactly once
+   * One M2M call. An expired session (HTTP 400 `…SessionToken.Expired`, or on a profile endpoint HTTP 401
+   * `{"errorCode":"401"}`) or bearer (HTTP 401 fault 900901) means ThingSpace refused the request without acting on it, so it is sent again exactly once
    * after renewing; a second refusal is thrown — thingspace-api-notes.md, Authentication.
    */
   async function m2m(call: M2MCall): Promise<HttpAnswer> {
@@ -473,7 +478,7 @@ export function createThingSpaceClient(
         return answer;
       }
       const error = errorOf(answer);
-      const renewal = renewalFor(error);
+      const renewal = renewalFor(error, call);
       if (renewal === undefined) {
         used.lastUsedAt = Math.max(used.lastUsedAt, sentAt);
         throw mayHaveActed(error) ? new ThingSpaceError({ ...describe(error), mayHaveActed: true }) : error;
@@ -512,6 +517,7 @@ export function createThingSpaceClient(
     delete thingspaceBody.options;
     const answer = await m2m({
       operation,
+      profileEndpoint: true,
       method: 'POST',
       path: `m2m/v1/devices/profile/actions/${action}`,
       json: thingspaceBody,

@@ -34,7 +34,8 @@ export class ThingSpaceError extends Error {
   /** HTTP status; 0 when no HTTP answer arrived. */
   readonly status: number;
   /**
-   * The error code without the leading service name (`REQUEST_FAILED.SessionToken.Expired`), a gateway
+   * The error code without the leading service name (`REQUEST_FAILED.SessionToken.Expired`), the 3-digit
+   * code of the eSIM profile endpoints (`400`, `401`: their pages answer every error so), a gateway
    * fault code (`900901`), an OAuth error (`invalid_client`), `HTTP_<status>` for bodies without a code,
    * or `NETWORK` / `TIMEOUT` when no answer arrived.
    */
@@ -86,6 +87,14 @@ function text(value: unknown): string | undefined {
 function clip(message: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
   return oneLine.length > MAX_MESSAGE_LENGTH ? `${oneLine.slice(0, MAX_MESSAGE_LENGTH)}…` : oneLine;
+}
+
+/**
+ * True for the eSIM profile endpoints' error codes, `{"errorCode": "The 3-digit HTML error code"}`
+ * (activate-euicc-profile.txt, change-profile-service-plan.txt). Such a code says no more than the status.
+ */
+export function isThreeDigitCode(code: string): boolean {
+  return /^\d{3}$/.test(code);
 }
 
 /** `UnifiedWebService.REQUEST_FAILED.SessionToken.Expired` → `REQUEST_FAILED.SessionToken.Expired`. */

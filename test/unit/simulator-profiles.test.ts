@@ -521,14 +521,88 @@ describe('request validation', () => {
     ],
   ];
 
-  test.each(cases)('%s is refused with HTTP 400', async (_name, path, body, code, message) => {
+  test.each(cases)(
+    "%s is refused with HTTP 400 in the pages' 3-digit form",
+    async (_name, path, body, _code, message) => {
+      const h = await start();
+      const res = await h.call('POST', path, body);
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 400,
+        body: { errorCode: '400', errorMessage: message },
+      });
+      expect((await json(`${h.control}/profile-requests`, 'GET')).body).toEqual([]);
+    },
+  );
+
+  test.each(cases)(
+    '%s carries its ThingSpace code under profileErrorForm unified',
+    async (_name, path, body, code, message) => {
+      const h = await start();
+      await faults(h, { profileErrorForm: 'unified' });
+      const res = await h.call('POST', path, body);
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 400,
+        body: { errorCode: `UnifiedWebService.${code}`, errorMessage: message },
+      });
+    },
+  );
+
+  test('a body that is not JSON is refused in the 3-digit form on profile endpoints only', async () => {
     const h = await start();
-    const res = await h.call('POST', path, body);
+    const res = await h.call('POST', SERVICE_PLAN, '{not json');
     expect({ status: res.status, body: res.body }).toEqual({
       status: 400,
-      body: { errorCode: `UnifiedWebService.${code}`, errorMessage: message },
+      body: { errorCode: '400', errorMessage: 'The request body is not valid JSON.' },
     });
-    expect((await json(`${h.control}/profile-requests`, 'GET')).body).toEqual([]);
+    const list = await h.call('POST', '/devices/actions/list', '{not json');
+    expect(list.body).toEqual({
+      errorCode: 'UnifiedWebService.INPUT_INVALID.RequestUndefined',
+      errorMessage: 'The request body is not valid JSON.',
+    });
+  });
+
+  test('an expired session on a profile endpoint answers 401 in the 3-digit form; elsewhere 400 SessionToken.Expired', async () => {
+    const h = await start();
+    await json(`${h.control}/sessions/expire`, 'POST');
+    const res = await h.call('POST', SERVICE_PLAN, PLAN_OK);
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 401,
+      body: { errorCode: '401', errorMessage: 'The Session has expired.' },
+    });
+    const activate = await h.call('POST', ACTIVATE, ACTIVATE_OK);
+    expect({ status: activate.status, body: activate.body }).toEqual({
+      status: 401,
+      body: { errorCode: '401', errorMessage: 'The Session has expired.' },
+    });
+    const list = await h.call('POST', '/devices/actions/list', { accountName: ACCOUNT });
+    expect({ status: list.status, body: list.body }).toEqual({
+      status: 400,
+      body: {
+        errorCode: 'UnifiedWebService.REQUEST_FAILED.SessionToken.Expired',
+        errorMessage: 'The Session has expired.',
+      },
+    });
+    await faults(h, { profileErrorForm: 'unified' });
+    const unified = await h.call('POST', SERVICE_PLAN, PLAN_OK);
+    expect({ status: unified.status, body: unified.body }).toEqual({ status: 400, body: list.body });
+  });
+
+  test('an injected 400 or 500 on a profile endpoint takes the 3-digit form', async () => {
+    const h = await start();
+    await faults(h, {
+      responses: [
+        { operation: 'changeProfileServicePlan', status: 400 },
+        { operation: 'activateDeviceProfiles', status: 500 },
+      ],
+    });
+    expect((await h.call('POST', SERVICE_PLAN, PLAN_OK)).body).toEqual({
+      errorCode: '400',
+      errorMessage: 'The request could not be processed.',
+    });
+    expect((await h.call('POST', ACTIVATE, ACTIVATE_OK)).body).toEqual({
+      errorCode: '500',
+      errorMessage: 'Unexpected error occurred.',
+    });
   });
 
   test('the address accepts the page table spelling addresLine1, a zip4, USA and a territory', async () => {
@@ -548,12 +622,12 @@ describe('request validation', () => {
       devices: [{ deviceIds: [{ kind: 'eid', id: d!.eid }] }, { deviceIds: [{ kind: 'imei', id: d!.imei }] }],
     });
     expect(res.body).toEqual({
-      errorCode: 'UnifiedWebService.INPUT_INVALID.Device.Duplicate',
+      errorCode: '400',
       errorMessage: 'devices[1] and devices[0] name the same device: name each device once.',
     });
   });
 
-  test('a request may name 10,000 devices (a body over 1 MB); 10,001 is MaxRequestsExceeded', async () => {
+  test('a request may name 10,000 devices (a body over 1 MB); 10,001 is refused and nothing is acted on', async () => {
     // Callbacks are held back, so this test only shows acceptance, and that queued callbacks count as pending.
     const h = await start({ callbackDelayMs: 60_000 });
     const devices = await generate(h, { count: 10_000, state: 'pre-active', prefix: '9' });
@@ -568,13 +642,114 @@ describe('request validation', () => {
     expect({ status: res.status, body: res.body }).toEqual({
       status: 400,
       body: {
-        errorCode: 'UnifiedWebService.INPUT_INVALID.MaxRequestsExceeded',
-        errorMessage: 'A request may name at most 10,000 devices; this one names 10001.',
+        errorCode: '400',
+        errorMessage: 'The request has 10001 devices; at most 10000 devices are allowed in one request.',
       },
     });
+    await faults(h, { profileErrorForm: 'unified' });
+    expect((await h.call('POST', SERVICE_PLAN, tooMany)).body).toEqual({
+      errorCode: 'UnifiedWebService.INPUT_INVALID.MaxRequestsExceeded',
+      errorMessage: 'The request has 10001 devices; at most 10000 devices are allowed in one request.',
+    });
+    expect(await pending(h)).toBe(10_000);
     // Other routes keep their 1 MB body limit.
     const list = await h.call('POST', '/devices/actions/list', { accountName: ACCOUNT, padding: 'x'.repeat(1100_000) });
     expect(list.status).toBe(413);
+  });
+});
+
+describe('maxProfileRequestDevices', () => {
+  test('a request over the lowered limit is refused with 400 and nothing is acted on; one at the limit passes', async () => {
+    const h = await start();
+    const devices = await generate(h, { count: 101, state: 'pre-active' });
+    await faults(h, { maxProfileRequestDevices: 100 });
+    expect((await json(`${h.control}/faults`, 'GET')).body.maxProfileRequestDevices).toBe(100);
+    for (const path of [SERVICE_PLAN, ACTIVATE]) {
+      const body = path === SERVICE_PLAN ? servicePlanBody(devices) : activateBody(devices);
+      const res = await h.call('POST', path, body);
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 400,
+        body: {
+          errorCode: '400',
+          errorMessage: 'The request has 101 devices; at most 100 devices are allowed in one request.',
+        },
+      });
+    }
+    expect((await json(`${h.control}/profile-requests`, 'GET')).body).toEqual([]);
+    expect((await json(`${h.control}/acted`, 'GET')).body).toEqual({ devices: {}, actedTwice: [] });
+    expect(await pending(h)).toBe(0);
+    const requestId = await submit(h, SERVICE_PLAN, servicePlanBody(devices.slice(0, 100)));
+    expect((await detail(h, requestId)).devices).toBe(100);
+    await quiet(h);
+  });
+
+  test('the limit is validated and returns to 10,000 when faults are cleared', async () => {
+    const h = await start();
+    expect((await json(`${h.control}/faults`, 'POST', { maxProfileRequestDevices: 10_001 })).status).toBe(400);
+    expect((await json(`${h.control}/faults`, 'POST', { maxProfileRequestDevices: 0 })).status).toBe(400);
+    await faults(h, { maxProfileRequestDevices: 1 });
+    expect((await json(`${h.control}/faults`, 'DELETE')).body.maxProfileRequestDevices).toBeUndefined();
+    const [a, b] = await generate(h, { count: 2, state: 'pre-active' });
+    await submit(h, SERVICE_PLAN, servicePlanBody([a!, b!]));
+    await quiet(h);
+  });
+});
+
+describe('acceptDuplicates', () => {
+  test('by default a repeated activation in flight is accepted but fails per device: already active', async () => {
+    const h = await start({ callbackDelayMs: 300 });
+    const devices = await generate(h, { count: 2, state: 'pre-active' });
+    const first = await submit(h, ACTIVATE, activateBody(devices));
+    const second = await submit(h, ACTIVATE, activateBody(devices));
+    await quiet(h);
+    expect((await detail(h, first)).outcomes.succeeded).toBe(2);
+    expect((await detail(h, second)).outcomes.failed).toBe(2);
+    expect((await json(`${h.control}/acted`, 'GET')).body.actedTwice).toEqual([]);
+  });
+
+  test('under acceptDuplicates each device of a repeated request in flight is acted on again', async () => {
+    const h = await start({ callbackDelayMs: 300 });
+    const devices = await generate(h, { count: 2, state: 'pre-active' });
+    await faults(h, { acceptDuplicates: true });
+    const first = await submit(h, ACTIVATE, activateBody(devices));
+    const second = await submit(h, ACTIVATE, activateBody(devices));
+    expect(second).not.toBe(first);
+    await quiet(h);
+    expect((await detail(h, second)).outcomes.succeeded).toBe(2);
+    const statuses = h.listener.received.map((r) => [r.body.requestId, r.body.status]);
+    expect(statuses).toEqual([
+      [first, 'SUCCESS'],
+      [first, 'SUCCESS'],
+      [second, 'SUCCESS'],
+      [second, 'SUCCESS'],
+    ]);
+    const acted = (await json(`${h.control}/acted`, 'GET')).body;
+    expect(acted.actedTwice).toEqual(devices.map((d) => `eid:${d.eid}`));
+    expect(acted.devices[`eid:${devices[0]!.eid}`]).toEqual({ count: 2, requestIds: [first, second] });
+  });
+});
+
+describe('strayCallbacks', () => {
+  test('a profile request is preceded by stray callbacks for its first maxDevices devices, which change nothing', async () => {
+    const h = await start();
+    const devices = await generate(h, { count: 3, state: 'active' });
+    await faults(h, { strayCallbacks: { callbacks: [{ status: 'warning' }, { status: 'failed' }], maxDevices: 2 } });
+    const requestId = await submit(h, SERVICE_PLAN, servicePlanBody(devices));
+    await quiet(h);
+    const bodies = h.listener.received.map((r) => r.body);
+    expect(bodies.map((b) => [b.status, b.requestId === requestId])).toEqual([
+      ['WARNING', false],
+      ['FAILED', false],
+      ['WARNING', false],
+      ['FAILED', false],
+      ['SUCCESS', true],
+      ['SUCCESS', true],
+      ['SUCCESS', true],
+    ]);
+    expect(bodies[1].faultResponse.faultcode).toBe('DeviceProfileService.REQUEST_FAILED.UnexpectedError');
+    expect((await detail(h, requestId)).outcomes.succeeded).toBe(3);
+    const log = (await json(`${h.control}/callbacks`, 'GET')).body as Json[];
+    expect(log.filter((e) => e.stray)).toHaveLength(4);
   });
 });
 

@@ -110,7 +110,10 @@ class FakeThingSpace {
       record(req);
       if (this.refuseEveryCall) return send(res, this.refuseEveryCall);
       if (!this.bearerValid(req)) return send(res, bearerExpired);
-      if (!this.validSessions.has(String(req.headers['vz-m2m-token']))) return send(res, sessionExpired);
+      if (!this.validSessions.has(String(req.headers['vz-m2m-token']))) {
+        // The eSIM profile pages answer every error in the 3-digit form, an expired session as a 401.
+        return send(res, req.path.startsWith('/devices/profile/') ? profileSessionExpired : sessionExpired);
+      }
       const handler = this.operations.get(`${req.method} ${req.path}`);
       send(
         res,
@@ -153,6 +156,10 @@ const sessionExpired: Answer = {
     errorCode: 'UnifiedWebService.REQUEST_FAILED.SessionToken.Expired',
     errorMessage: 'The Session has expired.',
   },
+};
+const profileSessionExpired: Answer = {
+  status: 401,
+  body: { errorCode: '401', errorMessage: 'The Session has expired.' },
 };
 const bearerExpired: Answer = {
   status: 401,
@@ -418,6 +425,105 @@ describe('ThingSpace client: tokens and sessions', () => {
     await client().logout();
 
     expect(fake.received).toEqual([]);
+  });
+});
+
+describe('ThingSpace client: eSIM profile endpoints answer errors in the 3-digit form', () => {
+  const PLAN = 'POST /devices/profile/actions/serviceplan';
+  const PLAN_PATH = '/api/m2m/v1/devices/profile/actions/serviceplan';
+  const planBody = {
+    accountName: '1223334444-01234',
+    devices: [
+      {
+        deviceIds: [
+          { kind: 'eid', id: '66645678912345678912345678400812' },
+          { kind: 'iccid', id: '42590078891480000008' },
+        ],
+      },
+    ],
+    servicePlan: 'M2M4G5GB',
+  };
+
+  beforeEach(() => {
+    fake.operations.set(PLAN, () => ({ status: 200, body: { requestId: 'plan-request-1' } }));
+  });
+
+  test('when the session expires, the profile endpoint answers 401 {"errorCode":"401"} and the call is sent again after exactly one login', async () => {
+    const thingspace = client();
+    await thingspace.changeProfileServicePlan(planBody);
+    fake.expireSessions();
+
+    await expect(thingspace.changeProfileServicePlan(planBody)).resolves.toEqual({ requestId: 'plan-request-1' });
+
+    expect({ loginCalls: fake.loginCalls, tokenCalls: fake.tokenCalls, plans: fake.callsTo(PLAN_PATH).length }).toEqual(
+      {
+        loginCalls: 2,
+        tokenCalls: 1,
+        plans: 3,
+      },
+    );
+    expect(fake.callsTo(PLAN_PATH)[2]?.headers['vz-m2m-token']).toBe('session-token-2-9e107d9d');
+  });
+
+  test('when session and bearer have both expired, the one re-login renews the token too', async () => {
+    const thingspace = client();
+    await thingspace.changeProfileServicePlan(planBody);
+    fake.expireSessions();
+    fake.expireTokens();
+
+    await expect(thingspace.changeProfileServicePlan(planBody)).resolves.toEqual({ requestId: 'plan-request-1' });
+
+    expect({ loginCalls: fake.loginCalls, tokenCalls: fake.tokenCalls }).toEqual({ loginCalls: 2, tokenCalls: 2 });
+  });
+
+  test('a 401 in the 3-digit form again after the new login is thrown: no loop, no third login', async () => {
+    const thingspace = client();
+    fake.refuseEveryCall = profileSessionExpired;
+
+    const err = await rejection(thingspace.changeProfileServicePlan(planBody));
+
+    expect(fields(err)).toEqual({
+      status: 401,
+      code: '401',
+      message: 'The Session has expired.',
+      retryable: false,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+    });
+    expect({ loginCalls: fake.loginCalls, plans: fake.callsTo(PLAN_PATH).length }).toEqual({ loginCalls: 2, plans: 2 });
+  });
+
+  test('a 3-digit 400 keeps its status and message and is not sent again', async () => {
+    const thingspace = client();
+    fake.operations.set(PLAN, () => ({
+      status: 400,
+      body: {
+        errorCode: '400',
+        errorMessage: 'The request has 101 devices; at most 100 devices are allowed in one request.',
+      },
+    }));
+
+    const err = await rejection(thingspace.changeProfileServicePlan(planBody));
+
+    expect(fields(err)).toEqual({
+      status: 400,
+      code: '400',
+      message: 'The request has 101 devices; at most 100 devices are allowed in one request.',
+      retryable: false,
+      authFailure: undefined,
+      retryAfterMs: undefined,
+    });
+    expect({ loginCalls: fake.loginCalls, plans: fake.callsTo(PLAN_PATH).length }).toEqual({ loginCalls: 1, plans: 1 });
+  });
+
+  test('outside the profile endpoints a 3-digit 401 is not taken for an expired session', async () => {
+    const thingspace = client();
+    fake.operations.set(SWAP, () => ({ status: 401, body: { errorCode: '401', errorMessage: 'Unauthorized' } }));
+
+    const err = await rejection(thingspace.eidDeviceSwap(swapBody));
+
+    expect({ status: err.status, code: err.code }).toEqual({ status: 401, code: '401' });
+    expect({ loginCalls: fake.loginCalls, swaps: fake.callsTo(SWAP_PATH).length }).toEqual({ loginCalls: 1, swaps: 1 });
   });
 });
 

@@ -1,3 +1,4 @@
+import { isThreeDigitCode } from '../../thingspace/errors.js';
 import { mayHaveActed } from '../../thingspace/outcome.js';
 import { networkError, parseRetryAfter, parseThingSpaceError, ThingSpaceError } from '../../thingspace/index.js';
 
@@ -48,6 +49,31 @@ describe('parseThingSpaceError', () => {
       'REQUEST_FAILED.DeviceNotFound',
     );
     expect(parse(400, '{"errorCode":"412","errorMessage":"eSIM error"}').code).toBe('412');
+  });
+
+  test('an eSIM profile error in the 3-digit form keeps its status, its code and its message', () => {
+    expect(
+      parse(
+        400,
+        '{"errorCode":"400","errorMessage":"The request has 101 devices; at most 100 devices are allowed in one request."}',
+      ),
+    ).toEqual({
+      status: 400,
+      code: '400',
+      message: 'The request has 101 devices; at most 100 devices are allowed in one request.',
+      retryable: false,
+      retryAfterMs: undefined,
+    });
+    expect(parse(401, '{"errorCode":"401","errorMessage":"The Session has expired."}')).toEqual({
+      status: 401,
+      code: '401',
+      message: 'The Session has expired.',
+      retryable: false,
+      retryAfterMs: undefined,
+    });
+    expect(isThreeDigitCode('401')).toBe(true);
+    expect(isThreeDigitCode('900901')).toBe(false);
+    expect(isThreeDigitCode('REQUEST_FAILED.DeviceNotFound')).toBe(false);
   });
 
   test('a gateway fault with a numeric code reads as the code in a string', () => {
