@@ -45,6 +45,18 @@ export type ProfileSubmission =
   | { operation: 'changeProfileServicePlan'; body: Omit<ChangeProfileServicePlanRequest, 'options'> }
   | { operation: 'activateDeviceProfiles'; body: Omit<ActivateDeviceProfilesRequest, 'options'> };
 
+/**
+ * The activation is sent with `addressLine1`, as the page's example and Verizon's SDK spell it; the page's
+ * table spells it `addresLine1`, which a request may use (contracts/bulk-validation.ts accepts either).
+ */
+export function withAddressLine1<T extends { primaryPlaceOfUse?: unknown }>(body: T): T {
+  const place = body.primaryPlaceOfUse as { address?: Record<string, unknown> } | undefined;
+  const address = place?.address;
+  if (!address || !('addresLine1' in address)) return body;
+  const { addresLine1, ...rest } = address;
+  return { ...body, primaryPlaceOfUse: { ...place, address: { addressLine1: addresLine1, ...rest } } };
+}
+
 export interface ActivityDeps {
   thingspace: ThingSpacePort;
   store: Store;
@@ -205,7 +217,7 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
       return submitWithIntent(store, what, () =>
         submission.operation === 'changeProfileServicePlan'
           ? thingspace.changeProfileServicePlan(submission.body, cancellationSignal())
-          : thingspace.activateDeviceProfiles(submission.body, cancellationSignal()),
+          : thingspace.activateDeviceProfiles(withAddressLine1(submission.body), cancellationSignal()),
       );
     },
 

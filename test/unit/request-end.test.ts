@@ -41,3 +41,15 @@ describe('requestEnd', () => {
     });
   });
 });
+
+describe('withAddressLine1', () => {
+  test("sends the page table's addresLine1 as addressLine1", async () => {
+    const { withAddressLine1 } = await import('../../activities/index.js');
+    const body = {
+      accountName: 'a',
+      primaryPlaceOfUse: { address: { addresLine1: '1 Main St', city: 'X' } },
+    };
+    expect(withAddressLine1(body).primaryPlaceOfUse.address).toEqual({ addressLine1: '1 Main St', city: 'X' });
+    expect(withAddressLine1({ primaryPlaceOfUse: undefined })).toEqual({ primaryPlaceOfUse: undefined });
+  });
+});
