@@ -74,6 +74,8 @@ export async function changeDeviceIdentifier(
   const needsEvidence = patched(EVIDENCE_PATCH);
   const own = new OwnRequestIds();
   const unverified: UnverifiedFailure[] = [];
+  /** The events behind `unverified`: judged again when their request id becomes the saga's own. */
+  const held: CallbackEvent[] = [];
   let ignoredCallbacks = 0;
   let evidence: OutcomeEvidence | undefined;
   let phase: SwapSagaPhase = 'validating';
@@ -107,6 +109,7 @@ export async function changeDeviceIdentifier(
       const at = new Date().toISOString();
       const id = event.requestId ? { requestId: event.requestId } : {};
       unverified.push({ step: 'identifierChange', fault, inboxId: event.inboxId, at, ...id });
+      held.push(event);
       log.warn('Failure callback of an unknown request id kept as unverified', { inboxId: event.inboxId });
     } else {
       ignoredCallbacks += 1;
@@ -115,22 +118,21 @@ export async function changeDeviceIdentifier(
     return false;
   };
 
-  setHandler(thingspaceCallbackSignal, (events) => {
-    for (const event of ledger.accept(events)) {
-      const open = step.state === 'waiting' || (phase === 'awaitingDecision' && step.state === 'timedOut');
-      if (!open || !isOutcome(event) || !counts(event)) continue;
-      const base = { at: new Date().toISOString(), ...(event.requestId ? { requestId: event.requestId } : {}) };
-      if (event.status === 'failed') {
-        step = { ...base, state: 'failed', fault: event.fault ?? { code: 'unknown', message: 'Failed' } };
-      } else {
-        step = { ...base, state: 'confirmed', confirmedBy: 'callback' };
-        outcome = {
-          newDeviceIds: event.resultDeviceIds ?? [],
-          ...(event.servicePlan ? { servicePlan: event.servicePlan } : {}),
-        };
-      }
+  const apply = (event: CallbackEvent) => {
+    const open = step.state === 'waiting' || (phase === 'awaitingDecision' && step.state === 'timedOut');
+    if (!open || !isOutcome(event) || !counts(event)) return;
+    const base = { at: new Date().toISOString(), ...(event.requestId ? { requestId: event.requestId } : {}) };
+    if (event.status === 'failed') {
+      step = { ...base, state: 'failed', fault: event.fault ?? { code: 'unknown', message: 'Failed' } };
+    } else {
+      step = { ...base, state: 'confirmed', confirmedBy: 'callback' };
+      outcome = {
+        newDeviceIds: event.resultDeviceIds ?? [],
+        ...(event.servicePlan ? { servicePlan: event.servicePlan } : {}),
+      };
     }
-  });
+  };
+  setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
   setHandler(changeIdentifierStatusQuery, () => ({
     phase,
     ...(requestId ? { requestId } : {}),
@@ -191,6 +193,15 @@ export async function changeDeviceIdentifier(
     if (requestId) previousRequestIds.push(requestId);
     requestId = submitted.requestId;
     own.add(requestId);
+    // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
+    for (const event of held.filter((e) => own.has(e.requestId))) {
+      held.splice(held.indexOf(event), 1);
+      unverified.splice(
+        unverified.findIndex((u) => u.inboxId === event.inboxId),
+        1,
+      );
+      apply(event);
+    }
     submitOutcomeUnknown = requestId === undefined;
     if (requestId) {
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);

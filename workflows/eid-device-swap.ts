@@ -102,6 +102,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   const needsEvidence = patched(EVIDENCE_PATCH);
   const own = new OwnRequestIds();
   const unverified: UnverifiedFailure[] = [];
+  /** The events behind `unverified`: judged again when their request id becomes the saga's own. */
+  const held: CallbackEvent[] = [];
   let ignoredCallbacks = 0;
   let evidence: OutcomeEvidence | undefined;
   let profileStatus: string | undefined;
@@ -142,6 +144,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
         at,
         ...(event.requestId ? { requestId: event.requestId } : {}),
       });
+      held.push(event);
       log.warn('Failure callback of an unknown request id kept as unverified', { step, inboxId: event.inboxId });
     } else {
       ignoredCallbacks += 1;
@@ -278,6 +281,15 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
       if (requestId) previousRequestIds.push(requestId);
       requestId = submitted.requestId;
       own.add(requestId);
+      // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
+      for (const event of held.filter((e) => own.has(e.requestId))) {
+        held.splice(held.indexOf(event), 1);
+        unverified.splice(
+          unverified.findIndex((u) => u.inboxId === event.inboxId),
+          1,
+        );
+        apply(event);
+      }
       submitOutcomeUnknown = false;
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
       await store.addCorrelationKeys([`requestid:${requestId}`]);

@@ -122,6 +122,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   const evidence = input.evidence === true;
   const own = new OwnRequestIds();
   const unverified = new Map<number, { code: string; message: string }>();
+  /** The events behind `unverified`: judged again when their request id becomes the shard's own. */
+  const held: CallbackEvent[] = [];
   const addressFaults = new Map<number, { code: string; message: string }>();
   const requestIds: string[] = [];
   let requestSize: number | undefined;
@@ -173,6 +175,8 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
         changed = true;
         return;
       }
+      // A request-level failure may come before the answer that makes its request id the shard's own.
+      if (evidence && event.status === 'failed') held.push(event);
       log.warn('Profile callback for no device of this shard ignored', { inboxId: event.inboxId });
       return;
     }
@@ -181,6 +185,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       const verdict = own.judge(event, contentOk(event));
       if (verdict === 'unverified') {
         unverified.set(index, event.fault ?? { code: 'unknown', message: event.profile?.euiccStatusDesc ?? 'Failed' });
+        held.push(event);
         changed = true;
         return;
       }
@@ -191,6 +196,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       }
     }
     if (evidence && event.requestId) callbackRequestIds.add(event.requestId);
+    unverified.delete(index);
     if (event.status === 'warning') {
       states[index] = 'warning';
     } else if (event.status === 'failed') {
@@ -289,7 +295,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   };
 
   /** Every device failed for the same reason (the request was refused, a device is busy …). */
-  const failAll = (err: unknown): ProfileShardResult => {
+  const failAll = (err: unknown): void => {
     const failure = sagaFailure(err);
     if (!(failure instanceof ApplicationFailure)) throw failure;
     const fault = { code: failure.type ?? FailureType.InternalError, message: failure.message };
@@ -299,7 +305,6 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       faults.set(i, fault);
     });
     log.warn('Shard failed as a whole', { shard, failureType: failure.type });
-    return finish();
   };
 
   /** Fails the devices in [from, to) for the same reason (their request was refused). */
@@ -359,6 +364,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       }
       requestIds.push(answer.requestId);
       own.add(answer.requestId);
+      // Failures that arrived before this answer carried its request id: they count now.
+      for (const event of held.filter((e) => own.has(e.requestId))) {
+        held.splice(held.indexOf(event), 1);
+        apply(event);
+      }
       requestId ??= answer.requestId;
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: answer.requestId }]);
       await store.addCorrelationKeys([`requestid:${answer.requestId}`]);
@@ -369,7 +379,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     { key: searchAttributes.Operation, value: PROFILE_SHARD_WORKFLOW },
     { key: searchAttributes.ThingSpaceAccount, value: accountName },
   ]);
-  try {
+  /**
+   * The shard's work; its result is read after the devices are released, so a callback delivered while
+   * they were being released is in it.
+   */
+  const run = async (): Promise<void> => {
     const keys = devices.flatMap((d) => d.deviceIds);
     try {
       await CancellationScope.nonCancellable(() =>
@@ -380,7 +394,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     }
     if (evidence) {
       await CancellationScope.nonCancellable(submitInRequests);
-      if (states.every(isFinal)) return finish();
+      if (states.every(isFinal)) return;
     }
     if (!evidence) {
       let answer: { requestId?: string };
@@ -440,8 +454,11 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
         if (!isFinal(states[i]) && first && seen.has(deviceKey(first))) states[i] = 'reconciled';
       });
     }
-    return finish();
+  };
+  try {
+    await run();
   } finally {
     await CancellationScope.nonCancellable(() => store.releaseDevices());
   }
+  return finish();
 }

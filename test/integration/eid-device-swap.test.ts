@@ -47,6 +47,9 @@ function expectCompleted(result: EidDeviceSwapResult, swappedIn: { kind: string;
     steps: { deactivation: confirmed, identifierChange: confirmed, goToState: confirmed },
     submittedAt: expect.any(String),
     completedAt: expect.any(String),
+    // The page: the eUICC profile status stays with the ICCID (its example reports it empty).
+    profileStatus: '',
+    followUps: [expect.stringContaining('may need a profile download')],
   });
   // The page's examples: the two CarrierService callbacks carry other request ids than the swap's.
   expect(result.callbackRequestIds).toHaveLength(3);
