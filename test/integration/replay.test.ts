@@ -29,6 +29,12 @@ describe('recorded saga histories', () => {
         'eid-device-swap-hold-retry-abandon.json',
         'eid-device-swap-outcome-unknown.json',
         'eid-device-swap-step-failed.json',
+        // Sagas that need evidence (patch callbacks-need-evidence).
+        'eid-device-swap-evidence-stray-completed.json',
+        'eid-device-swap-evidence-unknown-hold-retry.json',
+        'change-device-identifier-evidence-completed.json',
+        'change-profile-service-plan-evidence-split.json',
+        'profile-shard-evidence-split.json',
       ]),
     );
   });
