@@ -82,8 +82,11 @@ export const FailureType = {
   /** ThingSpace refused the request (4xx); `details[0]` holds `{ status, errorCode }`. Non-retryable. */
   ThingSpaceRejected: 'ThingSpaceRejected',
   /**
-   * A request that is not safe to repeat reached ThingSpace, but its answer was lost (timeout, reset,
-   * 500/502/504). Not resent: the saga waits for the operation's callbacks instead.
+   * ThingSpace may have acted on a request that it would act on again if it came twice (how the request
+   * ended is decided by `requestEnd` in thingspace/outcome.ts: a timeout, a reset, 500/502/504, an
+   * unreadable 2xx, an earlier attempt whose worker died mid-request). Never resent by the system: the
+   * callbacks settle it, then the device list, then a person. `details[0]` holds the evidence
+   * `{ attempt, observed, status?, errorCode? }`.
    */
   ThingSpaceOutcomeUnknown: 'ThingSpaceOutcomeUnknown',
   /** ThingSpace is unavailable (5xx, 429, network); retried by Temporal. */
