@@ -156,11 +156,13 @@ export async function startChangeDeviceIdentifier(
   const { taskQueue = TASK_QUEUE, operationId, ...sagaOptions } = options;
   const body = validated(withOptions(request, sagaOptions), validateChangeDeviceIdentifier);
   const workflowId = workflowIds.changeDeviceIdentifier(accountName, body, operationId ?? requestDigest(body));
+  // The page's body names no account: the saga gets it among its options (never sent to ThingSpace, and
+  // not part of the id's digest, so a start of the same change finds the same saga).
   return startSaga(
     client,
     'changeDeviceIdentifier',
     workflowId,
-    body,
+    { ...body, options: { ...body.options, accountName } },
     taskQueue,
     (h) => () => h.query(changeIdentifierStatusQuery),
   );

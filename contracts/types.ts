@@ -58,6 +58,11 @@ export interface SagaOptions {
   stepTimeout?: string | number;
   /** What a failed or timed-out step leads to; default `hold` (wait for an operator decision). */
   failurePolicy?: FailurePolicy;
+  /**
+   * changeDeviceIdentifier only: the account of the device (the page's body names none), set by the
+   * client. Scopes callback correlation to the account and fills the ThingSpaceAccount attribute.
+   */
+  accountName?: string;
 }
 
 /** The body of `POST /m2m/v1/devices/actions/eidDeviceSwap` (eid-device-swap.txt), plus `options`. */

@@ -169,11 +169,13 @@ export async function changeDeviceIdentifier(
     });
   }
 
+  const account = typeof request.options?.accountName === 'string' ? request.options.accountName : undefined;
   // The device by the identifiers the request names, and the hardware it moves to: both in one operation.
   const devices = [...request.deviceIds, ...(request.deviceIdsTo ?? [])];
   upsertSearchAttributes([
     { key: searchAttributes.Operation, value: 'changeDeviceIdentifier' },
     { key: searchAttributes.DeviceIds, value: devices.map(deviceKey) },
+    ...(needsEvidence && account ? [{ key: searchAttributes.ThingSpaceAccount, value: account }] : []),
   ]);
   const stepTimeout = stepTimeoutOf(request.options);
   const policy = request.options?.failurePolicy ?? 'hold';
@@ -319,7 +321,9 @@ export async function changeDeviceIdentifier(
 
   try {
     setPhase('claiming');
-    await CancellationScope.nonCancellable(() => store.claimDevices(devices));
+    await CancellationScope.nonCancellable(() =>
+      needsEvidence && account ? store.claimDevices(devices, account) : store.claimDevices(devices),
+    );
     await submit();
 
     let failure = await waitForOutcome();
