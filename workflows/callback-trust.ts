@@ -6,6 +6,7 @@
  * names what this step must name. A failure matched only by device never fails a step on its word: it is
  * kept as unverified, a later success for the step wins, and at the step timeout the device list decides.
  */
+import { log } from '@temporalio/workflow';
 import type { CallbackEvent, DeviceId, UnverifiedFailure } from '../contracts/index.js';
 
 export type { UnverifiedFailure };
@@ -42,5 +43,56 @@ export class OwnRequestIds {
     if (!contentOk) return 'ignored';
     this.add(event.requestId);
     return 'counts';
+  }
+}
+
+/**
+ * What a single-device saga knows of its callbacks' evidence: its own request ids, the failures kept as
+ * unverified (shown in the status), the events behind them (judged again once their request id becomes
+ * the saga's own: a failure may arrive before the submit's answer), and how many callbacks were ignored.
+ */
+export class CallbackEvidence {
+  readonly unverified: UnverifiedFailure[] = [];
+  ignored = 0;
+  private readonly own = new OwnRequestIds();
+  private readonly held: CallbackEvent[] = [];
+
+  /** Whether a callback for `step` counts; a failure of an unknown request id is kept, others ignored. */
+  counts(step: string, event: CallbackEvent, contentOk: boolean): boolean {
+    const verdict = this.own.judge(event, contentOk);
+    if (verdict === 'counts') return true;
+    if (verdict === 'unverified') {
+      const fault = event.fault ?? { code: 'unknown', message: 'Failed' };
+      const id = event.requestId ? { requestId: event.requestId } : {};
+      this.unverified.push({ step, fault, inboxId: event.inboxId, at: new Date().toISOString(), ...id });
+      this.held.push(event);
+      log.warn('Failure callback of an unknown request id kept as unverified', { step, inboxId: event.inboxId });
+    } else {
+      this.ignored += 1;
+      log.warn('Callback that does not name this operation ignored', { step, inboxId: event.inboxId });
+    }
+    return false;
+  }
+
+  /** A request id the saga's submit got: the held failures that carry it, to apply now. */
+  learn(requestId: string | undefined): CallbackEvent[] {
+    this.own.add(requestId);
+    const now = this.held.filter((e) => this.own.has(e.requestId));
+    for (const event of now) {
+      this.held.splice(this.held.indexOf(event), 1);
+      this.unverified.splice(
+        this.unverified.findIndex((u) => u.inboxId === event.inboxId),
+        1,
+      );
+    }
+    return now;
+  }
+
+  /** The status fields it adds. */
+  status(): { unverifiedFailures?: UnverifiedFailure[]; ignoredCallbacks?: number } {
+    return {
+      ...(this.unverified.length > 0 ? { unverifiedFailures: this.unverified } : {}),
+      ...(this.ignored > 0 ? { ignoredCallbacks: this.ignored } : {}),
+    };
   }
 }

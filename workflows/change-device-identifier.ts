@@ -30,7 +30,7 @@ import {
   type StepState,
   type SwapSagaPhase,
 } from '../contracts/index.js';
-import { mentionsAny, OwnRequestIds, type UnverifiedFailure } from './callback-trust.js';
+import { CallbackEvidence, mentionsAny } from './callback-trust.js';
 import {
   CallbackLedger,
   EVIDENCE_PATCH,
@@ -72,11 +72,8 @@ export async function changeDeviceIdentifier(
 ): Promise<ChangeDeviceIdentifierResult> {
   /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
   const needsEvidence = patched(EVIDENCE_PATCH);
-  const own = new OwnRequestIds();
-  const unverified: UnverifiedFailure[] = [];
-  /** The events behind `unverified`: judged again when their request id becomes the saga's own. */
-  const held: CallbackEvent[] = [];
-  let ignoredCallbacks = 0;
+  const trust = new CallbackEvidence();
+  const unverified = trust.unverified;
   let evidence: OutcomeEvidence | undefined;
   let phase: SwapSagaPhase = 'validating';
   let requestId: string | undefined;
@@ -102,20 +99,7 @@ export async function changeDeviceIdentifier(
         );
   const counts = (event: CallbackEvent): boolean => {
     if (!needsEvidence) return true;
-    const verdict = own.judge(event, contentOk(event));
-    if (verdict === 'counts') return true;
-    if (verdict === 'unverified') {
-      const fault = event.fault ?? { code: 'unknown', message: 'Failed' };
-      const at = new Date().toISOString();
-      const id = event.requestId ? { requestId: event.requestId } : {};
-      unverified.push({ step: 'identifierChange', fault, inboxId: event.inboxId, at, ...id });
-      held.push(event);
-      log.warn('Failure callback of an unknown request id kept as unverified', { inboxId: event.inboxId });
-    } else {
-      ignoredCallbacks += 1;
-      log.warn('Callback that does not name this change ignored', { inboxId: event.inboxId });
-    }
-    return false;
+    return trust.counts('identifierChange', event, contentOk(event));
   };
 
   const apply = (event: CallbackEvent) => {
@@ -145,8 +129,7 @@ export async function changeDeviceIdentifier(
     ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     ...(compensations ? { compensations } : {}),
     ...(evidence ? { outcomeEvidence: evidence } : {}),
-    ...(unverified.length > 0 ? { unverifiedFailures: unverified } : {}),
-    ...(ignoredCallbacks > 0 ? { ignoredCallbacks } : {}),
+    ...trust.status(),
   }));
 
   const setPhase = (next: SwapSagaPhase) => {
@@ -194,16 +177,8 @@ export async function changeDeviceIdentifier(
     submittedAt = new Date().toISOString();
     if (requestId) previousRequestIds.push(requestId);
     requestId = submitted.requestId;
-    own.add(requestId);
     // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
-    for (const event of held.filter((e) => own.has(e.requestId))) {
-      held.splice(held.indexOf(event), 1);
-      unverified.splice(
-        unverified.findIndex((u) => u.inboxId === event.inboxId),
-        1,
-      );
-      apply(event);
-    }
+    trust.learn(requestId).forEach(apply);
     submitOutcomeUnknown = requestId === undefined;
     if (requestId) {
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);

@@ -35,7 +35,7 @@ import {
   type SwapSagaPhase,
   type SwapStep,
 } from '../contracts/index.js';
-import { mentionsAny, OwnRequestIds, type UnverifiedFailure } from './callback-trust.js';
+import { CallbackEvidence, mentionsAny } from './callback-trust.js';
 import {
   CallbackLedger,
   EVIDENCE_PATCH,
@@ -100,11 +100,8 @@ const mentions = (ids: DeviceId[] | undefined, device: DeviceId | undefined): bo
 export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidDeviceSwapResult> {
   /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
   const needsEvidence = patched(EVIDENCE_PATCH);
-  const own = new OwnRequestIds();
-  const unverified: UnverifiedFailure[] = [];
-  /** The events behind `unverified`: judged again when their request id becomes the saga's own. */
-  const held: CallbackEvent[] = [];
-  let ignoredCallbacks = 0;
+  const trust = new CallbackEvidence();
+  const unverified = trust.unverified;
   let evidence: OutcomeEvidence | undefined;
   let profileStatus: string | undefined;
   let phase: SwapSagaPhase = 'validating';
@@ -132,25 +129,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   /** Whether a callback for an open step counts (see callback-trust.ts); runs before the patch trusted all. */
   const counts = (step: SwapStep, event: CallbackEvent): boolean => {
     if (!needsEvidence) return true;
-    const verdict = own.judge(event, contentOk(step, event));
-    if (verdict === 'counts') return true;
-    if (verdict === 'unverified') {
-      const fault = event.fault ?? { code: 'unknown', message: 'Failed' };
-      const at = new Date().toISOString();
-      unverified.push({
-        step,
-        fault,
-        inboxId: event.inboxId,
-        at,
-        ...(event.requestId ? { requestId: event.requestId } : {}),
-      });
-      held.push(event);
-      log.warn('Failure callback of an unknown request id kept as unverified', { step, inboxId: event.inboxId });
-    } else {
-      ignoredCallbacks += 1;
-      log.warn('Callback that does not name this swap ignored', { step, inboxId: event.inboxId });
-    }
-    return false;
+    return trust.counts(step, event, contentOk(step, event));
   };
 
   const apply = (event: CallbackEvent) => {
@@ -223,8 +202,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     ...(previousRequestIds.length > 0 ? { previousRequestIds } : {}),
     ...(compensationOutcomes ? { compensations: compensationOutcomes } : {}),
     ...(evidence ? { outcomeEvidence: evidence } : {}),
-    ...(unverified.length > 0 ? { unverifiedFailures: unverified } : {}),
-    ...(ignoredCallbacks > 0 ? { ignoredCallbacks } : {}),
+    ...trust.status(),
   }));
 
   const setPhase = (next: SwapSagaPhase) => {
@@ -280,16 +258,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     if (submitted.requestId) {
       if (requestId) previousRequestIds.push(requestId);
       requestId = submitted.requestId;
-      own.add(requestId);
       // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
-      for (const event of held.filter((e) => own.has(e.requestId))) {
-        held.splice(held.indexOf(event), 1);
-        unverified.splice(
-          unverified.findIndex((u) => u.inboxId === event.inboxId),
-          1,
-        );
-        apply(event);
-      }
+      trust.learn(requestId).forEach(apply);
       submitOutcomeUnknown = false;
       upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
       await store.addCorrelationKeys([`requestid:${requestId}`]);
