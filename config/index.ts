@@ -23,27 +23,68 @@ const bool = (fallback: boolean) =>
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const temporal = {
-  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend host:port'),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend, host:port'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
 };
 
 const store = {
-  DATA_DIR: z.string().min(1).default('.data').describe('Folder for the SQLite inbox and the dev server database'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('.data')
+    .describe('Folder of the SQLite inbox (inbox.db) and the Temporal dev server database'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional()
-    .describe('PostgreSQL URL for the inbox; unset: SQLite in DATA_DIR'),
+    .describe(
+      'PostgreSQL URL of the inbox; unset: SQLite in DATA_DIR. ' +
+        'It carries the password: pass it as a secret. Example: postgres://inbox:secret@db.example.com:5432/inbox',
+    ),
 };
 
 const thingspace = {
-  THINGSPACE_BASE_URL: z.string().url().default('http://127.0.0.1:3100/api').describe('ThingSpace API base URL'),
-  THINGSPACE_CLIENT_ID: z.string().min(1).default(SIM.clientId),
-  THINGSPACE_CLIENT_SECRET: z.string().min(1).default(SIM.clientSecret),
-  THINGSPACE_USERNAME: z.string().min(1).default(SIM.username),
-  THINGSPACE_PASSWORD: z.string().min(1).default(SIM.password),
-  THINGSPACE_ACCOUNT_NAME: z.string().min(1).default('0000123456-00001'),
-  THINGSPACE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000).describe('Per-request HTTP timeout'),
+  THINGSPACE_BASE_URL: z
+    .string()
+    .url()
+    .default('http://127.0.0.1:3100/api')
+    .describe(
+      'ThingSpace API base URL; the default is the simulator. Another value makes npm start skip the simulator',
+    ),
+  THINGSPACE_CLIENT_ID: z
+    .string()
+    .min(1)
+    .default(SIM.clientId)
+    .describe("OAuth client id; the default is the simulator's"),
+  THINGSPACE_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .default(SIM.clientSecret)
+    .describe("OAuth client secret; the default is the simulator's"),
+  THINGSPACE_USERNAME: z
+    .string()
+    .min(1)
+    .default(SIM.username)
+    .describe("M2M session login user; the default is the simulator's"),
+  THINGSPACE_PASSWORD: z
+    .string()
+    .min(1)
+    .default(SIM.password)
+    .describe("M2M session login password; the default is the simulator's"),
+  THINGSPACE_ACCOUNT_NAME: z
+    .string()
+    .min(1)
+    .default('0000123456-00001')
+    .describe('Account whose callbacks npm start and register-callbacks register'),
+  THINGSPACE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe(
+      'Per-request HTTP timeout in ms. Keep it below 20 s if logins are slow, ' +
+        "so token, login and request fit the activity's 1-minute timeout",
+    ),
 };
 
 /** Fine on loopback; the gateway refuses to listen elsewhere with it. */
@@ -51,8 +92,21 @@ export const DEFAULT_CALLBACK_PASSWORD = 'change-me-callback-secret';
 
 // ThingSpace limits callback credentials to 40 characters (thingspace-api-notes.md).
 const callbackCredentials = {
-  CALLBACK_USERNAME: z.string().min(1).max(40).default('euicc-callbacks'),
-  CALLBACK_PASSWORD: z.string().min(8).max(40).default(DEFAULT_CALLBACK_PASSWORD),
+  CALLBACK_USERNAME: z
+    .string()
+    .min(1)
+    .max(40)
+    .default('euicc-callbacks')
+    .describe('User name ThingSpace puts in each callback (at most 40 characters)'),
+  CALLBACK_PASSWORD: z
+    .string()
+    .min(8)
+    .max(40)
+    .default(DEFAULT_CALLBACK_PASSWORD)
+    .describe(
+      'Password ThingSpace puts in each callback (8-40 characters). ' +
+        'The default is refused when GATEWAY_HOST is not loopback: set your own',
+    ),
 };
 
 // Sent in an Authorization header, so printable ASCII without spaces; long enough not to be guessed.
@@ -74,7 +128,9 @@ export const payloadEncryptionKey = z
   })
   .optional()
   .describe(
-    'Comma-separated base64 AES-256 keys; the first encrypts Temporal payloads, all decrypt; unset: no encryption',
+    'Comma-separated base64 AES-256 keys; the first encrypts Temporal payloads, all decrypt. ' +
+      'Make a key with openssl rand -base64 32. ' +
+      'Unset: payloads are stored in clear. Give the same value to the worker, the gateway and every client',
   );
 const payloadEncryption = { PAYLOAD_ENCRYPTION_KEY: payloadEncryptionKey };
 
@@ -89,7 +145,10 @@ const origins = z
   .transform((value) => value.split(',').map((origin) => origin.trim()));
 
 const logging = {
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info')
+    .describe('pino log level; passwords, tokens and headers are redacted'),
 };
 
 export const workerSchema = z.object({ ...temporal, ...store, ...thingspace, ...payloadEncryption, ...logging });
@@ -99,8 +158,8 @@ export const gatewaySchema = z.object({
   ...callbackCredentials,
   ...payloadEncryption,
   ...logging,
-  GATEWAY_PORT: port(3000),
-  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  GATEWAY_PORT: port(3000).describe('Port the gateway listens on'),
+  GATEWAY_HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on; 0.0.0.0 in containers'),
   CALLBACK_PASSWORD_PREVIOUS: z
     .string()
     .min(8)
@@ -108,23 +167,34 @@ export const gatewaySchema = z.object({
     .optional()
     .describe('Also accepted while ThingSpace still sends the old password after a change'),
   CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
-  DISPATCH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
+  DISPATCH_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(250)
+    .describe('How often the dispatcher looks for pending callbacks, in ms'),
   GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
   OPERATOR_TOKEN: operatorToken
     .optional()
-    .describe('Bearer token for the operator endpoints under /operator; unset: those endpoints are not served'),
+    .describe(
+      'Bearer token of the operator API (/operator) and the codec endpoint (/codec). ' +
+        'It takes 16-200 printable ASCII characters, no spaces. Unset: neither is served',
+    ),
   CODEC_CORS_ORIGINS: origins
     .optional()
     .describe(
-      'Temporal UI origins that may call the codec endpoint (/codec); default http://127.0.0.1:8233,http://localhost:8233',
+      'Comma-separated Temporal UI origins whose pages may call the codec endpoint (/codec). ' +
+        "Unset: the dev server's UI, http://127.0.0.1:8233,http://localhost:8233",
     ),
   PARK_TTL_MS: z.coerce
     .number()
     .int()
     .positive()
     .default(24 * 60 * 60 * 1000)
-    .describe('Parked callbacks older than this move to the dead-letter list'),
-  PARK_SWEEP_INTERVAL_MS: timerInterval(60_000).describe('How often parked callbacks are checked against PARK_TTL_MS'),
+    .describe('Parked callbacks older than this many ms (default 24 h) move to the dead-letter list'),
+  PARK_SWEEP_INTERVAL_MS: timerInterval(60_000).describe(
+    'How often, in ms, parked callbacks are checked against PARK_TTL_MS',
+  ),
 });
 export const startSchema = z.object({
   ...temporal,
@@ -133,12 +203,20 @@ export const startSchema = z.object({
   ...callbackCredentials,
   ...payloadEncryption,
   ...logging,
-  GATEWAY_PORT: port(3000),
-  SIMULATOR_PORT: port(3100),
+  GATEWAY_PORT: port(3000).describe('Port npm start gives the gateway'),
+  SIMULATOR_PORT: port(3100).describe('Port npm start gives the simulator'),
   OPERATOR_TOKEN: operatorToken
     .optional()
-    .describe('With PAYLOAD_ENCRYPTION_KEY set, npm start points the Temporal UI at the codec endpoint (/codec)'),
-  CALLBACK_PUBLIC_URL: z.string().url().optional().describe('URL ThingSpace calls; default the local gateway'),
+    .describe('With PAYLOAD_ENCRYPTION_KEY also set, npm start points the Temporal UI at the codec endpoint (/codec)'),
+  CALLBACK_PUBLIC_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      "The URL ThingSpace calls, /<service>/<account> appended; unset: the local gateway's /callbacks. " +
+        'An HTTPS URL in front of the gateway, e.g. https://callbacks.example.com/callbacks; ' +
+        'npm run register-callbacks requires it',
+    ),
 });
 
 /** The ops CLI (`npx euicc`): where the gateway's operator API is and the token it expects. */

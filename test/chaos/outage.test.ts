@@ -19,6 +19,7 @@ import {
   type SeededPair,
   type TestSystem,
 } from '../integration/harness.js';
+import { writeFigures } from './figures.js';
 
 const OUTAGE_MS = 3 * 60_000;
 /** The token endpoint comes back first, so the login endpoint's own outage is what the client waits out. */
@@ -69,6 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await system?.stop();
   await server?.stop();
+  if (passed.length > 0) writeFigures('outage', 'ThingSpace outages', 'test/chaos/outage.test.ts', passed);
 }, 60_000);
 
 beforeEach(async () => {
@@ -149,8 +151,13 @@ function describeDuring(during: DuringOutage): string {
   return `phase ${during.phase}; ${activities.join('; ') || 'no pending activity'}`;
 }
 
+/** The figures of the last outage printed, and those of the tests that passed, for docs/figures/outage.md. */
+let printed = '';
+const passed: string[] = [];
+
 function figures(title: string, lines: [string, string][]): void {
-  say(['', title, ...lines.map(([name, value]) => `  ${name.padEnd(26)} ${value}`), ''].join('\n'));
+  printed = ['', title, ...lines.map(([name, value]) => `  ${name.padEnd(26)} ${value}`), ''].join('\n');
+  say(printed);
 }
 
 const confirmedByCallback = expect.objectContaining({ state: 'confirmed', confirmedBy: 'callback' });
@@ -213,6 +220,7 @@ it(
       expect(Date.parse(accepted[0]?.at ?? '')).toBeGreaterThanOrEqual(outageTo);
       expect(swaps.map((s) => s.requestId)).toEqual([result.requestId]);
       expect(completedAt - outageFrom).toBeLessThan(COMPLETES_WITHIN_MS);
+      passed.push(printed);
     } finally {
       outageEnd.cancel();
     }
@@ -295,6 +303,7 @@ it(
       expect(Date.parse(submits[1]?.at ?? '')).toBeGreaterThanOrEqual(outageTo);
       expect(swaps.map((s) => s.requestId)).toEqual([result.requestId]);
       expect(completedAt - outageFrom).toBeLessThan(COMPLETES_WITHIN_MS);
+      passed.push(printed);
     } finally {
       tokenBack.cancel();
       loginBack.cancel();

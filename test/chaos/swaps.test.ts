@@ -27,6 +27,7 @@ import { openStore } from '../../store/index.js';
 import type { InboxCounts, InboxRecord } from '../../store/index.js';
 import type { ProfileShardResult } from '../../workflows/profile-shard.js';
 import { ACCOUNT, swapRequest, type SeededPair } from '../integration/harness.js';
+import { writeFigures } from './figures.js';
 import { ChaosSystem, eventually, say, sleep } from './system.js';
 
 const SWAPS = 100;
@@ -577,44 +578,43 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
 
   const { figures } = system;
   const wallMs = Date.now() - started;
-  say(
-    [
-      '',
-      'Chaos run: eidDeviceSwap sagas and a bulk plan change together, every part a real process, SIGKILLed',
-      `  swaps                      ${SWAPS} (step timeout ${STEP_TIMEOUT})`,
-      `  completed                  ${results.length}; failed ${failed.length}`,
-      `  steps confirmed            ${byCallback} by callback, ${byReconciliation} by reconciliation`,
-      `  sagas                      ${sagaDuplicatesIgnored} duplicate callbacks ignored by the workflows`,
-      `  swap submits (simulator)   ${submits.length} for ${SWAPS} swaps (${submits.filter((r) => r.status >= 400).length} refused); ` +
-        `devices acted on twice: ${actedTwice.length}`,
-      `  activities retried         ${tally(swapRetries)}`,
-      `  saga duration              p50 ${(percentile(50) / 1000).toFixed(1)} s, p90 ${(percentile(90) / 1000).toFixed(1)} s, ` +
-        `max ${((durations.at(-1) ?? 0) / 1000).toFixed(1)} s`,
-      `  slowest                    ${slowest
-        .slice(0, 3)
-        .map((x) => `${x.id} ${(x.ms / 1000).toFixed(1)} s${x.retried.length ? ` (${x.retried.join(', ')})` : ''}`)
-        .join('; ')}`,
-      ...bulkCheck.lines,
-      'Callbacks, swaps and bulk together',
-      `  simulator                  ${acknowledged.length} acknowledged, ${refused} refused or unanswered, ${dropped} dropped by fault`,
-      `  inbox                      ${counts.received} received, ${counts.duplicates} duplicates ignored by fingerprint, ` +
-        `${counts.delivered} delivered, ${counts.parked} parked, ${counts.orphaned} orphaned, ` +
-        `${counts.deadLetter} dead-letter, ${counts.pending} pending`,
-      `  accounting                 received ${counts.received} = delivered ${counts.delivered} + parked ${counts.parked} ` +
-        `+ orphaned ${counts.orphaned} + dead-letter ${counts.deadLetter}; ${unexplained.length} without a reason`,
-      'Chaos',
-      `  kills                      worker ${figures.kills.worker}, gateway ${figures.kills.gateway}, temporal ${figures.kills.temporal}`,
-      `  restarts                   worker ${figures.restarts.worker}, gateway ${figures.restarts.gateway}, ` +
-        `temporal ${figures.restarts.temporal}, simulator ${figures.restarts.simulator}`,
-      `  survived Temporal outage   worker ${survivedOutage.worker ? 'yes' : 'no'}, gateway ${survivedOutage.gateway ? 'yes' : 'no'}`,
-      `  unexpected exits           ${figures.unexpectedExits.length === 0 ? 'none' : figures.unexpectedExits.join('; ')}`,
-      `  starts retried             ${startRetries} (while Temporal was down)`,
-      `  wall time                  ${(wallMs / 1000).toFixed(1)} s (starts over ${(startedIn / 1000).toFixed(1)} s, ` +
-        `chaos until +${((chaosEndedAt - started) / 1000).toFixed(1)} s, ` +
-        `all closed at +${((settledAt - started) / 1000).toFixed(1)} s)`,
-      '',
-    ].join('\n'),
-  );
+  const printed = [
+    '',
+    'Chaos run: eidDeviceSwap sagas and a bulk plan change together, every part a real process, SIGKILLed',
+    `  swaps                      ${SWAPS} (step timeout ${STEP_TIMEOUT})`,
+    `  completed                  ${results.length}; failed ${failed.length}`,
+    `  steps confirmed            ${byCallback} by callback, ${byReconciliation} by reconciliation`,
+    `  sagas                      ${sagaDuplicatesIgnored} duplicate callbacks ignored by the workflows`,
+    `  swap submits (simulator)   ${submits.length} for ${SWAPS} swaps (${submits.filter((r) => r.status >= 400).length} refused); ` +
+      `devices acted on twice: ${actedTwice.length}`,
+    `  activities retried         ${tally(swapRetries)}`,
+    `  saga duration              p50 ${(percentile(50) / 1000).toFixed(1)} s, p90 ${(percentile(90) / 1000).toFixed(1)} s, ` +
+      `max ${((durations.at(-1) ?? 0) / 1000).toFixed(1)} s`,
+    `  slowest                    ${slowest
+      .slice(0, 3)
+      .map((x) => `${x.id} ${(x.ms / 1000).toFixed(1)} s${x.retried.length ? ` (${x.retried.join(', ')})` : ''}`)
+      .join('; ')}`,
+    ...bulkCheck.lines,
+    'Callbacks, swaps and bulk together',
+    `  simulator                  ${acknowledged.length} acknowledged, ${refused} refused or unanswered, ${dropped} dropped by fault`,
+    `  inbox                      ${counts.received} received, ${counts.duplicates} duplicates ignored by fingerprint, ` +
+      `${counts.delivered} delivered, ${counts.parked} parked, ${counts.orphaned} orphaned, ` +
+      `${counts.deadLetter} dead-letter, ${counts.pending} pending`,
+    `  accounting                 received ${counts.received} = delivered ${counts.delivered} + parked ${counts.parked} ` +
+      `+ orphaned ${counts.orphaned} + dead-letter ${counts.deadLetter}; ${unexplained.length} without a reason`,
+    'Chaos',
+    `  kills                      worker ${figures.kills.worker}, gateway ${figures.kills.gateway}, temporal ${figures.kills.temporal}`,
+    `  restarts                   worker ${figures.restarts.worker}, gateway ${figures.restarts.gateway}, ` +
+      `temporal ${figures.restarts.temporal}, simulator ${figures.restarts.simulator}`,
+    `  survived Temporal outage   worker ${survivedOutage.worker ? 'yes' : 'no'}, gateway ${survivedOutage.gateway ? 'yes' : 'no'}`,
+    `  unexpected exits           ${figures.unexpectedExits.length === 0 ? 'none' : figures.unexpectedExits.join('; ')}`,
+    `  starts retried             ${startRetries} (while Temporal was down)`,
+    `  wall time                  ${(wallMs / 1000).toFixed(1)} s (starts over ${(startedIn / 1000).toFixed(1)} s, ` +
+      `chaos until +${((chaosEndedAt - started) / 1000).toFixed(1)} s, ` +
+      `all closed at +${((settledAt - started) / 1000).toFixed(1)} s)`,
+    '',
+  ].join('\n');
+  say(printed);
 
   expect(failed.map((f) => `${f.handle.workflowId}: ${f.error?.message}`)).toEqual([]);
   expect(results).toHaveLength(SWAPS);
@@ -667,4 +667,8 @@ it('a hundred swaps and a 2,000-device plan change complete through SIGKILLed wo
   expect(bulkResult.devices.filter((d) => d.confirmedBy === 'reconciliation').length).toBeGreaterThan(0);
   expect(counts.duplicates).toBeGreaterThan(0);
   expect(failedDevices).toBeGreaterThan(0);
+
+  writeFigures('chaos', 'Chaos run: swaps and a bulk plan change through SIGKILLs', 'test/chaos/swaps.test.ts', [
+    printed,
+  ]);
 }, 420_000);
