@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { DeviceId } from '../contracts/types.js';
-import { ErrorCode, respond, sendError } from './errors.js';
+import type { DeviceId } from '../../../contracts/types.js';
+import { ErrorCode, respond, sendError } from '../errors.js';
 
 /** Line states as the device list spells them (thingspace-api-notes.md, Reconciliation endpoints). */
 export const DEVICE_STATES = ['active', 'deactive', 'pre-active', 'suspend'] as const;
@@ -123,7 +123,7 @@ export type SimulatorFixture = z.input<typeof fixtureSchema>;
 
 /** The fixture shipped with the simulator: one account with active devices and swap-in candidates. */
 export function bundledFixturePath(): string {
-  return fileURLToPath(new URL('./fixtures/devices.json', import.meta.url));
+  return fileURLToPath(new URL('../../fixtures/devices.json', import.meta.url));
 }
 
 export function loadFixture(path: string = bundledFixturePath()): SimulatorFixture {

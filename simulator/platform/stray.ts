@@ -6,10 +6,10 @@
  * operations they report are not modelled, and the delivery log marks them `stray`.
  */
 import { z } from 'zod';
-import { CALLBACK_SERVICES, type CallbackService, type DeviceId, type SwapStep } from '../contracts/types.js';
-import { changeIdentifierContent, type ChangeIdentifierRecord } from './change-identifier.js';
+import { CALLBACK_SERVICES, type CallbackService, type DeviceId, type SwapStep } from '../../contracts/types.js';
+import { changeIdentifierContent, type ChangeIdentifierRecord } from '../operations/change-device-identifier/index.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
-import { deviceIdsOf, type Inventory, type SimDevice } from './devices.js';
+import { deviceIdsOf, type Inventory, type SimDevice } from './devices/inventory.js';
 import {
   STRAY_OUTCOMES,
   STRAY_STATUSES,
@@ -18,8 +18,8 @@ import {
   type StrayOutcome,
   type StrayStatus,
 } from './faults.js';
-import { swapStepContent, STEP_SERVICE, type SwapRecord } from './operations.js';
-import { deviceProfileContent, type ProfileOperation } from './profiles.js';
+import { swapStepContent, STEP_SERVICE, type SwapRecord } from '../operations/eid-device-swap/index.js';
+import { deviceProfileContent, type ProfileOperation } from '../operations/profiles/index.js';
 import { seededUuid, type SeededRandom } from './random.js';
 
 const deviceIdSchema = z.object({ kind: z.string().min(1), id: z.string().min(1) }).strict();

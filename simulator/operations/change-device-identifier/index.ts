@@ -27,13 +27,19 @@ import {
   type Change4gOption,
   type DeviceId,
   type ServiceType,
-} from '../contracts/types.js';
-import type { ActedLedger } from './acted.js';
-import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
-import { deviceIdProblem, deviceIdsOf, hasLine, type Inventory, type SimDevice } from './devices.js';
-import { ErrorCode, respond, sendError } from './errors.js';
-import type { CallbackFaults, FaultState, StepFailure } from './faults.js';
-import { randomDigits, randomInt, seededUuid, type SeededRandom } from './random.js';
+} from '../../../contracts/types.js';
+import type { ActedLedger } from '../../platform/acted.js';
+import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from '../../platform/delivery.js';
+import {
+  deviceIdProblem,
+  deviceIdsOf,
+  hasLine,
+  type Inventory,
+  type SimDevice,
+} from '../../platform/devices/inventory.js';
+import { ErrorCode, respond, sendError } from '../../platform/errors.js';
+import type { CallbackFaults, FaultState, StepFailure } from '../../platform/faults.js';
+import { randomDigits, randomInt, seededUuid, type SeededRandom } from '../../platform/random.js';
 
 /** The delivery-log step and fault key of the one callback this operation sends. */
 export const CHANGE_IDENTIFIER_STEP = 'changeDeviceIdentifier';

@@ -4,9 +4,9 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { deviceInputSchema, InventoryConflictError } from './devices.js';
+import { deviceInputSchema, InventoryConflictError } from './devices/inventory.js';
 import { faultsRequestSchema } from './faults.js';
-import { generateDevices, generateDevicesSchema } from './profiles.js';
+import { generateDevices, generateDevicesSchema } from '../operations/profiles/index.js';
 import type { SimulatorState } from './state.js';
 import { strayCallbackRequestSchema, strayRequestJob } from './stray.js';
 

@@ -5,13 +5,13 @@
 import { pino, type Logger } from 'pino';
 import { ActedLedger } from './acted.js';
 import { AuthState, type Credentials } from './auth.js';
-import { CallbackRegistry } from './callbacks.js';
-import type { ChangeIdentifierRecord } from './change-identifier.js';
+import { CallbackRegistry } from './registrations.js';
+import type { ChangeIdentifierRecord } from '../operations/change-device-identifier/index.js';
 import { CallbackDispatcher, type DeliveryTiming, type RetryMode } from './delivery.js';
-import { Inventory, loadFixture, type SimulatorFixture } from './devices.js';
+import { Inventory, loadFixture, type SimulatorFixture } from './devices/inventory.js';
 import { FaultState } from './faults.js';
-import type { SwapRecord } from './operations.js';
-import { ProfileState } from './profiles.js';
+import type { SwapRecord } from '../operations/eid-device-swap/index.js';
+import { ProfileState } from '../operations/profiles/index.js';
 import { SeededRandom } from './random.js';
 import { sendStrayCallbacks, type StrayTrigger } from './stray.js';
 

@@ -14,10 +14,10 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isPoBox, US_STATE_CODES } from '../contracts/bulk-validation.js';
-import type { BulkOperation, CallbackService, DeviceId } from '../contracts/types.js';
-import type { ActedLedger } from './acted.js';
-import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
+import { isPoBox, US_STATE_CODES } from '../../../contracts/bulk-validation.js';
+import type { BulkOperation, CallbackService, DeviceId } from '../../../contracts/types.js';
+import type { ActedLedger } from '../../platform/acted.js';
+import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from '../../platform/delivery.js';
 import {
   DEVICE_STATES,
   PROFILE_ROLES,
@@ -30,11 +30,18 @@ import {
   type InventoryLookup,
   type ProfileRole,
   type SimDevice,
-} from './devices.js';
-import { ErrorCode, defaultFaultBody, respond, sendFormError } from './errors.js';
-import { MAX_PROFILE_DEVICES, type FaultState, type ProfileFaults } from './faults.js';
-import type { SwapRecord } from './operations.js';
-import { luhnCheckDigit, randomDigits, randomInt, seededUuid, shuffle, type SeededRandom } from './random.js';
+} from '../../platform/devices/inventory.js';
+import { ErrorCode, defaultFaultBody, respond, sendFormError } from '../../platform/errors.js';
+import { MAX_PROFILE_DEVICES, type FaultState, type ProfileFaults } from '../../platform/faults.js';
+import type { SwapRecord } from '../eid-device-swap/index.js';
+import {
+  luhnCheckDigit,
+  randomDigits,
+  randomInt,
+  seededUuid,
+  shuffle,
+  type SeededRandom,
+} from '../../platform/random.js';
 
 export type ProfileOperation = BulkOperation;
 

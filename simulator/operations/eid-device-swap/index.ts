@@ -5,13 +5,20 @@
  * changing the inventory when its callback is generated.
  */
 import type { RequestHandler } from 'express';
-import { SWAP_STEPS, type CallbackService, type DeviceId, type SwapStep } from '../contracts/types.js';
-import type { ActedLedger } from './acted.js';
-import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
-import { deviceIdProblem, hasLine, type Inventory, type SimDevice } from './devices.js';
-import { ErrorCode, respond, sendError } from './errors.js';
-import type { CallbackFaults, FaultState } from './faults.js';
-import { luhnCheckDigit, randomDigits, randomInt, seededUuid, shuffle, type SeededRandom } from './random.js';
+import { SWAP_STEPS, type CallbackService, type DeviceId, type SwapStep } from '../../../contracts/types.js';
+import type { ActedLedger } from '../../platform/acted.js';
+import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from '../../platform/delivery.js';
+import { deviceIdProblem, hasLine, type Inventory, type SimDevice } from '../../platform/devices/inventory.js';
+import { ErrorCode, respond, sendError } from '../../platform/errors.js';
+import type { CallbackFaults, FaultState } from '../../platform/faults.js';
+import {
+  luhnCheckDigit,
+  randomDigits,
+  randomInt,
+  seededUuid,
+  shuffle,
+  type SeededRandom,
+} from '../../platform/random.js';
 
 /** "The first two callbacks are returned by the Carrier Service and the third one by the State Service." */
 export const STEP_SERVICE: Record<SwapStep, CallbackService> = {

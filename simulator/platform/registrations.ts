@@ -3,8 +3,8 @@
  * one URL per service per account, optional credentials that ThingSpace echoes in every callback body.
  */
 import type { RequestHandler } from 'express';
-import { CALLBACK_SERVICES } from '../contracts/types.js';
-import type { Inventory } from './devices.js';
+import { CALLBACK_SERVICES } from '../../contracts/types.js';
+import type { Inventory } from './devices/inventory.js';
 import { ErrorCode, respond, sendError } from './errors.js';
 
 /** Services an account can register a listener for; the ones this project uses come first. */
