@@ -17,7 +17,7 @@ import {
   identifierChangesHandler,
 } from './operations/change-device-identifier/index.js';
 import { controlRouter } from './platform/control.js';
-import { deviceListHandler } from './platform/devices/inventory.js';
+import { deviceListHandler } from './platform/devices/device-list.js';
 import { ErrorCode, GatewayFault, PROFILE_OPERATIONS, respond, sendFormError } from './platform/errors.js';
 import type { OperationName } from './platform/faults.js';
 import { eidDeviceSwapHandler } from './operations/eid-device-swap/index.js';

@@ -7,9 +7,11 @@
  */
 import { z } from 'zod';
 import { CALLBACK_SERVICES, type CallbackService, type DeviceId, type SwapStep } from '../../contracts/types.js';
-import { changeIdentifierContent, type ChangeIdentifierRecord } from '../operations/change-device-identifier/index.js';
+import { changeIdentifierContent } from '../operations/change-device-identifier/callbacks.js';
+import type { ChangeIdentifierRecord } from '../operations/change-device-identifier/types.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
-import { deviceIdsOf, type Inventory, type SimDevice } from './devices/inventory.js';
+import { deviceIdsOf } from './devices/identifiers.js';
+import type { Inventory, SimDevice } from './devices/inventory.js';
 import {
   STRAY_OUTCOMES,
   STRAY_STATUSES,
@@ -18,8 +20,10 @@ import {
   type StrayOutcome,
   type StrayStatus,
 } from './faults.js';
-import { swapStepContent, STEP_SERVICE, type SwapRecord } from '../operations/eid-device-swap/index.js';
-import { deviceProfileContent, type ProfileOperation } from '../operations/profiles/index.js';
+import { swapStepContent } from '../operations/eid-device-swap/callbacks.js';
+import { STEP_SERVICE, type SwapRecord } from '../operations/eid-device-swap/types.js';
+import { deviceProfileContent } from '../operations/profiles/callbacks.js';
+import type { ProfileOperation } from '../operations/profiles/types.js';
 import { seededUuid, type SeededRandom } from './random.js';
 
 const deviceIdSchema = z.object({ kind: z.string().min(1), id: z.string().min(1) }).strict();

@@ -1,13 +1,11 @@
 /**
- * The device inventory: what ThingSpace knows about each device of each account, and the device-list
- * endpoint the orchestrator reconciles with (`POST /m2m/v1/devices/actions/list`, thingspace-api-notes.md).
+ * The device inventory: what ThingSpace knows about each device of each account, with the fixture it
+ * starts from. The device-list endpoint that reads it is in `device-list.ts`.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { DeviceId } from '../../../contracts/types.js';
-import { ErrorCode, respond, sendError } from '../errors.js';
+import { ID_FORMATS, idKey, msisdnOf, sameId } from './identifiers.js';
 
 /** Line states as the device list spells them (thingspace-api-notes.md, Reconciliation endpoints). */
 export const DEVICE_STATES = ['active', 'deactive', 'pre-active', 'suspend'] as const;
@@ -16,36 +14,6 @@ export type DeviceState = (typeof DEVICE_STATES)[number];
 /** States in which a device holds a line of service (eid-device-swap.txt: "an active line of service"). */
 export function hasLine(state: DeviceState): boolean {
   return state === 'active' || state === 'suspend';
-}
-
-/** Identifier kinds ThingSpace accepts, and the formats it documents (thingspace-api-notes.md). */
-export const DEVICE_KINDS = ['eid', 'iccid', 'imei', 'mdn', 'msisdn', 'meid', 'esn', 'imsi'] as const;
-const ID_FORMATS: Record<string, RegExp> = {
-  eid: /^\d{32}$/,
-  // Some SIMs end the ICCID in a hex check digit.
-  iccid: /^\d{18,19}[0-9A-Fa-f]$/,
-  imei: /^\d{15,16}$/,
-  mdn: /^\d{10}$/,
-  msisdn: /^\d{10,15}$/,
-  meid: /^[0-9A-Fa-f]{14,18}$/,
-  esn: /^(\d{11}|[0-9A-Fa-f]{8})$/,
-  imsi: /^\d{14,15}$/,
-};
-
-/** The ThingSpace error for a malformed `{kind, id}`, or undefined when it is well formed. */
-export function deviceIdProblem(value: unknown, path: string): { code: ErrorCode; message: string } | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { code: ErrorCode.DeviceIdentifierInvalid, message: `${path} must be an object with kind and id.` };
-  }
-  const { kind, id } = value as Record<string, unknown>;
-  if (typeof kind !== 'string' || !(DEVICE_KINDS as readonly string[]).includes(kind.toLowerCase())) {
-    return { code: ErrorCode.DeviceKindInvalid, message: `${path}.kind '${String(kind)}' is not a valid device kind.` };
-  }
-  const format = ID_FORMATS[kind.toLowerCase()];
-  if (typeof id !== 'string' || id === '' || (format !== undefined && !format.test(id))) {
-    return { code: ErrorCode.DeviceIdentifierInvalid, message: `${path}.id is not a valid ${kind.toLowerCase()}.` };
-  }
-  return undefined;
 }
 
 /** "This indicates if the profile is LEAD, LOCAL or DEFAULT" (change-profile-service-plan.txt). */
@@ -171,10 +139,6 @@ export class InventoryConflictError extends Error {
 
 const UNIQUE_KINDS = ['eid', 'iccid', 'imei', 'meid', 'mdn'] as const;
 
-function same(a: string | undefined, b: string | undefined): boolean {
-  return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
-}
-
 function currentId(device: SimDevice, kind: string): string | undefined {
   switch (kind) {
     case 'eid':
@@ -189,7 +153,7 @@ function currentId(device: SimDevice, kind: string): string | undefined {
       return device.mdn;
     case 'msisdn':
       // An MSISDN is the MDN with the country code (1 for the US).
-      return device.mdn === undefined ? undefined : `1${device.mdn}`;
+      return device.mdn === undefined ? undefined : msisdnOf(device.mdn);
     default:
       return undefined;
   }
@@ -199,10 +163,6 @@ function currentId(device: SimDevice, kind: string): string | undefined {
 interface Indexed {
   ids: (string | undefined)[];
   retiredLines: number;
-}
-
-function indexKey(kind: string, id: string): string {
-  return `${kind}:${id.toLowerCase()}`;
 }
 
 /** Read access for a batch of synchronous lookups; see `Inventory.lookup`. */
@@ -304,9 +264,9 @@ export class Inventory {
     for (const raw of inputs) {
       const input = deviceInputSchema.parse(raw);
       const previous =
-        index.get(indexKey('imei', input.imei)) ??
-        (input.eid === undefined ? undefined : index.get(indexKey('eid', input.eid))) ??
-        index.get(indexKey('iccid', input.iccid));
+        index.get(idKey('imei', input.imei)) ??
+        (input.eid === undefined ? undefined : index.get(idKey('eid', input.eid))) ??
+        index.get(idKey('iccid', input.iccid));
       const device: SimDevice = {
         ...input,
         deviceNumber: previous?.deviceNumber ?? nextNumber++,
@@ -316,7 +276,7 @@ export class Inventory {
       };
       for (const kind of UNIQUE_KINDS) {
         const id = currentId(device, kind);
-        const clash = id === undefined ? undefined : index.get(indexKey(kind, id));
+        const clash = id === undefined ? undefined : index.get(idKey(kind, id));
         if (clash && clash !== previous) {
           throw new InventoryConflictError(`${kind} ${id} already belongs to device number ${clash.deviceNumber}`);
         }
@@ -342,21 +302,21 @@ export class Inventory {
   private current(kind: string, id: string): SimDevice | undefined {
     const k = kind.toLowerCase();
     // An MSISDN is found through its MDN (the MSISDN is the MDN with the US country code 1).
-    const key = k === 'msisdn' ? (id.startsWith('1') ? indexKey('mdn', id.slice(1)) : undefined) : indexKey(k, id);
+    const key = k === 'msisdn' ? (id.startsWith('1') ? idKey('mdn', id.slice(1)) : undefined) : idKey(k, id);
     const device = key === undefined ? undefined : this.index.get(key);
-    return device && same(currentId(device, k), id) ? device : undefined;
+    return device && sameId(currentId(device, k), id) ? device : undefined;
   }
 
   private retiredLine(kind: string, id: string): { device: SimDevice; line: RetiredLine } | undefined {
     const k = kind.toLowerCase();
     if (k !== 'iccid' && k !== 'mdn') return undefined;
-    return this.retired.get(indexKey(k, id));
+    return this.retired.get(idKey(k, id));
   }
 
   private addToIndex(index: Map<string, SimDevice>, device: SimDevice): void {
     const ids = UNIQUE_KINDS.map((kind) => currentId(device, kind));
     ids.forEach((id, i) => {
-      if (id !== undefined) index.set(indexKey(UNIQUE_KINDS[i] as string, id), device);
+      if (id !== undefined) index.set(idKey(UNIQUE_KINDS[i] as string, id), device);
     });
     this.indexed.set(device, { ids, retiredLines: device.retiredLines.length });
   }
@@ -365,7 +325,7 @@ export class Inventory {
   private unindex(index: Map<string, SimDevice>, device: SimDevice): void {
     this.indexed.get(device)?.ids.forEach((id, i) => {
       if (id === undefined) return;
-      const key = indexKey(UNIQUE_KINDS[i] as string, id);
+      const key = idKey(UNIQUE_KINDS[i] as string, id);
       if (index.get(key) === device) index.delete(key);
     });
   }
@@ -391,238 +351,11 @@ export class Inventory {
       if (indexed) indexed.retiredLines = device.retiredLines.length;
       for (let i = device.retiredLines.length - 1; i >= 0; i--) {
         const line = device.retiredLines[i] as RetiredLine;
-        for (const key of [indexKey('iccid', line.iccid), ...(line.mdn ? [indexKey('mdn', line.mdn)] : [])]) {
+        for (const key of [idKey('iccid', line.iccid), ...(line.mdn ? [idKey('mdn', line.mdn)] : [])]) {
           if (!this.retired.has(key)) this.retired.set(key, { device, line });
         }
       }
     }
     this.retiredStale = false;
   }
-}
-
-/** Current identifiers of a device as ThingSpace lists them: lower-case kinds. */
-export function deviceIdsOf(device: SimDevice): DeviceId[] {
-  const ids: DeviceId[] = [];
-  if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
-  ids.push({ id: device.iccid, kind: 'iccid' });
-  ids.push({ id: device.imei, kind: 'imei' });
-  if (device.meid) ids.push({ id: device.meid, kind: 'meid' });
-  if (device.mdn) {
-    ids.push({ id: device.mdn, kind: 'mdn' });
-    ids.push({ id: `1${device.mdn}`, kind: 'msisdn' });
-  }
-  return ids;
-}
-
-interface CarrierEntry {
-  carrierName: string;
-  servicePlan: string;
-  state: DeviceState;
-}
-
-interface ListEntry {
-  accountName: string;
-  billingCycleEndDate: string;
-  carrierInformations: CarrierEntry[];
-  connected: boolean;
-  createdAt: string;
-  customFields: { key: string; value: string }[];
-  deviceIds: DeviceId[];
-  extendedAttributes: { key: string; value: string }[];
-  groupNames: string[];
-  ipAddress?: string;
-  lastActivationBy?: string;
-  lastActivationDate?: string;
-  lastConnectionDate?: string;
-}
-
-/** The Verizon US line first, then the Global profile, if any (see globalProfileSchema). */
-function carrierEntries(device: SimDevice, line: Pick<SimDevice, 'servicePlan' | 'state'>, current: boolean) {
-  const entries: CarrierEntry[] = [
-    { carrierName: device.carrierName ?? VERIZON, servicePlan: line.servicePlan, state: line.state },
-  ];
-  if (current && device.globalProfile) entries.push({ ...device.globalProfile });
-  return entries;
-}
-
-function listEntry(
-  device: SimDevice,
-  deviceIds: DeviceId[],
-  line: Pick<SimDevice, 'servicePlan' | 'state'>,
-  current = true,
-): ListEntry {
-  const entry: ListEntry = {
-    accountName: device.accountName,
-    billingCycleEndDate: '',
-    carrierInformations: carrierEntries(device, line, current),
-    connected: device.connected,
-    createdAt: device.createdAt,
-    customFields: [],
-    deviceIds,
-    // Clients page with the internal device id found here on the last device of a page.
-    extendedAttributes: [
-      { key: 'DeviceId', value: String(device.deviceNumber) },
-      ...(device.smsrOid ? [{ key: 'SmsrOid', value: device.smsrOid }] : []),
-      ...(device.profileStatus ? [{ key: 'ProfileStatus', value: device.profileStatus }] : []),
-      ...(device.profileRole ? [{ key: 'ProfileRole', value: device.profileRole }] : []),
-    ],
-    groupNames: [`Default: ${device.accountName}`],
-  };
-  if (device.ipAddress && line.state === 'active') entry.ipAddress = device.ipAddress;
-  if (device.lastActivationDate) {
-    entry.lastActivationBy = 'ThingSpace Simulator';
-    entry.lastActivationDate = device.lastActivationDate;
-    entry.lastConnectionDate = device.lastActivationDate;
-  }
-  return entry;
-}
-
-function retiredEntry(device: SimDevice, line: RetiredLine): ListEntry {
-  const ids: DeviceId[] = [];
-  if (device.eid) ids.push({ id: device.eid, kind: 'eid' });
-  ids.push({ id: line.iccid, kind: 'iccid' }, { id: device.imei, kind: 'imei' });
-  if (line.mdn) ids.push({ id: line.mdn, kind: 'mdn' });
-  return { ...listEntry(device, ids, line, false), connected: false };
-}
-
-interface ListDeps {
-  inventory: Inventory;
-  pageSize: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonNegativeInt(value: unknown): boolean {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-interface IdentifierFilter {
-  kind: string;
-  contains?: string;
-  startswith?: string;
-  endswith?: string;
-}
-
-function matchesIdentifierFilter(ids: DeviceId[], filter: IdentifierFilter): boolean {
-  return ids.some(
-    (d) =>
-      d.kind === filter.kind.toLowerCase() &&
-      (filter.contains === undefined || d.id.includes(filter.contains)) &&
-      (filter.startswith === undefined || d.id.startsWith(filter.startswith)) &&
-      (filter.endswith === undefined || d.id.endsWith(filter.endswith)),
-  );
-}
-
-/** The date a device list without `largestDeviceIdSeen` sorts by: its last activation, else when it was added. */
-function listDate(device: SimDevice): number {
-  const created = Date.parse(device.createdAt);
-  const activated = device.lastActivationDate === undefined ? NaN : Date.parse(device.lastActivationDate);
-  return Number.isNaN(activated) ? created : Math.max(created, activated);
-}
-
-/**
- * Newest first; devices of the same date by device number, highest first, so the order is the same on
- * every run (dates come from the fixture or the simulator's clock).
- */
-function byDateNewestFirst(a: SimDevice, b: SimDevice): number {
-  return listDate(b) - listDate(a) || b.deviceNumber - a.deviceNumber;
-}
-
-/**
- * `POST /m2m/v1/devices/actions/list` (thingspace-api-notes.md, Reconciliation endpoints): 200 with the
- * last page, 202 while `hasMoreData` is true. With `largestDeviceIdSeen` (0 included) the devices come
- * sorted by internal device id, starting after it; without it, sorted by date, newest first — Verizon's
- * warning that such a first page is no start for paging (a client that pages on from it misses devices).
- */
-export function deviceListHandler(deps: ListDeps) {
-  return (req: Request, res: Response): void => {
-    const body: unknown = req.body;
-    if (!isRecord(body)) return sendError(res, ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
-    const { accountName, deviceId, currentState, servicePlan, earliest, latest, filter } = body;
-    if (accountName !== undefined && typeof accountName !== 'string') {
-      return sendError(res, ErrorCode.AccountNotDefined, 'accountName must be a string.');
-    }
-    if (typeof accountName === 'string' && !deps.inventory.accounts.has(accountName)) {
-      return sendError(res, ErrorCode.AccountNotFound, `Account ${accountName} was not found.`);
-    }
-    for (const [name, value] of Object.entries({ currentState, servicePlan, earliest, latest })) {
-      if (value !== undefined && typeof value !== 'string') {
-        return sendError(res, ErrorCode.ParameterInvalid, `${name} must be a string.`);
-      }
-    }
-    for (const name of ['maxNumberOfDevices', 'largestDeviceIdSeen'] as const) {
-      if (body[name] !== undefined && !nonNegativeInt(body[name])) {
-        return sendError(res, ErrorCode.ParameterInvalid, `${name} must be a non-negative integer.`);
-      }
-    }
-    const identifierFilters: IdentifierFilter[] = [];
-    if (filter !== undefined) {
-      const list = isRecord(filter) ? filter.deviceIdentifierFilters : undefined;
-      if (!isRecord(filter) || (list !== undefined && !Array.isArray(list))) {
-        return sendError(res, ErrorCode.ParameterInvalid, 'filter.deviceIdentifierFilters must be an array.');
-      }
-      for (const item of (list as unknown[] | undefined) ?? []) {
-        if (!isRecord(item) || typeof item.kind !== 'string') {
-          return sendError(res, ErrorCode.DeviceKindInvalid, 'Every device identifier filter needs a kind.');
-        }
-        identifierFilters.push(item as unknown as IdentifierFilter);
-      }
-    }
-
-    if (deviceId !== undefined) {
-      const problem = deviceIdProblem(deviceId, 'deviceId');
-      if (problem) return sendError(res, problem.code, problem.message);
-      const { kind, id } = deviceId as DeviceId;
-      const current = deps.inventory.find(kind, id);
-      const retired = current ? undefined : deps.inventory.findRetired(kind, id);
-      const device = current ?? retired?.device;
-      if (!device || (typeof accountName === 'string' && device.accountName !== accountName)) {
-        return sendError(res, ErrorCode.DeviceNotFound, `Device ${kind.toLowerCase()} ${id} was not found.`);
-      }
-      const entry = retired
-        ? retiredEntry(retired.device, retired.line)
-        : listEntry(device, deviceIdsOf(device), device);
-      const shown =
-        (currentState === undefined || entry.carrierInformations[0]?.state === String(currentState).toLowerCase()) &&
-        (servicePlan === undefined || entry.carrierInformations.some((c) => c.servicePlan === servicePlan));
-      return respond(res, 200, { hasMoreData: false, devices: shown ? [entry] : [] });
-    }
-
-    const cursor = typeof body.largestDeviceIdSeen === 'number' ? body.largestDeviceIdSeen : undefined;
-    const state = currentState === undefined ? undefined : String(currentState).toLowerCase();
-    const from = earliest === undefined ? undefined : Date.parse(String(earliest));
-    const to = latest === undefined ? undefined : Date.parse(String(latest));
-    const matches = (d: SimDevice) =>
-      (accountName === undefined || d.accountName === accountName) &&
-      (cursor === undefined || d.deviceNumber > cursor) &&
-      (state === undefined || d.state === state) &&
-      (servicePlan === undefined || carrierEntries(d, d, true).some((c) => c.servicePlan === servicePlan)) &&
-      (from === undefined || Date.parse(d.createdAt) >= from) &&
-      (to === undefined || Date.parse(d.createdAt) <= to) &&
-      (identifierFilters.length === 0 || identifierFilters.every((f) => matchesIdentifierFilter(deviceIdsOf(d), f)));
-    const wanted =
-      typeof body.maxNumberOfDevices === 'number' && body.maxNumberOfDevices > 0 ? body.maxNumberOfDevices : Infinity;
-    const size = Math.min(wanted, deps.pageSize);
-    const page: SimDevice[] = [];
-    let hasMoreData = false;
-    if (cursor === undefined) {
-      const sorted = deps.inventory.all().filter(matches).sort(byDateNewestFirst);
-      page.push(...sorted.slice(0, size));
-      hasMoreData = sorted.length > page.length;
-    } else {
-      // The inventory is in device-number order: stop at the first device past the page.
-      for (const d of deps.inventory.all()) {
-        if (!matches(d)) continue;
-        if (page.length === size) {
-          hasMoreData = true;
-          break;
-        }
-        page.push(d);
-      }
-    }
-    const devices = page.map((d) => listEntry(d, deviceIdsOf(d), d));
-    respond(res, hasMoreData ? 202 : 200, { hasMoreData, devices });
-  };
 }
