@@ -3,19 +3,29 @@
  * control API under `/__sim`. `createSimulator` builds the app without listening; `main.ts` listens.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { loginHandler, logoutHandler, requireBearer, requireSession, revokeHandlers, tokenHandlers } from './auth.js';
-import { deleteCallbackHandler, listCallbacksHandler, registerCallbackHandler } from './callbacks.js';
-import { changeDeviceIdentifierHandler, identifierChangesHandler } from './change-identifier.js';
-import { controlRouter } from './control.js';
-import { deviceListHandler } from './devices.js';
-import { ErrorCode, GatewayFault, PROFILE_OPERATIONS, respond, sendFormError } from './errors.js';
-import type { OperationName } from './faults.js';
-import { eidDeviceSwapHandler } from './operations.js';
-import { profileHandler } from './profiles.js';
-import { SimulatorState, type SimulatorOptions } from './state.js';
+import {
+  loginHandler,
+  logoutHandler,
+  requireBearer,
+  requireSession,
+  revokeHandlers,
+  tokenHandlers,
+} from './platform/auth.js';
+import { deleteCallbackHandler, listCallbacksHandler, registerCallbackHandler } from './platform/registrations.js';
+import {
+  changeDeviceIdentifierHandler,
+  identifierChangesHandler,
+} from './operations/change-device-identifier/index.js';
+import { controlRouter } from './platform/control.js';
+import { deviceListHandler } from './platform/devices/device-list.js';
+import { ErrorCode, GatewayFault, PROFILE_OPERATIONS, respond, sendFormError } from './platform/errors.js';
+import type { OperationName } from './platform/faults.js';
+import { eidDeviceSwapHandler } from './operations/eid-device-swap/index.js';
+import { profileHandler } from './operations/profiles/index.js';
+import { SimulatorState, type SimulatorOptions } from './platform/state.js';
 
-export type { SimulatorOptions } from './state.js';
-export { SimulatorState } from './state.js';
+export type { SimulatorOptions } from './platform/state.js';
+export { SimulatorState } from './platform/state.js';
 
 export interface Simulator {
   app: express.Express;

@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { parseConfig } from '../config/index.js';
-import { bundledFixturePath, loadFixture } from './devices.js';
-import type { SimulatorOptions } from './state.js';
+import { bundledFixturePath, loadFixture } from './platform/devices/inventory.js';
+import type { SimulatorOptions } from './platform/state.js';
 
 const positiveMs = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 

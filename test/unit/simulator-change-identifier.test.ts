@@ -6,8 +6,9 @@
  */
 import express from 'express';
 import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
-import { planTechnology, zipNpaNxx } from '../../simulator/change-identifier.js';
-import type { SimDevice } from '../../simulator/devices.js';
+import { zipNpaNxx } from '../../simulator/operations/change-device-identifier/plan.js';
+import { planTechnology } from '../../simulator/operations/change-device-identifier/rules.js';
+import type { SimDevice } from '../../simulator/platform/devices/inventory.js';
 import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
 import { listen } from '../fixtures/http.js';
 import { json, loginToSimulator, waitFor, type Json } from '../fixtures/simulator-client.js';

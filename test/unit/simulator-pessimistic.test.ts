@@ -6,7 +6,7 @@
  */
 import express from 'express';
 import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
-import type { SimDevice } from '../../simulator/devices.js';
+import type { SimDevice } from '../../simulator/platform/devices/inventory.js';
 import { listen as listenSimulator, type RunningSimulator } from '../../simulator/server.js';
 import { listen } from '../fixtures/http.js';
 import { json, loginToSimulator, waitFor, type Answer, type Json } from '../fixtures/simulator-client.js';

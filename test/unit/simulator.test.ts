@@ -3,7 +3,7 @@
  * list, swap validation, response faults and the control API. Real HTTP on port 0.
  */
 import { createSimulator, type SimulatorOptions } from '../../simulator/app.js';
-import type { SimDevice } from '../../simulator/devices.js';
+import type { SimDevice } from '../../simulator/platform/devices/inventory.js';
 import { listen, type RunningSimulator } from '../../simulator/server.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,8 +5,8 @@
  * attempt while the first is still open; a service without a registration at send time loses the callback.
  */
 import type { Logger } from 'pino';
-import type { CallbackService } from '../contracts/types.js';
-import type { CallbackRegistry } from './callbacks.js';
+import type { CallbackService } from '../../contracts/types.js';
+import type { CallbackRegistry } from './registrations.js';
 
 /** `maxCallbackThreshold` every callback carries (thingspace-api-notes.md). */
 export const MAX_CALLBACK_THRESHOLD = 4;

@@ -3,9 +3,10 @@
  * one URL per service per account, optional credentials that ThingSpace echoes in every callback body.
  */
 import type { RequestHandler } from 'express';
-import { CALLBACK_SERVICES } from '../contracts/types.js';
-import type { Inventory } from './devices.js';
+import { CALLBACK_SERVICES } from '../../contracts/types.js';
+import type { Inventory } from './devices/inventory.js';
 import { ErrorCode, respond, sendError } from './errors.js';
+import { isRecord } from './util.js';
 
 /** Services an account can register a listener for; the ones this project uses come first. */
 export const REGISTRABLE_SERVICES: readonly string[] = [
@@ -101,10 +102,8 @@ export function registerCallbackHandler(deps: RegistrationDeps): RequestHandler 
   return (req, res) => {
     const account = accountName(req.params);
     const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return sendError(res, ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
-    }
-    const { name, url, username, password } = body as Record<string, unknown>;
+    if (!isRecord(body)) return sendError(res, ErrorCode.RequestUndefined, 'The request body must be a JSON object.');
+    const { name, url, username, password } = body;
     if (!deps.inventory.accounts.has(account)) {
       return sendError(res, ErrorCode.AccountNotFound, `Account ${account} was not found.`);
     }

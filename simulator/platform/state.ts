@@ -5,13 +5,13 @@
 import { pino, type Logger } from 'pino';
 import { ActedLedger } from './acted.js';
 import { AuthState, type Credentials } from './auth.js';
-import { CallbackRegistry } from './callbacks.js';
-import type { ChangeIdentifierRecord } from './change-identifier.js';
+import { CallbackRegistry } from './registrations.js';
+import type { ChangeIdentifierRecord } from '../operations/change-device-identifier/types.js';
 import { CallbackDispatcher, type DeliveryTiming, type RetryMode } from './delivery.js';
-import { Inventory, loadFixture, type SimulatorFixture } from './devices.js';
+import { Inventory, loadFixture, type SimulatorFixture } from './devices/inventory.js';
 import { FaultState } from './faults.js';
-import type { SwapRecord } from './operations.js';
-import { ProfileState } from './profiles.js';
+import type { SwapRecord } from '../operations/eid-device-swap/types.js';
+import { ProfileState } from '../operations/profiles/state.js';
 import { SeededRandom } from './random.js';
 import { sendStrayCallbacks, type StrayTrigger } from './stray.js';
 
@@ -128,6 +128,8 @@ export class SimulatorState {
   readonly acted = new ActedLedger();
   /** Bulk eSIM profile requests, their rate limit and their paced callbacks. */
   readonly profiles: ProfileState;
+  /** Last sequence number used per prefix by `POST /__sim/devices/generate`. */
+  readonly generatedSequences = new Map<string, number>();
   seed: number;
 
   constructor(options: SimulatorOptions) {
@@ -187,6 +189,7 @@ export class SimulatorState {
   /** Back to the fixture: devices, tokens, sessions, lockouts, registrations, faults, logs, pending callbacks. */
   reset(seed: number = this.options.seed): void {
     this.profiles.reset();
+    this.generatedSequences.clear();
     this.dispatcher.cancelAll();
     this.dispatcher.clearLog();
     this.faults.clear();

@@ -3,7 +3,7 @@
  * counts once per device whose inventory it changed. Tests assert "no device acted on twice" with it, since
  * no ThingSpace page promises that a repeated request is refused (thingspace-api-notes.md).
  */
-import type { SimDevice } from './devices.js';
+import type { SimDevice } from './devices/inventory.js';
 
 export interface ActedDevice {
   /** Accepted operations that acted on the device. */

@@ -80,3 +80,8 @@ export function shuffle<T>(random: Random, items: readonly T[]): T[] {
   }
   return out;
 }
+
+/** A North American number: ten digits, the area code starting with 2 to 9 (never 0 or 1). */
+export function randomNanpMdn(random: Random): string {
+  return `${2 + randomInt(random, 8)}${randomDigits(random, 9)}`;
+}

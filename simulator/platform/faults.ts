@@ -5,7 +5,7 @@
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { SWAP_STEPS } from '../contracts/types.js';
+import { SWAP_STEPS } from '../../contracts/types.js';
 import { defaultFaultBody, respond, type AnswerOverride } from './errors.js';
 
 /** Operation names used by response faults and the request log. */

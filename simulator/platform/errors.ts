@@ -3,6 +3,7 @@
  * `respond` every ThingSpace handler answers through, so an injected fault can replace any answer.
  */
 import type { Response } from 'express';
+import { withServicePrefix } from './util.js';
 
 /** Service prefix of application error codes; clients must match on the part after it. */
 const SERVICE = 'UnifiedWebService';
@@ -68,7 +69,7 @@ export function respond(res: Response, status: number, body?: unknown): void {
 }
 
 export function errorBody(code: ErrorCode | string, message: string): { errorCode: string; errorMessage: string } {
-  return { errorCode: code.startsWith(`${SERVICE}.`) ? code : `${SERVICE}.${code}`, errorMessage: message };
+  return { errorCode: withServicePrefix(SERVICE, code), errorMessage: message };
 }
 
 /** `{"errorCode":"UnifiedWebService.<code>","errorMessage":…}`, HTTP 400 unless told. */

@@ -4,9 +4,9 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { deviceInputSchema, InventoryConflictError } from './devices.js';
+import { deviceInputSchema, InventoryConflictError } from './devices/inventory.js';
 import { faultsRequestSchema } from './faults.js';
-import { generateDevices, generateDevicesSchema } from './profiles.js';
+import { generateDevices, generateDevicesSchema } from './devices/generate.js';
 import type { SimulatorState } from './state.js';
 import { strayCallbackRequestSchema, strayRequestJob } from './stray.js';
 
@@ -68,7 +68,7 @@ export function controlRouter(state: SimulatorState): Router {
     const body = parse(generateDevicesSchema, req, res);
     if (!body) return;
     try {
-      res.json({ devices: generateDevices(state.inventory, state.profiles.sequences, body) });
+      res.json({ devices: generateDevices(state.inventory, state.generatedSequences, body) });
     } catch (error) {
       if (error instanceof InventoryConflictError) return badRequest(res, error);
       throw error;

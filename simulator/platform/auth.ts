@@ -6,6 +6,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ErrorCode, GatewayFault, oauthError, respond, sendError, sendFormError, type ErrorForm } from './errors.js';
+import { isRecord } from './util.js';
 
 export interface Credentials {
   clientId: string;
@@ -162,8 +163,8 @@ function requireClient(auth: AuthState): RequestHandler {
 }
 
 function formField(body: unknown, name: string): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const value = (body as Record<string, unknown>)[name];
+  if (!isRecord(body)) return undefined;
+  const value = body[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 

@@ -6,10 +6,12 @@
  * operations they report are not modelled, and the delivery log marks them `stray`.
  */
 import { z } from 'zod';
-import { CALLBACK_SERVICES, type CallbackService, type DeviceId, type SwapStep } from '../contracts/types.js';
-import { changeIdentifierContent, type ChangeIdentifierRecord } from './change-identifier.js';
+import { CALLBACK_SERVICES, type CallbackService, type DeviceId, type SwapStep } from '../../contracts/types.js';
+import { changeIdentifierContent } from '../operations/change-device-identifier/callbacks.js';
+import type { ChangeIdentifierRecord } from '../operations/change-device-identifier/types.js';
 import type { CallbackDispatcher, CallbackJob, DeliveryTiming } from './delivery.js';
-import { deviceIdsOf, type Inventory, type SimDevice } from './devices.js';
+import { deviceIdsOf, lowerKinds } from './devices/identifiers.js';
+import type { Inventory, SimDevice } from './devices/inventory.js';
 import {
   STRAY_OUTCOMES,
   STRAY_STATUSES,
@@ -18,8 +20,11 @@ import {
   type StrayOutcome,
   type StrayStatus,
 } from './faults.js';
-import { swapStepContent, STEP_SERVICE, type SwapRecord } from './operations.js';
-import { deviceProfileContent, type ProfileOperation } from './profiles.js';
+import { swapStepContent } from '../operations/eid-device-swap/callbacks.js';
+import { sidesOf } from '../operations/eid-device-swap/plan.js';
+import { STEP_SERVICE, type SwapRecord } from '../operations/eid-device-swap/types.js';
+import { deviceProfileContent } from '../operations/profiles/callbacks.js';
+import type { ProfileOperation } from '../operations/profiles/types.js';
 import { seededUuid, type SeededRandom } from './random.js';
 
 const deviceIdSchema = z.object({ kind: z.string().min(1), id: z.string().min(1) }).strict();
@@ -122,21 +127,8 @@ function swapRecord(spec: StraySpec): SwapRecord {
     requestId: spec.requestId,
     accountName: spec.accountName,
     submittedAt: new Date(0).toISOString(),
-    swapOut: {
-      deviceNumber: out.deviceNumber,
-      eid: out.eid ?? '',
-      imei: out.imei,
-      iccid: out.iccid,
-      mdn: out.mdn ?? '',
-      servicePlan: out.servicePlan,
-    },
-    swapIn: {
-      deviceNumber: result.deviceNumber,
-      eid: result.eid ?? '',
-      imei: result.imei,
-      iccid: result.iccid,
-      hadLine: false,
-    },
+    // The swapped-in side's MDN and line are never in a callback's content.
+    ...sidesOf(out, result),
     newLine: { iccid: result.iccid, mdn: result.mdn ?? '' },
     serviceName: out.serviceName ?? '',
     stateName: out.stateName ?? '',
@@ -230,10 +222,8 @@ export function strayRequestJob(deps: StrayDeps, request: StrayCallbackRequest):
       ...(request.failure ? { failure: request.failure } : {}),
       operation: request.operation,
       ...(known ? {} : { unknownIds: request.deviceIds.map(({ kind, id }) => ({ kind, id })) }),
-      namedIds: request.deviceIds.map(({ kind, id }) => ({ kind: kind.toLowerCase(), id })),
-      ...(request.resultDeviceIds
-        ? { resultIds: request.resultDeviceIds.map(({ kind, id }) => ({ kind: kind.toLowerCase(), id })) }
-        : {}),
+      namedIds: lowerKinds(request.deviceIds),
+      ...(request.resultDeviceIds ? { resultIds: lowerKinds(request.resultDeviceIds) } : {}),
     },
     deps.deliveryTiming(),
   );
