@@ -26,7 +26,6 @@ describe('the README as a front page', () => {
   it('links only to documents that exist', () => {
     const links = [...readme.matchAll(/\]\(((?:docs|simulator)\/[^)#]*)/g)].map((m) => m[1] ?? '');
     const missing = links.filter((link) => {
-      if (link === 'simulator/README.md') return false; // written alongside the simulator's restructuring
       try {
         readFileSync(join(REPO_ROOT, link.endsWith('/') ? `${link}chaos.md` : link));
         return false;
