@@ -6,7 +6,7 @@
 import type { PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { codecRouter } from '../codec/server.js';
+import { codecRouter } from './codec-endpoints.js';
 import {
   CALLBACK_SERVICES,
   callbackDeviceIds,

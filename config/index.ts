@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { payloadKeyProblem } from '../codec/keys.js';
+import { payloadKeyProblem } from './payload-keys.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
 const SIM = {
@@ -65,7 +65,7 @@ const operatorToken = z
 // Node runs a timer whose delay exceeds 2^31-1 ms after 1 ms instead, which would turn a sweep into a busy loop.
 const timerInterval = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 
-/** AES-256 keys for Temporal payloads (codec/keys.ts); the problem named, never the key. */
+/** AES-256 keys for Temporal payloads (payload-keys.ts); the problem named, never the key. */
 export const payloadEncryptionKey = z
   .string()
   .superRefine((value, ctx) => {

@@ -38,7 +38,7 @@ const useSimulator =
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
-// The gateway serves the codec endpoint only to holders of the operator token (codec/server.ts).
+// The gateway serves the codec endpoint only to holders of the operator token (callback-gateway/codec-endpoints.ts).
 const codecEndpoint =
   config.PAYLOAD_ENCRYPTION_KEY !== undefined && config.OPERATOR_TOKEN !== undefined
     ? `${gatewayUrl}/codec`

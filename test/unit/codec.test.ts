@@ -10,7 +10,7 @@ import {
   payloadKeyId,
   payloadKeyProblem,
 } from '../../codec/index.js';
-import { payloadToJson, type JsonPayload } from '../../codec/server.js';
+import { payloadToJson, type JsonPayload } from '../../callback-gateway/codec-endpoints.js';
 import { ConfigError, gatewaySchema, parseConfig, startSchema, workerSchema } from '../../config/index.js';
 import type { ActivateDeviceProfilesRequest } from '../../contracts/index.js';
 import { openSqliteStore, type Store } from '../../store/index.js';

@@ -9,8 +9,8 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { requireBearerToken } from '../callback-gateway/auth.js';
-import { PayloadDecryptionError } from './index.js';
+import { PayloadDecryptionError } from '../codec/index.js';
+import { requireBearerToken } from './auth.js';
 
 /** Where `temporal server start-dev` serves its UI (npm start), by either name a developer types. */
 export const DEFAULT_UI_ORIGINS: readonly string[] = ['http://127.0.0.1:8233', 'http://localhost:8233'];
