@@ -111,6 +111,16 @@ export const FailureType = {
   CompensationFailed: 'CompensationFailed',
   /** An unexpected error inside an activity; retried by Temporal. */
   InternalError: 'InternalError',
+  /**
+   * The activity was cancelled while it ran (its saga was cancelled, or its heartbeat timed out). Not
+   * retried: another attempt would be cancelled too.
+   */
+  CancelledFailure: 'CancelledFailure',
+  /**
+   * A bulk saga's shard failed as a whole without a typed failure: the fault code its devices fail with (see
+   * `BulkResult.faults`). Never the type of a failure a saga ends with.
+   */
+  ShardFailed: 'ShardFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -334,7 +334,8 @@ async function runBulk(
           // A shard that failed as a whole (not a device): its devices fail with its reason.
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
           const message = cause instanceof Error ? cause.message : String(cause);
-          const code = cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : 'ShardFailed';
+          const code =
+            cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : FailureType.ShardFailed;
           log.error('Shard failed', { shard, error: message });
           const faultId = faultIdOf({ code, message });
           for (const i of members) {
