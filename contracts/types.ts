@@ -183,6 +183,7 @@ export type SwapSagaPhase =
 
 /** Answer of the `status` query of eidDeviceSwap. */
 export interface EidDeviceSwapStatus {
+  operation: 'eidDeviceSwap';
   phase: SwapSagaPhase;
   requestId?: string;
   /** ThingSpace may have accepted the swap but its answer was lost; the saga waits for the callbacks. */
@@ -252,6 +253,7 @@ export interface EidDeviceSwapResult {
 
 /** Answer of the `status` query of changeDeviceIdentifier: one step, the CarrierService outcome. */
 export interface ChangeDeviceIdentifierStatus {
+  operation: 'changeDeviceIdentifier';
   phase: SwapSagaPhase;
   requestId?: string;
   submitOutcomeUnknown?: boolean;
@@ -426,6 +428,17 @@ export interface BulkStatus {
   awaitingDecision?: { failed: number; noAnswer: number; since: string };
   decisions?: ReceivedDecision[];
 }
+
+/** What a saga's operation answers to the `status` query. */
+export interface SagaStatusByOperation {
+  eidDeviceSwap: EidDeviceSwapStatus;
+  changeDeviceIdentifier: ChangeDeviceIdentifierStatus;
+  changeProfileServicePlan: BulkStatus;
+  activateDeviceProfiles: BulkStatus;
+}
+
+/** Answer of the `status` query of any saga; `operation` tells which. */
+export type SagaStatus = SagaStatusByOperation[keyof SagaStatusByOperation];
 
 /** Result of a bulk saga: every device once, with its last outcome. */
 export interface BulkResult {

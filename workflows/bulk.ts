@@ -21,14 +21,15 @@ import {
 } from '@temporalio/workflow';
 import {
   bulkDeviceQuery,
-  bulkStatusQuery,
   describeIssues,
   deviceKey,
   FailureType,
   searchAttributes,
   shardProgressSignal,
+  statusQuery,
   validateActivateDeviceProfiles,
   validateChangeProfileServicePlan,
+  WORKFLOW_TYPES,
   type ActivateDeviceProfilesRequest,
   type BulkCounts,
   type BulkDeviceStatus,
@@ -37,6 +38,7 @@ import {
   type BulkOperation,
   type BulkPhase,
   type BulkResult,
+  type BulkStatus,
   type ChangeProfileServicePlanRequest,
   type ValidationIssue,
 } from '../contracts/index.js';
@@ -50,11 +52,11 @@ export const DEFAULT_SHARD_CONCURRENCY = 4;
 const ACTIVATION_INTERVAL_MS = 600;
 
 export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
-  return runBulk('changeProfileServicePlan', request, validateChangeProfileServicePlan);
+  return runBulk(WORKFLOW_TYPES.changeProfileServicePlan, request, validateChangeProfileServicePlan);
 }
 
 export async function activateDeviceProfiles(request: ActivateDeviceProfilesRequest): Promise<BulkResult> {
-  return runBulk('activateDeviceProfiles', request, validateActivateDeviceProfiles);
+  return runBulk(WORKFLOW_TYPES.activateDeviceProfiles, request, validateActivateDeviceProfiles);
 }
 
 type Final = 'pending' | BulkDeviceResult['outcome'];
@@ -151,7 +153,7 @@ async function runBulk(
       ...(result.confirmedBy ? { confirmedBy: result.confirmedBy } : {}),
     };
   });
-  setHandler(bulkStatusQuery, () => {
+  setHandler(statusQuery, (): BulkStatus => {
     const failed = finals.filter((f) => f === 'failed').length;
     const noAnswer = finals.filter((f) => f === 'noAnswer').length;
     return {

@@ -20,6 +20,7 @@ import {
   FailureType,
   searchAttributes,
   statusQuery,
+  WORKFLOW_TYPES,
   SWAP_STEPS,
   thingspaceCallbackSignal,
   validateEidDeviceSwap,
@@ -209,6 +210,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
   });
   setHandler(statusQuery, (): EidDeviceSwapStatus => ({
+    operation: WORKFLOW_TYPES.eidDeviceSwap,
     phase,
     ...(requestId ? { requestId } : {}),
     ...(submitOutcomeUnknown ? { submitOutcomeUnknown } : {}),
@@ -233,7 +235,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   if (issues.length > 0) {
     phase = 'failed';
     upsertSearchAttributes([
-      { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+      { key: searchAttributes.Operation, value: WORKFLOW_TYPES.eidDeviceSwap },
       { key: searchAttributes.SagaStep, value: 'failed' },
     ]);
     throw ApplicationFailure.create({
@@ -246,7 +248,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
   const devices = [...request.deviceToSwapOut, ...request.deviceToSwapIn];
   upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+    { key: searchAttributes.Operation, value: WORKFLOW_TYPES.eidDeviceSwap },
     { key: searchAttributes.ThingSpaceAccount, value: request.accountName },
     { key: searchAttributes.DeviceIds, value: devices.map(deviceKey) },
   ]);

@@ -20,10 +20,10 @@ import {
   bulkDeviceQuery,
   deviceKey,
   FailureType,
-  PROFILE_SHARD_WORKFLOW,
   searchAttributes,
   shardProgressSignal,
   thingspaceCallbackSignal,
+  WORKFLOW_TYPES,
   type BulkCounts,
   type BulkDeviceStatus,
   type BulkOperation,
@@ -366,7 +366,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   };
 
   upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: PROFILE_SHARD_WORKFLOW },
+    { key: searchAttributes.Operation, value: WORKFLOW_TYPES.profileShard },
     { key: searchAttributes.ThingSpaceAccount, value: accountName },
   ]);
   try {
