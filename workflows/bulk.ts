@@ -40,11 +40,13 @@ import {
   type BulkResult,
   type BulkStatus,
   type ChangeProfileServicePlanRequest,
+  type ProfileShardInput,
+  type ProfileShardResult,
   type ValidationIssue,
 } from '../contracts/index.js';
 import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './common.js';
 import { OperatorDecisions } from './decisions.js';
-import { profileShard, type ProfileShardInput, type ProfileShardResult } from './profile-shard.js';
+import { profileShard } from './profile-shard.js';
 
 export const DEFAULT_SHARD_SIZE = 1_000;
 export const DEFAULT_SHARD_CONCURRENCY = 4;
