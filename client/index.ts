@@ -35,6 +35,7 @@ import {
   type ValidationIssue,
   type WorkflowType,
 } from '../contracts/index.js';
+import { canonicalJson } from '../contracts/json.js';
 
 export * from '../contracts/index.js';
 /** Pass `dataConverter: dataConverterFor(PAYLOAD_ENCRYPTION_KEY)` to your Client when the worker encrypts payloads. */
@@ -208,22 +209,8 @@ export interface BulkStartOptions extends BulkOptions, StartOptions {
 
 /** A stable digest of the ThingSpace part of a request (key order does not matter). */
 export function requestDigest(body: object): string {
-  const canonical = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.keys(value)
-          .sort()
-          .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-      );
-    }
-    return value;
-  };
   const { options: _options, ...thingspace } = body as { options?: unknown };
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(thingspace)))
-    .digest('hex')
-    .slice(0, 16);
+  return createHash('sha256').update(canonicalJson(thingspace)).digest('hex').slice(0, 16);
 }
 
 async function startBulk<Request extends ChangeProfileServicePlanRequest | ActivateDeviceProfilesRequest>(
