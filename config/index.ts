@@ -165,6 +165,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * The settings of the ThingSpace client (`createThingSpaceClient` in thingspace/client.ts) from a parsed
+ * configuration; `baseUrl` overrides THINGSPACE_BASE_URL (npm start's simulator).
+ */
+export function thingspaceClientSettings(
+  config: Pick<WorkerConfig, Exclude<keyof typeof thingspace, 'THINGSPACE_ACCOUNT_NAME'>>,
+  baseUrl: string = config.THINGSPACE_BASE_URL,
+): { baseUrl: string; clientId: string; clientSecret: string; username: string; password: string; timeoutMs: number } {
+  return {
+    baseUrl,
+    clientId: config.THINGSPACE_CLIENT_ID,
+    clientSecret: config.THINGSPACE_CLIENT_SECRET,
+    username: config.THINGSPACE_USERNAME,
+    password: config.THINGSPACE_PASSWORD,
+    timeoutMs: config.THINGSPACE_TIMEOUT_MS,
+  };
+}
+
 /** Parses `env` with `schema`; throws one ConfigError naming every bad variable (never its value). */
 export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
