@@ -181,21 +181,22 @@ export type SwapSagaPhase =
   | 'completed'
   | 'failed';
 
-/** Answer of the `status` query of eidDeviceSwap. */
-export interface EidDeviceSwapStatus {
-  operation: 'eidDeviceSwap';
+/**
+ * What the status of a saga over one ThingSpace request (eidDeviceSwap, changeDeviceIdentifier) holds
+ * besides its steps.
+ */
+export interface RequestSagaStatus {
   phase: SwapSagaPhase;
   requestId?: string;
-  /** ThingSpace may have accepted the swap but its answer was lost; the saga waits for the callbacks. */
+  /** ThingSpace may have accepted the request but its answer was lost; the saga waits for the callbacks. */
   submitOutcomeUnknown?: boolean;
-  steps: Record<SwapStep, StepState>;
   callbacksReceived: number;
   duplicatesIgnored: number;
   /** Policy `hold`: the failure the saga stopped at, and since when it waits for an operator decision. */
   awaitingDecision?: { failure: { type: string; message: string }; since: string };
   /** Operator decisions received, in order (present once one arrived). */
   decisions?: ReceivedDecision[];
-  /** Request ids of earlier submits, when a `retry` resubmitted the swap. */
+  /** Request ids of earlier submits, when a `retry` resubmitted the request. */
   previousRequestIds?: string[];
   /** What the compensations did (present once they ran). */
   compensations?: CompensationOutcome[];
@@ -208,6 +209,12 @@ export interface EidDeviceSwapStatus {
   unverifiedFailures?: UnverifiedFailure[];
   /** Callbacks for a step that did not name what the step must name (another operation's). */
   ignoredCallbacks?: number;
+}
+
+/** Answer of the `status` query of eidDeviceSwap. */
+export interface EidDeviceSwapStatus extends RequestSagaStatus {
+  operation: 'eidDeviceSwap';
+  steps: Record<SwapStep, StepState>;
 }
 
 /** How a submit whose outcome is unknown ended: the attempt and what was observed. */
@@ -252,21 +259,9 @@ export interface EidDeviceSwapResult {
 }
 
 /** Answer of the `status` query of changeDeviceIdentifier: one step, the CarrierService outcome. */
-export interface ChangeDeviceIdentifierStatus {
+export interface ChangeDeviceIdentifierStatus extends RequestSagaStatus {
   operation: 'changeDeviceIdentifier';
-  phase: SwapSagaPhase;
-  requestId?: string;
-  submitOutcomeUnknown?: boolean;
   step: StepState;
-  callbacksReceived: number;
-  duplicatesIgnored: number;
-  awaitingDecision?: { failure: { type: string; message: string }; since: string };
-  decisions?: ReceivedDecision[];
-  previousRequestIds?: string[];
-  compensations?: CompensationOutcome[];
-  outcomeEvidence?: OutcomeEvidence;
-  unverifiedFailures?: UnverifiedFailure[];
-  ignoredCallbacks?: number;
 }
 
 /** The outcome of a changeDeviceIdentifier saga. */
