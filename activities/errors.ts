@@ -9,7 +9,7 @@ import { ThingSpaceError } from '../thingspace/index.js';
 /** Not a ThingSpace answer: a bug or an unexpected dependency failure. Retried, like Temporal's default. */
 const INTERNAL_ERROR = FailureType.InternalError;
 /** The activity was cancelled while it ran; another attempt would be cancelled too. */
-const CANCELLED = 'CancelledFailure';
+const CANCELLED = FailureType.CancelledFailure;
 
 /** What the failure details carry about ThingSpace's answer; never headers, which hold tokens. */
 export interface ThingSpaceFailureDetails {

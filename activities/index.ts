@@ -8,11 +8,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   deviceKey,
   FailureType,
-  type ActivateDeviceProfilesRequest,
   type ChangeDeviceIdentifierRequest,
-  type ChangeProfileServicePlanRequest,
   type DeviceId,
   type EidDeviceSwapRequest,
+  type ProfileSubmission,
 } from '../contracts/index.js';
 import type { ThingSpaceClient } from '../thingspace/index.js';
 import type { SagaRef, Store } from '../store/index.js';
@@ -39,11 +38,6 @@ export type ThingSpacePort = DeviceLister &
     ThingSpaceClient,
     'eidDeviceSwap' | 'changeDeviceIdentifier' | 'changeProfileServicePlan' | 'activateDeviceProfiles'
   >;
-
-/** A bulk shard's ThingSpace request: the operation's body with one shard's devices. */
-export type ProfileSubmission =
-  | { operation: 'changeProfileServicePlan'; body: Omit<ChangeProfileServicePlanRequest, 'options'> }
-  | { operation: 'activateDeviceProfiles'; body: Omit<ActivateDeviceProfilesRequest, 'options'> };
 
 /**
  * The activation is sent with `addressLine1`, as the page's example and Verizon's SDK spell it; the page's

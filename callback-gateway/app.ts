@@ -6,7 +6,7 @@
 import type { PayloadCodec } from '@temporalio/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { codecRouter } from '../codec/server.js';
+import { codecRouter } from './codec-endpoints.js';
 import {
   CALLBACK_SERVICES,
   callbackDeviceIds,
@@ -15,6 +15,7 @@ import {
   scopedKey,
   type CallbackService,
 } from '../contracts/index.js';
+import { isRecord } from '../contracts/json.js';
 import type { Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
 import { operatorRouter } from './operator.js';
@@ -43,10 +44,6 @@ export interface GatewayDeps {
   payloadCodec?: PayloadCodec;
   /** Origins of the Temporal UI allowed to call /codec from a browser; default the dev server's UI. */
   codecOrigins?: readonly string[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function matchService(name: string): CallbackService | undefined {

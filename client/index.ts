@@ -6,8 +6,6 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   bulkDeviceQuery,
-  bulkStatusQuery,
-  changeIdentifierStatusQuery,
   describeIssues,
   operatorDecisionSignal,
   statusQuery,
@@ -17,6 +15,7 @@ import {
   validateChangeProfileServicePlan,
   validateEidDeviceSwap,
   workflowIds,
+  WORKFLOW_TYPES,
   type ActivateDeviceProfilesRequest,
   type BulkDeviceStatus,
   type BulkOperation,
@@ -32,8 +31,11 @@ import {
   type EidDeviceSwapStatus,
   type OperatorDecision,
   type SagaOptions,
+  type SagaStatusByOperation,
   type ValidationIssue,
+  type WorkflowType,
 } from '../contracts/index.js';
+import { canonicalJson } from '../contracts/json.js';
 
 export * from '../contracts/index.js';
 /** Pass `dataConverter: dataConverterFor(PAYLOAD_ENCRYPTION_KEY)` to your Client when the worker encrypts payloads. */
@@ -66,9 +68,30 @@ export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus> & 
   device(key: string): Promise<BulkDeviceStatus | undefined>;
 };
 
+/**
+ * The `status` query, narrowed to the operations the caller expects. A saga answering for another operation
+ * (a workflow id of another kind of saga) is an error; an answer without `operation` comes from a worker
+ * that predates the field and is taken as it is.
+ */
+async function statusOf<O extends keyof SagaStatusByOperation>(
+  handle: WorkflowHandle,
+  operations: readonly O[],
+): Promise<SagaStatusByOperation[O]> {
+  const status = await handle.query(statusQuery);
+  const operation = (status as { operation?: string }).operation;
+  if (operation !== undefined && !(operations as readonly string[]).includes(operation)) {
+    throw new Error(
+      `Workflow ${handle.workflowId} is a ${operation} saga, not ${operations.join(' or ')}; use the helpers for ${operation}`,
+    );
+  }
+  return status as SagaStatusByOperation[O];
+}
+
+const BULK_OPERATIONS = [WORKFLOW_TYPES.changeProfileServicePlan, WORKFLOW_TYPES.activateDeviceProfiles] as const;
+
 function bulkHandle<Request>(handle: WorkflowHandle): BulkHandle<Request> {
   return Object.assign(handle as BulkHandle<Request>, {
-    status: () => handle.query(bulkStatusQuery),
+    status: () => statusOf(handle, BULK_OPERATIONS),
     device: (key: string) => handle.query(bulkDeviceQuery, key),
   });
 }
@@ -86,7 +109,7 @@ function withOptions<T extends { options?: object }>(request: T, options: object
 
 async function startSaga<H extends WorkflowHandle>(
   client: Client,
-  type: string,
+  type: WorkflowType,
   workflowId: string,
   body: unknown,
   taskQueue: string,
@@ -128,18 +151,20 @@ export async function startEidDeviceSwap(
   const body = validated(withOptions(request, sagaOptions), validateEidDeviceSwap);
   return startSaga(
     client,
-    'eidDeviceSwap',
+    WORKFLOW_TYPES.eidDeviceSwap,
     workflowIds.eidDeviceSwap(body),
     body,
     taskQueue,
-    (h) => () => h.query(statusQuery),
+    (h) => () => statusOf(h, [WORKFLOW_TYPES.eidDeviceSwap]),
   );
 }
 
 /** A handle to an existing swap by its workflow id. */
 export function getEidDeviceSwap(client: Client, workflowId: string): EidDeviceSwapHandle {
   const handle = client.workflow.getHandle(workflowId);
-  return Object.assign(handle as EidDeviceSwapHandle, { status: () => handle.query(statusQuery) });
+  return Object.assign(handle as EidDeviceSwapHandle, {
+    status: () => statusOf(handle, [WORKFLOW_TYPES.eidDeviceSwap]),
+  });
 }
 
 /**
@@ -160,11 +185,11 @@ export async function startChangeDeviceIdentifier(
   // not part of the id's digest, so a start of the same change finds the same saga).
   return startSaga(
     client,
-    'changeDeviceIdentifier',
+    WORKFLOW_TYPES.changeDeviceIdentifier,
     workflowId,
     { ...body, options: { ...body.options, accountName } },
     taskQueue,
-    (h) => () => h.query(changeIdentifierStatusQuery),
+    (h) => () => statusOf(h, [WORKFLOW_TYPES.changeDeviceIdentifier]),
   );
 }
 
@@ -172,7 +197,7 @@ export async function startChangeDeviceIdentifier(
 export function getChangeDeviceIdentifier(client: Client, workflowId: string): ChangeDeviceIdentifierHandle {
   const handle = client.workflow.getHandle(workflowId);
   return Object.assign(handle as ChangeDeviceIdentifierHandle, {
-    status: () => handle.query(changeIdentifierStatusQuery),
+    status: () => statusOf(handle, [WORKFLOW_TYPES.changeDeviceIdentifier]),
   });
 }
 
@@ -186,22 +211,8 @@ export interface BulkStartOptions extends BulkOptions, StartOptions {
 
 /** A stable digest of the ThingSpace part of a request (key order does not matter). */
 export function requestDigest(body: object): string {
-  const canonical = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.keys(value)
-          .sort()
-          .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-      );
-    }
-    return value;
-  };
   const { options: _options, ...thingspace } = body as { options?: unknown };
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(thingspace)))
-    .digest('hex')
-    .slice(0, 16);
+  return createHash('sha256').update(canonicalJson(thingspace)).digest('hex').slice(0, 16);
 }
 
 async function startBulk<Request extends ChangeProfileServicePlanRequest | ActivateDeviceProfilesRequest>(
@@ -229,7 +240,7 @@ async function startBulk<Request extends ChangeProfileServicePlanRequest | Activ
     workflowId,
     body,
     taskQueue,
-    (h) => () => h.query(bulkStatusQuery),
+    (h) => () => statusOf(h, BULK_OPERATIONS),
   );
   return bulkHandle<Request>(handle);
 }
@@ -240,7 +251,7 @@ export async function startChangeProfileServicePlan(
   request: ChangeProfileServicePlanRequest,
   options: BulkStartOptions = {},
 ): Promise<BulkHandle<ChangeProfileServicePlanRequest>> {
-  return startBulk(client, 'changeProfileServicePlan', request, options, validateChangeProfileServicePlan);
+  return startBulk(client, WORKFLOW_TYPES.changeProfileServicePlan, request, options, validateChangeProfileServicePlan);
 }
 
 /** Starts an activateDeviceProfiles saga (or finds the one already started for the same request). */
@@ -249,7 +260,7 @@ export async function startActivateDeviceProfiles(
   request: ActivateDeviceProfilesRequest,
   options: BulkStartOptions = {},
 ): Promise<BulkHandle<ActivateDeviceProfilesRequest>> {
-  return startBulk(client, 'activateDeviceProfiles', request, options, validateActivateDeviceProfiles);
+  return startBulk(client, WORKFLOW_TYPES.activateDeviceProfiles, request, options, validateActivateDeviceProfiles);
 }
 
 /** A handle to an existing bulk saga by its workflow id. */

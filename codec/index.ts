@@ -7,7 +7,7 @@
  * Wire format: AES-256-GCM over the protobuf encoding of the whole original payload (its metadata included,
  * so not even the encoding is visible), with a random 12-byte IV per payload. The encrypted payload's data is
  * IV ‖ ciphertext ‖ 16-byte tag; its metadata is `encoding: binary/encrypted`, `encryption-cipher:
- * AES-256-GCM` and `encryption-key-id` (see `keys.ts`).
+ * AES-256-GCM` and `encryption-key-id` (see `config/payload-keys.ts`).
  *
  * Failures are encrypted too: with a key set, the failure converter (`failure-converter.cjs`) moves each
  * failure's message and stack trace into a payload that this codec encrypts, so the history shows only
@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../config/index.js';
-import { PAYLOAD_KEY_VARIABLE, readPayloadKeys, type PayloadKey } from './keys.js';
+import { PAYLOAD_KEY_VARIABLE, readPayloadKeys, type PayloadKey } from '../config/payload-keys.js';
 
-export { payloadKeyId, payloadKeyProblem, PAYLOAD_KEY_VARIABLE, type PayloadKey } from './keys.js';
+export { payloadKeyId, payloadKeyProblem, PAYLOAD_KEY_VARIABLE, type PayloadKey } from '../config/payload-keys.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { payloadKeyProblem } from '../codec/keys.js';
+import { payloadKeyProblem } from './payload-keys.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
 const SIM = {
@@ -119,7 +119,7 @@ const operatorToken = z
 // Node runs a timer whose delay exceeds 2^31-1 ms after 1 ms instead, which would turn a sweep into a busy loop.
 const timerInterval = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 
-/** AES-256 keys for Temporal payloads (codec/keys.ts); the problem named, never the key. */
+/** AES-256 keys for Temporal payloads (payload-keys.ts); the problem named, never the key. */
 export const payloadEncryptionKey = z
   .string()
   .superRefine((value, ctx) => {
@@ -241,6 +241,24 @@ export type CliConfig = z.infer<typeof cliSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/**
+ * The settings of the ThingSpace client (`createThingSpaceClient` in thingspace/client.ts) from a parsed
+ * configuration; `baseUrl` overrides THINGSPACE_BASE_URL (npm start's simulator).
+ */
+export function thingspaceClientSettings(
+  config: Pick<WorkerConfig, Exclude<keyof typeof thingspace, 'THINGSPACE_ACCOUNT_NAME'>>,
+  baseUrl: string = config.THINGSPACE_BASE_URL,
+): { baseUrl: string; clientId: string; clientSecret: string; username: string; password: string; timeoutMs: number } {
+  return {
+    baseUrl,
+    clientId: config.THINGSPACE_CLIENT_ID,
+    clientSecret: config.THINGSPACE_CLIENT_SECRET,
+    username: config.THINGSPACE_USERNAME,
+    password: config.THINGSPACE_PASSWORD,
+    timeoutMs: config.THINGSPACE_TIMEOUT_MS,
+  };
 }
 
 /** Parses `env` with `schema`; throws one ConfigError naming every bad variable (never its value). */

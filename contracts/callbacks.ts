@@ -3,14 +3,11 @@
  * signalling, tests use it directly. Tolerates ThingSpace's varying casing (`IMEI`/`Imei`/`imei`,
  * `Success`/`SUCCESS`) and `ids` instead of `deviceIds` (thingspace-api-notes.md).
  */
+import { canonicalJson, isRecord } from './json.js';
 import type { CallbackEvent, CallbackEventType, CallbackService, DeviceId, ProfileReport } from './types.js';
 
 /** Body fields that differ between deliveries of the same callback, or must never be stored in events. */
 const VOLATILE_FIELDS = new Set(['username', 'password', 'callbackCount', 'maxCallbackThreshold']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Reads `[{kind, id}]` with kinds lower-cased, skipping malformed entries. */
 export function readDeviceIds(value: unknown): DeviceId[] {
@@ -27,19 +24,8 @@ export function readDeviceIds(value: unknown): DeviceId[] {
  * sorted at every level, so a re-delivery (`callbackCount: 2`) has the same canonical form.
  */
 export function canonicalCallbackContent(service: CallbackService, body: Record<string, unknown>): string {
-  const sorted = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(sorted);
-    if (isRecord(value)) {
-      return Object.fromEntries(
-        Object.keys(value)
-          .sort()
-          .map((k) => [k, sorted(value[k])]),
-      );
-    }
-    return value;
-  };
   const content = Object.fromEntries(Object.entries(body).filter(([k]) => !VOLATILE_FIELDS.has(k)));
-  return JSON.stringify([service, sorted(content)]);
+  return canonicalJson([service, content]);
 }
 
 function eventType(deviceResponse: Record<string, unknown>): CallbackEventType {

@@ -8,43 +8,46 @@ import type {
   BulkCounts,
   BulkDeviceStatus,
   BulkOperation,
-  BulkStatus,
   CallbackEvent,
-  ChangeDeviceIdentifierStatus,
   ChangeDeviceIdentifierRequest,
   DeviceId,
   EidDeviceSwapRequest,
-  EidDeviceSwapStatus,
   OperatorDecision,
+  SagaStatus,
 } from './types.js';
 
 export const TASK_QUEUE = 'euicc-lifecycle';
 
+/**
+ * Every workflow type the worker registers, named after its ThingSpace operation. Clients start sagas by
+ * these names; the workflow bundle (`workflows/index.ts`) exports exactly these functions.
+ */
 export const WORKFLOW_TYPES = {
   eidDeviceSwap: 'eidDeviceSwap',
   changeDeviceIdentifier: 'changeDeviceIdentifier',
   changeProfileServicePlan: 'changeProfileServicePlan',
   activateDeviceProfiles: 'activateDeviceProfiles',
+  /** The child workflow a bulk saga runs per shard (one ThingSpace request); never started by a client. */
+  profileShard: 'profileShard',
 } as const;
-
-/** The child workflow a bulk saga runs per shard: one ThingSpace request and its per-device callbacks. */
-export const PROFILE_SHARD_WORKFLOW = 'profileShard';
-export type Operation = keyof typeof WORKFLOW_TYPES;
+export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];
+/** The operations a client starts a saga for. */
+export type Operation = Exclude<keyof typeof WORKFLOW_TYPES, 'profileShard'>;
 
 /** The gateway sends callbacks in batches: one signal can carry many events for the same saga. */
 export const thingspaceCallbackSignal = defineSignal<[CallbackEvent[]]>('thingspaceCallback');
-export const statusQuery = defineQuery<EidDeviceSwapStatus>('status');
-/** The same `status` query, as changeDeviceIdentifier answers it. */
-export const changeIdentifierStatusQuery = defineQuery<ChangeDeviceIdentifierStatus>('status');
-/** The same `status` query, as the bulk sagas answer it (per-device progress). */
-export const bulkStatusQuery = defineQuery<BulkStatus>('status');
-/** A shard's counts, sent by the shard to its bulk saga as callbacks come in. */
+/**
+ * Where a saga stands. Every saga answers it; `operation` tells which status it is (the client's typed
+ * handles narrow it). From the CLI: `temporal workflow query --name status`.
+ */
+export const statusQuery = defineQuery<SagaStatus>('status');
 /**
  * Where one device of a bulk saga stands, by any of its identifiers as `kind:id` (e.g. `eid:8904…`);
  * undefined when the saga has no such device. From the CLI: `temporal workflow query --name device
  * --input '"eid:8904…"'`.
  */
 export const bulkDeviceQuery = defineQuery<BulkDeviceStatus | undefined, [string]>('device');
+/** A shard's counts, sent by the shard to its bulk saga as callbacks come in. */
 export const shardProgressSignal = defineSignal<[{ shard: string; counts: BulkCounts }]>('shardProgress');
 /**
  * An operator's decision for a saga held by policy `hold`. A signal, not an update, so it can be sent
@@ -114,6 +117,16 @@ export const FailureType = {
   CompensationFailed: 'CompensationFailed',
   /** An unexpected error inside an activity; retried by Temporal. */
   InternalError: 'InternalError',
+  /**
+   * The activity was cancelled while it ran (its saga was cancelled, or its heartbeat timed out). Not
+   * retried: another attempt would be cancelled too.
+   */
+  CancelledFailure: 'CancelledFailure',
+  /**
+   * A bulk saga's shard failed as a whole without a typed failure: the fault code its devices fail with (see
+   * `BulkResult.faults`). Never the type of a failure a saga ends with.
+   */
+  ShardFailed: 'ShardFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

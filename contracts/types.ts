@@ -186,20 +186,22 @@ export type SwapSagaPhase =
   | 'completed'
   | 'failed';
 
-/** Answer of the `status` query of eidDeviceSwap. */
-export interface EidDeviceSwapStatus {
+/**
+ * What the status of a saga over one ThingSpace request (eidDeviceSwap, changeDeviceIdentifier) holds
+ * besides its steps.
+ */
+export interface RequestSagaStatus {
   phase: SwapSagaPhase;
   requestId?: string;
-  /** ThingSpace may have accepted the swap but its answer was lost; the saga waits for the callbacks. */
+  /** ThingSpace may have accepted the request but its answer was lost; the saga waits for the callbacks. */
   submitOutcomeUnknown?: boolean;
-  steps: Record<SwapStep, StepState>;
   callbacksReceived: number;
   duplicatesIgnored: number;
   /** Policy `hold`: the failure the saga stopped at, and since when it waits for an operator decision. */
   awaitingDecision?: { failure: { type: string; message: string }; since: string };
   /** Operator decisions received, in order (present once one arrived). */
   decisions?: ReceivedDecision[];
-  /** Request ids of earlier submits, when a `retry` resubmitted the swap. */
+  /** Request ids of earlier submits, when a `retry` resubmitted the request. */
   previousRequestIds?: string[];
   /** What the compensations did (present once they ran). */
   compensations?: CompensationOutcome[];
@@ -212,6 +214,12 @@ export interface EidDeviceSwapStatus {
   unverifiedFailures?: UnverifiedFailure[];
   /** Callbacks for a step that did not name what the step must name (another operation's). */
   ignoredCallbacks?: number;
+}
+
+/** Answer of the `status` query of eidDeviceSwap. */
+export interface EidDeviceSwapStatus extends RequestSagaStatus {
+  operation: 'eidDeviceSwap';
+  steps: Record<SwapStep, StepState>;
 }
 
 /** How a submit whose outcome is unknown ended: the attempt and what was observed. */
@@ -256,20 +264,9 @@ export interface EidDeviceSwapResult {
 }
 
 /** Answer of the `status` query of changeDeviceIdentifier: one step, the CarrierService outcome. */
-export interface ChangeDeviceIdentifierStatus {
-  phase: SwapSagaPhase;
-  requestId?: string;
-  submitOutcomeUnknown?: boolean;
+export interface ChangeDeviceIdentifierStatus extends RequestSagaStatus {
+  operation: 'changeDeviceIdentifier';
   step: StepState;
-  callbacksReceived: number;
-  duplicatesIgnored: number;
-  awaitingDecision?: { failure: { type: string; message: string }; since: string };
-  decisions?: ReceivedDecision[];
-  previousRequestIds?: string[];
-  compensations?: CompensationOutcome[];
-  outcomeEvidence?: OutcomeEvidence;
-  unverifiedFailures?: UnverifiedFailure[];
-  ignoredCallbacks?: number;
 }
 
 /** The outcome of a changeDeviceIdentifier saga. */
@@ -431,6 +428,68 @@ export interface BulkStatus {
   awaitingDecision?: { failed: number; noAnswer: number; since: string };
   decisions?: ReceivedDecision[];
 }
+
+/** A bulk shard's ThingSpace request: the operation's body with one shard's devices. */
+export type ProfileSubmission =
+  | { operation: 'changeProfileServicePlan'; body: Omit<ChangeProfileServicePlanRequest, 'options'> }
+  | { operation: 'activateDeviceProfiles'; body: Omit<ActivateDeviceProfilesRequest, 'options'> };
+
+/** Input of the profileShard child workflow: one shard of a bulk saga. */
+export interface ProfileShardInput {
+  /** The parent's name for the shard, e.g. `r0-s3` (round 0, shard 3). */
+  shard: string;
+  operation: BulkOperation;
+  /** The ThingSpace body without `devices` (account, plan, place of use …). */
+  body: Omit<ProfileSubmission['body'], 'devices'>;
+  devices: ProfileDevice[];
+  stepTimeout: string | number;
+  /**
+   * Set by bulk sagas that need evidence (EVIDENCE_PATCH): submits retried by their RetryPolicy, callbacks
+   * that count only with the shard's own request ids, a request refused for its size split in halves,
+   * and no reconciliation here: the bulk saga reads the device list once for the whole operation.
+   */
+  evidence?: true;
+  /** Devices per ThingSpace request, when an earlier shard learnt that ThingSpace takes no more. */
+  maxRequestDevices?: number;
+}
+
+/** Result of the profileShard child workflow, merged by its bulk saga. */
+export interface ProfileShardResult {
+  shard: string;
+  requestId?: string;
+  submitOutcomeUnknown?: boolean;
+  /**
+   * One letter per device, in the shard's order: `s` succeeded (callback), `r` succeeded (device list),
+   * `f` failed, `n` no answer. Compact, because the parent's history keeps every shard's result.
+   */
+  outcomes: string;
+  /** ThingSpace's reasons, each once, with the positions of the devices that failed for it. */
+  faults: { code: string; message: string; indices: number[] }[];
+  callbacksReceived: number;
+  duplicatesIgnored: number;
+  /** Evidence shards: every request id ThingSpace answered (a shard split for its size sends several). */
+  requestIds?: string[];
+  /** Evidence shards: the request size ThingSpace accepted after refusing a larger one. */
+  requestSize?: number;
+  /**
+   * Evidence shards: failure callbacks of request ids the shard does not know, for devices still open
+   * (letter `u`); the device list decides them.
+   */
+  unverified?: { code: string; message: string; indices: number[] }[];
+  /** Activations whose address update failed although the activation succeeded. */
+  addressFaults?: { code: string; message: string; indices: number[] }[];
+}
+
+/** What a saga's operation answers to the `status` query. */
+export interface SagaStatusByOperation {
+  eidDeviceSwap: EidDeviceSwapStatus;
+  changeDeviceIdentifier: ChangeDeviceIdentifierStatus;
+  changeProfileServicePlan: BulkStatus;
+  activateDeviceProfiles: BulkStatus;
+}
+
+/** Answer of the `status` query of any saga; `operation` tells which. */
+export type SagaStatus = SagaStatusByOperation[keyof SagaStatusByOperation];
 
 /** Result of a bulk saga: every device once, with its last outcome. */
 export interface BulkResult {

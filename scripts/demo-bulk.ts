@@ -4,12 +4,12 @@
  * three shards), starts the bulk saga and shows its per-device progress to the end.
  */
 import { startActivateDeviceProfiles, startChangeProfileServicePlan, type BulkHandle } from '../client/index.js';
-import type { BulkResult, BulkStatus, ProfileDevice } from '../contracts/index.js';
+import { WORKFLOW_TYPES, type BulkResult, type BulkStatus, type ProfileDevice } from '../contracts/index.js';
 import { bar, config, connect, follow, say, sim } from './lib/demo.js';
 
 const operation = process.argv[2];
 const count = Number(process.argv[3] ?? 2_500);
-if (operation !== 'changeProfileServicePlan' && operation !== 'activateDeviceProfiles') {
+if (operation !== WORKFLOW_TYPES.changeProfileServicePlan && operation !== WORKFLOW_TYPES.activateDeviceProfiles) {
   say('Usage: tsx scripts/demo-bulk.ts changeProfileServicePlan|activateDeviceProfiles [devices]');
   process.exit(2);
 }
@@ -18,7 +18,7 @@ if (!Number.isInteger(count) || count < 1 || count > 15_000) {
   process.exit(2);
 }
 
-const activation = operation === 'activateDeviceProfiles';
+const activation = operation === WORKFLOW_TYPES.activateDeviceProfiles;
 say(`Seeding ${count} ${activation ? 'pre-active' : 'active'} eSIM devices in the simulator…`);
 const { devices: seeded } = await sim<{ devices: { eid: string; iccid: string }[] }>(
   'POST',

@@ -4,7 +4,7 @@
  * again after upgrading from a release whose URLs had no account (`CALLBACK_PUBLIC_URL`/<service>).
  */
 import { z } from 'zod';
-import { parseConfig, startSchema } from '../config/index.js';
+import { parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { registerCallbacks } from './lib/register-callbacks.js';
 
@@ -12,13 +12,7 @@ const config = parseConfig(
   startSchema.extend({ CALLBACK_PUBLIC_URL: z.string().url().describe('URL ThingSpace calls') }),
   process.env,
 );
-const thingspace = createThingSpaceClient({
-  baseUrl: config.THINGSPACE_BASE_URL,
-  clientId: config.THINGSPACE_CLIENT_ID,
-  clientSecret: config.THINGSPACE_CLIENT_SECRET,
-  username: config.THINGSPACE_USERNAME,
-  password: config.THINGSPACE_PASSWORD,
-});
+const thingspace = createThingSpaceClient(thingspaceClientSettings(config));
 const urls = await registerCallbacks(thingspace, {
   accountName: config.THINGSPACE_ACCOUNT_NAME,
   baseUrl: config.CALLBACK_PUBLIC_URL,

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { CALLBACK_SERVICES } from '../contracts/index.js';
-import { parseConfig, startSchema } from '../config/index.js';
+import { parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { probeTemporal, startDevServer, type DevServer } from './lib/dev-server.js';
 import { startPart, waitForHttp, type Part } from './lib/processes.js';
@@ -38,7 +38,7 @@ const useSimulator =
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
-// The gateway serves the codec endpoint only to holders of the operator token (codec/server.ts).
+// The gateway serves the codec endpoint only to holders of the operator token (callback-gateway/codec-endpoints.ts).
 const codecEndpoint =
   config.PAYLOAD_ENCRYPTION_KEY !== undefined && config.OPERATOR_TOKEN !== undefined
     ? `${gatewayUrl}/codec`
@@ -78,13 +78,7 @@ try {
     });
   }
 
-  const thingspace = createThingSpaceClient({
-    baseUrl: thingspaceBaseUrl,
-    clientId: config.THINGSPACE_CLIENT_ID,
-    clientSecret: config.THINGSPACE_CLIENT_SECRET,
-    username: config.THINGSPACE_USERNAME,
-    password: config.THINGSPACE_PASSWORD,
-  });
+  const thingspace = createThingSpaceClient(thingspaceClientSettings(config, thingspaceBaseUrl));
   await registerCallbacks(thingspace, {
     accountName: config.THINGSPACE_ACCOUNT_NAME,
     baseUrl: callbackBase,

@@ -10,8 +10,9 @@
  * claims made before the sequence was recorded.
  */
 import pg from 'pg';
-import { scopedKey, type CallbackService, type MatchedBy } from '../contracts/index.js';
+import { scopedKey, type MatchedBy } from '../contracts/index.js';
 import { INTENTS_SQL, postgresIntents } from './intents.js';
+import { inboxRecord, type InboxRowColumns } from './rows.js';
 import type {
   ClaimResult,
   DispatchItem,
@@ -28,38 +29,17 @@ export interface PostgresStoreOptions {
   schema?: string;
 }
 
-interface InboxRow {
+interface InboxRow extends InboxRowColumns {
   id: string;
-  service: string;
-  fingerprint: string;
   body: Record<string, unknown>;
   received_at: Date;
-  deliveries: number;
-  state: string;
-  account: string | null;
-  workflow_id: string | null;
-  run_id: string | null;
-  reason: string | null;
 }
 
 type Holder = { key: string } & SagaRef;
 const MATCH_KINDS: readonly string[] = ['request', 'learned', 'device'] satisfies MatchedBy[];
 
 function toRecord(row: InboxRow): InboxRecord {
-  const record: InboxRecord = {
-    id: Number(row.id),
-    service: row.service as CallbackService,
-    fingerprint: row.fingerprint,
-    body: row.body,
-    receivedAt: row.received_at.toISOString(),
-    deliveries: row.deliveries,
-    state: row.state as InboxState,
-  };
-  if (row.account !== null) record.account = row.account;
-  if (row.workflow_id) record.workflowId = row.workflow_id;
-  if (row.run_id) record.runId = row.run_id;
-  if (row.reason) record.reason = row.reason;
-  return record;
+  return inboxRecord(row, { id: Number(row.id), body: row.body, receivedAt: row.received_at.toISOString() });
 }
 
 /** A double-quoted identifier, so that any schema name is taken literally. */

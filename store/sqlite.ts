@@ -5,8 +5,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { scopedKey, type CallbackService, type MatchedBy } from '../contracts/index.js';
+import { scopedKey, type MatchedBy } from '../contracts/index.js';
 import { sqliteIntents } from './intents.js';
+import { inboxRecord, type InboxRowColumns } from './rows.js';
 import type {
   ClaimResult,
   DispatchItem,
@@ -54,35 +55,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS correlations_open ON correlations (key) WHERE 
 CREATE INDEX IF NOT EXISTS correlations_run ON correlations (workflow_id, run_id);
 `;
 
-interface InboxRow {
+interface InboxRow extends InboxRowColumns {
   id: number;
-  service: string;
-  fingerprint: string;
   body: string;
   received_at: string;
-  deliveries: number;
-  state: string;
-  account: string | null;
-  workflow_id: string | null;
-  run_id: string | null;
-  reason: string | null;
 }
 
 function toRecord(row: InboxRow): InboxRecord {
-  const record: InboxRecord = {
+  return inboxRecord(row, {
     id: row.id,
-    service: row.service as CallbackService,
-    fingerprint: row.fingerprint,
     body: JSON.parse(row.body) as Record<string, unknown>,
     receivedAt: row.received_at,
-    deliveries: row.deliveries,
-    state: row.state as InboxState,
-  };
-  if (row.account !== null) record.account = row.account;
-  if (row.workflow_id) record.workflowId = row.workflow_id;
-  if (row.run_id) record.runId = row.run_id;
-  if (row.reason) record.reason = row.reason;
-  return record;
+  });
 }
 
 /**

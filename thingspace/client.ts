@@ -194,6 +194,24 @@ function parseJson(body: string): unknown {
   }
 }
 
+/**
+ * `start` shared by concurrent callers: while one run is under way, every call gets its promise; the next
+ * call after it settles starts another. A rejection is left to the callers (never unhandled here).
+ */
+function singleFlight<T>(start: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => {
+    if (!running) {
+      const run = start().finally(() => {
+        if (running === run) running = undefined;
+      });
+      run.catch(() => undefined);
+      running = run;
+    }
+    return running;
+  };
+}
+
 export function createThingSpaceClient(
   config: ThingSpaceClientConfig,
   deps: ThingSpaceClientDeps = {},
@@ -213,9 +231,7 @@ export function createThingSpaceClient(
   });
 
   let accessToken: AccessToken | undefined;
-  let tokenRequest: Promise<AccessToken> | undefined;
   let session: Session | undefined;
-  let sessionLogin: Promise<Session> | undefined;
   let consecutiveLoginFailures = 0;
 
   /** Removes every value that must never appear in an error message, even if ThingSpace echoes one. */
@@ -340,22 +356,15 @@ export function createThingSpaceClient(
     return token;
   }
 
+  const renewAccessToken = singleFlight(async () => {
+    accessToken = await fetchAccessToken();
+    return accessToken;
+  });
+
   /** The cached bearer token, or one shared request for a new one. */
   function getAccessToken(): Promise<AccessToken> {
     if (accessToken && now() < accessToken.expiresAt) return Promise.resolve(accessToken);
-    if (!tokenRequest) {
-      const request = fetchAccessToken()
-        .then((token) => {
-          accessToken = token;
-          return token;
-        })
-        .finally(() => {
-          if (tokenRequest === request) tokenRequest = undefined;
-        });
-      request.catch(() => undefined);
-      tokenRequest = request;
-    }
-    return tokenRequest;
+    return renewAccessToken();
   }
 
   async function postLogin(bearer: AccessToken): Promise<HttpAnswer> {
@@ -395,23 +404,16 @@ export function createThingSpaceClient(
     return { token: parsed.data.sessionToken, lastUsedAt: now() };
   }
 
+  const openSession = singleFlight(async () => {
+    session = await login();
+    return session;
+  });
+
   /** The live session, or one shared login for a new one. */
   function getSession(): Promise<Session> {
     if (session && now() - session.lastUsedAt < SESSION_RENEW_AFTER_IDLE_MS) return Promise.resolve(session);
     session = undefined;
-    if (!sessionLogin) {
-      const request = login()
-        .then((opened) => {
-          session = opened;
-          return opened;
-        })
-        .finally(() => {
-          if (sessionLogin === request) sessionLogin = undefined;
-        });
-      request.catch(() => undefined);
-      sessionLogin = request;
-    }
-    return sessionLogin;
+    return openSession();
   }
 
   /** Forgets a token only if it is still the current one: concurrent callers renew it once, not once each. */

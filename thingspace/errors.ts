@@ -3,6 +3,7 @@
  * or nothing at all (thingspace-api-notes.md, Errors); parseThingSpaceError reads all of them so callers
  * match on `status` and `code`, never on the message.
  */
+import { isRecord } from '../contracts/json.js';
 
 /** Error classes that follow the leading service name in an `errorCode` — thingspace-api-notes.md. */
 const ERROR_CLASSES = ['INPUT_INVALID', 'REQUEST_FAILED', 'REQUEST_ONHOLD', 'REQUEST_CANCELLED'];
@@ -73,10 +74,6 @@ export class ThingSpaceError extends Error {
 }
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   if (typeof value === 'string' && value.trim() !== '') return value.trim();

@@ -2,7 +2,7 @@
 import { NativeConnection, Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { dataConverterFor } from '../codec/index.js';
-import { parseConfig, workerSchema } from '../config/index.js';
+import { parseConfig, thingspaceClientSettings, workerSchema } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
@@ -50,17 +50,7 @@ async function connect(): Promise<NativeConnection> {
 }
 
 const store = await openStore(config);
-const thingspace = createThingSpaceClient(
-  {
-    baseUrl: config.THINGSPACE_BASE_URL,
-    clientId: config.THINGSPACE_CLIENT_ID,
-    clientSecret: config.THINGSPACE_CLIENT_SECRET,
-    username: config.THINGSPACE_USERNAME,
-    password: config.THINGSPACE_PASSWORD,
-    timeoutMs: config.THINGSPACE_TIMEOUT_MS,
-  },
-  { logger },
-);
+const thingspace = createThingSpaceClient(thingspaceClientSettings(config), { logger });
 const connection = await connect();
 const worker = await createLifecycleWorker({
   connection,

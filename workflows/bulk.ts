@@ -21,14 +21,15 @@ import {
 } from '@temporalio/workflow';
 import {
   bulkDeviceQuery,
-  bulkStatusQuery,
   describeIssues,
   deviceKey,
   FailureType,
   searchAttributes,
   shardProgressSignal,
+  statusQuery,
   validateActivateDeviceProfiles,
   validateChangeProfileServicePlan,
+  WORKFLOW_TYPES,
   type ActivateDeviceProfilesRequest,
   type BulkCounts,
   type BulkDeviceStatus,
@@ -37,12 +38,15 @@ import {
   type BulkOperation,
   type BulkPhase,
   type BulkResult,
+  type BulkStatus,
   type ChangeProfileServicePlanRequest,
+  type ProfileShardInput,
+  type ProfileShardResult,
   type ValidationIssue,
 } from '../contracts/index.js';
 import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './common.js';
 import { OperatorDecisions } from './decisions.js';
-import { profileShard, type ProfileShardInput, type ProfileShardResult } from './profile-shard.js';
+import { profileShard } from './profile-shard.js';
 
 export const DEFAULT_SHARD_SIZE = 1_000;
 export const DEFAULT_SHARD_CONCURRENCY = 4;
@@ -50,11 +54,11 @@ export const DEFAULT_SHARD_CONCURRENCY = 4;
 const ACTIVATION_INTERVAL_MS = 600;
 
 export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
-  return runBulk('changeProfileServicePlan', request, validateChangeProfileServicePlan);
+  return runBulk(WORKFLOW_TYPES.changeProfileServicePlan, request, validateChangeProfileServicePlan);
 }
 
 export async function activateDeviceProfiles(request: ActivateDeviceProfilesRequest): Promise<BulkResult> {
-  return runBulk('activateDeviceProfiles', request, validateActivateDeviceProfiles);
+  return runBulk(WORKFLOW_TYPES.activateDeviceProfiles, request, validateActivateDeviceProfiles);
 }
 
 type Final = 'pending' | BulkDeviceResult['outcome'];
@@ -151,7 +155,7 @@ async function runBulk(
       ...(result.confirmedBy ? { confirmedBy: result.confirmedBy } : {}),
     };
   });
-  setHandler(bulkStatusQuery, () => {
+  setHandler(statusQuery, (): BulkStatus => {
     const failed = finals.filter((f) => f === 'failed').length;
     const noAnswer = finals.filter((f) => f === 'noAnswer').length;
     return {
@@ -334,7 +338,8 @@ async function runBulk(
           // A shard that failed as a whole (not a device): its devices fail with its reason.
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
           const message = cause instanceof Error ? cause.message : String(cause);
-          const code = cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : 'ShardFailed';
+          const code =
+            cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : FailureType.ShardFailed;
           log.error('Shard failed', { shard, error: message });
           const faultId = faultIdOf({ code, message });
           for (const i of members) {

@@ -14,16 +14,18 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import {
-  changeIdentifierStatusQuery,
   describeIssues,
   deviceKey,
   FailureType,
   searchAttributes,
+  statusQuery,
   thingspaceCallbackSignal,
   validateChangeDeviceIdentifier,
+  WORKFLOW_TYPES,
   type CallbackEvent,
   type ChangeDeviceIdentifierRequest,
   type ChangeDeviceIdentifierResult,
+  type ChangeDeviceIdentifierStatus,
   type CompensationOutcome,
   type DeviceId,
   type OperatorDecision,
@@ -117,7 +119,8 @@ export async function changeDeviceIdentifier(
     }
   };
   setHandler(thingspaceCallbackSignal, (events) => ledger.accept(events).forEach(apply));
-  setHandler(changeIdentifierStatusQuery, () => ({
+  setHandler(statusQuery, (): ChangeDeviceIdentifierStatus => ({
+    operation: WORKFLOW_TYPES.changeDeviceIdentifier,
     phase,
     ...(requestId ? { requestId } : {}),
     ...(submitOutcomeUnknown ? { submitOutcomeUnknown } : {}),
@@ -141,7 +144,7 @@ export async function changeDeviceIdentifier(
   if (issues.length > 0) {
     phase = 'failed';
     upsertSearchAttributes([
-      { key: searchAttributes.Operation, value: 'changeDeviceIdentifier' },
+      { key: searchAttributes.Operation, value: WORKFLOW_TYPES.changeDeviceIdentifier },
       { key: searchAttributes.SagaStep, value: 'failed' },
     ]);
     throw ApplicationFailure.create({
@@ -156,7 +159,7 @@ export async function changeDeviceIdentifier(
   // The device by the identifiers the request names, and the hardware it moves to: both in one operation.
   const devices = [...request.deviceIds, ...(request.deviceIdsTo ?? [])];
   upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: 'changeDeviceIdentifier' },
+    { key: searchAttributes.Operation, value: WORKFLOW_TYPES.changeDeviceIdentifier },
     { key: searchAttributes.DeviceIds, value: devices.map(deviceKey) },
     ...(needsEvidence && account ? [{ key: searchAttributes.ThingSpaceAccount, value: account }] : []),
   ]);

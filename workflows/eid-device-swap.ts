@@ -20,6 +20,7 @@ import {
   FailureType,
   searchAttributes,
   statusQuery,
+  WORKFLOW_TYPES,
   SWAP_STEPS,
   thingspaceCallbackSignal,
   validateEidDeviceSwap,
@@ -191,6 +192,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
   });
   setHandler(statusQuery, (): EidDeviceSwapStatus => ({
+    operation: WORKFLOW_TYPES.eidDeviceSwap,
     phase,
     ...(requestId ? { requestId } : {}),
     ...(submitOutcomeUnknown ? { submitOutcomeUnknown } : {}),
@@ -214,7 +216,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
   if (issues.length > 0) {
     phase = 'failed';
     upsertSearchAttributes([
-      { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+      { key: searchAttributes.Operation, value: WORKFLOW_TYPES.eidDeviceSwap },
       { key: searchAttributes.SagaStep, value: 'failed' },
     ]);
     throw ApplicationFailure.create({
@@ -227,7 +229,7 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
 
   const devices = [...request.deviceToSwapOut, ...request.deviceToSwapIn];
   upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: 'eidDeviceSwap' },
+    { key: searchAttributes.Operation, value: WORKFLOW_TYPES.eidDeviceSwap },
     { key: searchAttributes.ThingSpaceAccount, value: request.accountName },
     { key: searchAttributes.DeviceIds, value: devices.map(deviceKey) },
   ]);

@@ -20,18 +20,18 @@ import {
   bulkDeviceQuery,
   deviceKey,
   FailureType,
-  PROFILE_SHARD_WORKFLOW,
   searchAttributes,
   shardProgressSignal,
   thingspaceCallbackSignal,
+  WORKFLOW_TYPES,
   type BulkCounts,
   type BulkDeviceStatus,
-  type BulkOperation,
   type CallbackEvent,
-  type ProfileDevice,
+  type ProfileShardInput,
+  type ProfileShardResult,
+  type ProfileSubmission,
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
-import type { ProfileSubmission } from '../activities/index.js';
 import { OwnRequestIds } from './callback-trust.js';
 import {
   CallbackLedger,
@@ -60,50 +60,6 @@ const PROGRESS_INTERVAL = '5 seconds';
  * shards trickling for hours must not use them up (the result still carries every outcome).
  */
 const MAX_PROGRESS_REPORTS = 300;
-
-export interface ProfileShardInput {
-  /** The parent's name for the shard, e.g. `r0-s3` (round 0, shard 3). */
-  shard: string;
-  operation: BulkOperation;
-  /** The ThingSpace body without `devices` (account, plan, place of use …). */
-  body: Omit<ProfileSubmission['body'], 'devices'>;
-  devices: ProfileDevice[];
-  stepTimeout: string | number;
-  /**
-   * Set by bulk sagas that need evidence (EVIDENCE_PATCH): submits retried by their RetryPolicy, callbacks
-   * that count only with the shard's own request ids, a request refused for its size split in halves,
-   * and no reconciliation here: the bulk saga reads the device list once for the whole operation.
-   */
-  evidence?: true;
-  /** Devices per ThingSpace request, when an earlier shard learnt that ThingSpace takes no more. */
-  maxRequestDevices?: number;
-}
-
-export interface ProfileShardResult {
-  shard: string;
-  requestId?: string;
-  submitOutcomeUnknown?: boolean;
-  /**
-   * One letter per device, in the shard's order: `s` succeeded (callback), `r` succeeded (device list),
-   * `f` failed, `n` no answer. Compact, because the parent's history keeps every shard's result.
-   */
-  outcomes: string;
-  /** ThingSpace's reasons, each once, with the positions of the devices that failed for it. */
-  faults: { code: string; message: string; indices: number[] }[];
-  callbacksReceived: number;
-  duplicatesIgnored: number;
-  /** Evidence shards: every request id ThingSpace answered (a shard split for its size sends several). */
-  requestIds?: string[];
-  /** Evidence shards: the request size ThingSpace accepted after refusing a larger one. */
-  requestSize?: number;
-  /**
-   * Evidence shards: failure callbacks of request ids the shard does not know, for devices still open
-   * (letter `u`); the device list decides them.
-   */
-  unverified?: { code: string; message: string; indices: number[] }[];
-  /** Activations whose address update failed although the activation succeeded. */
-  addressFaults?: { code: string; message: string; indices: number[] }[];
-}
 
 type DeviceState = 'pending' | 'warning' | 'succeeded' | 'reconciled' | 'failed';
 
@@ -376,7 +332,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   };
 
   upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: PROFILE_SHARD_WORKFLOW },
+    { key: searchAttributes.Operation, value: WORKFLOW_TYPES.profileShard },
     { key: searchAttributes.ThingSpaceAccount, value: accountName },
   ]);
   /**

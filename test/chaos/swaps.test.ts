@@ -21,11 +21,11 @@ import type {
   EidDeviceSwapResult,
   EidDeviceSwapStatus,
   ProfileDevice,
+  ProfileShardResult,
 } from '../../contracts/index.js';
 import { waitForHttp } from '../../scripts/lib/processes.js';
 import { openStore } from '../../store/index.js';
 import type { InboxCounts, InboxRecord } from '../../store/index.js';
-import type { ProfileShardResult } from '../../workflows/profile-shard.js';
 import { ACCOUNT, swapRequest, type SeededPair } from '../integration/harness.js';
 import { writeFigures } from './figures.js';
 import { ChaosSystem, eventually, say, sleep } from './system.js';

@@ -8,6 +8,7 @@ import {
 } from '../../client/index.js';
 import {
   FailureType,
+  WORKFLOW_TYPES,
   type ActivateDeviceProfilesRequest,
   type BulkResult,
   type ProfileDevice,
@@ -279,7 +280,7 @@ describe('changeProfileServicePlan saga', () => {
   });
 
   it('fails InvalidRequest when started by hand with an invalid body', async () => {
-    const handle = await system.client.workflow.start('changeProfileServicePlan', {
+    const handle = await system.client.workflow.start(WORKFLOW_TYPES.changeProfileServicePlan, {
       taskQueue: system.taskQueue,
       workflowId: `it-invalid-${randomUUID()}`,
       args: [{ accountName: ACCOUNT, devices: [], servicePlan: 'X' }],

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
-import { FailureType, searchAttributes, type EidDeviceSwapResult } from '../../contracts/index.js';
+import { FailureType, searchAttributes, WORKFLOW_TYPES, type EidDeviceSwapResult } from '../../contracts/index.js';
 import {
   ACCOUNT,
   CALLBACK_CREDENTIALS,
@@ -71,7 +71,7 @@ describe('eidDeviceSwap saga', () => {
       duplicatesIgnored: 0,
     });
     const described = await handle.describe();
-    expect(described.typedSearchAttributes.get(searchAttributes.Operation)).toBe('eidDeviceSwap');
+    expect(described.typedSearchAttributes.get(searchAttributes.Operation)).toBe(WORKFLOW_TYPES.eidDeviceSwap);
     expect(described.typedSearchAttributes.get(searchAttributes.ThingSpaceRequestId)).toBe(result.requestId);
     expect(described.typedSearchAttributes.get(searchAttributes.SagaStep)).toBe('completed');
     expect(described.typedSearchAttributes.get(searchAttributes.DeviceIds)).toContain(
@@ -300,7 +300,7 @@ describe('eidDeviceSwap saga', () => {
   it('rejects an invalid request with InvalidRequest naming the field, sending nothing to ThingSpace', async () => {
     const pair = await seedSwapPair(system);
     const since = await requestLogLength(system);
-    const handle = await system.client.workflow.start('eidDeviceSwap', {
+    const handle = await system.client.workflow.start(WORKFLOW_TYPES.eidDeviceSwap, {
       taskQueue: system.taskQueue,
       workflowId: `eidDeviceSwap:invalid:${randomUUID()}`,
       args: [{ ...swapRequest(pair), mdnZipCode: '9880' }],

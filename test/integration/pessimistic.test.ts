@@ -5,7 +5,7 @@
  * another operation decides a saga.
  */
 import { startChangeProfileServicePlan, startEidDeviceSwap } from '../../client/index.js';
-import type { EidDeviceSwapStatus, ProfileDevice } from '../../contracts/index.js';
+import { FailureType, type EidDeviceSwapStatus, type ProfileDevice } from '../../contracts/index.js';
 import {
   ACCOUNT,
   requestLogLength,
@@ -61,7 +61,7 @@ describe('a ThingSpace that accepts a repeated request and acts twice', () => {
     }, 60_000);
     expect(await simRequests(system, 'eidDeviceSwap', since)).toHaveLength(1);
     if (status?.phase === 'awaitingDecision') {
-      expect(status.awaitingDecision?.failure.type).toBe('ThingSpaceOutcomeUnknown');
+      expect(status.awaitingDecision?.failure.type).toBe(FailureType.ThingSpaceOutcomeUnknown);
       expect(status.outcomeEvidence?.observed).toEqual(expect.any(String));
       await handle.terminate('test finished');
     }

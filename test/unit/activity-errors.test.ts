@@ -114,7 +114,7 @@ describe('toApplicationFailure', () => {
     const failure = toApplicationFailure(cause);
 
     expect(summary(failure)).toEqual({
-      type: 'InternalError',
+      type: FailureType.InternalError,
       message: 'x is undefined',
       nonRetryable: false,
       details: undefined,
@@ -126,7 +126,7 @@ describe('toApplicationFailure', () => {
 
   test('a cancellation is not retried', () => {
     expect(summary(toApplicationFailure(new CancelledFailure('CANCELLED')))).toMatchObject({
-      type: 'CancelledFailure',
+      type: FailureType.CancelledFailure,
       nonRetryable: true,
     });
   });

@@ -10,9 +10,9 @@ import {
   payloadKeyId,
   payloadKeyProblem,
 } from '../../codec/index.js';
-import { payloadToJson, type JsonPayload } from '../../codec/server.js';
+import { payloadToJson, type JsonPayload } from '../../callback-gateway/codec-endpoints.js';
 import { ConfigError, gatewaySchema, parseConfig, startSchema, workerSchema } from '../../config/index.js';
-import type { ActivateDeviceProfilesRequest } from '../../contracts/index.js';
+import { FailureType, type ActivateDeviceProfilesRequest } from '../../contracts/index.js';
 import { openSqliteStore, type Store } from '../../store/index.js';
 import { CALLBACK_CREDENTIALS } from '../fixtures/swap-callbacks.js';
 import { listenGateway, type Listening } from '../fixtures/http.js';
@@ -234,7 +234,7 @@ describe('dataConverterFor', () => {
     await Promise.all([client.connection.close(), plainClient.connection.close()]);
     const codec = EncryptionCodec.fromSetting(KEY_A);
     const error = ApplicationFailure.create({
-      type: 'ThingSpaceRejected',
+      type: FailureType.ThingSpaceRejected,
       message: 'ThingSpace rejected the request: customer Ada Lovelace-King is not at 10 Elm Street',
       nonRetryable: true,
       details: [{ status: 400, errorCode: 'UnifiedWebService.INPUT_INVALID.Parameter.Invalid' }],
@@ -246,7 +246,7 @@ describe('dataConverterFor', () => {
     expect(failure).toMatchObject({
       message: 'Encoded failure',
       stackTrace: '',
-      applicationFailureInfo: { type: 'ThingSpaceRejected', nonRetryable: true },
+      applicationFailureInfo: { type: FailureType.ThingSpaceRejected, nonRetryable: true },
     });
     expect(metadataText(attributes as Payload).encoding).toBe('binary/encrypted');
     expect(Buffer.from(attributes?.data ?? []).includes('Lovelace')).toBe(false);
@@ -261,7 +261,7 @@ describe('dataConverterFor', () => {
     );
     expect(read).toBeInstanceOf(ApplicationFailure);
     expect({ type: (read as ApplicationFailure).type, message: read.message }).toEqual({
-      type: 'ThingSpaceRejected',
+      type: FailureType.ThingSpaceRejected,
       message: error.message,
     });
     expect(read.stack).toMatch(/^ApplicationFailure: ThingSpace rejected the request: customer Ada Lovelace-King/);

@@ -6,6 +6,8 @@ import {
   isLoopback,
   parseConfig,
   sqliteFile,
+  startSchema,
+  thingspaceClientSettings,
   workerSchema,
 } from '../../config/index.js';
 
@@ -275,5 +277,33 @@ describe('sqliteFile', () => {
   it('puts the inbox in DATA_DIR, resolved to an absolute path', () => {
     expect(sqliteFile({ DATA_DIR: '/var/lib/euicc' })).toBe('/var/lib/euicc/inbox.db');
     expect(sqliteFile({ DATA_DIR: '.data' })).toBe(resolve('.data', 'inbox.db'));
+  });
+});
+
+describe('thingspaceClientSettings', () => {
+  const env = {
+    THINGSPACE_BASE_URL: 'https://thingspace.verizon.com/api',
+    THINGSPACE_CLIENT_ID: 'id',
+    THINGSPACE_CLIENT_SECRET: 'secret',
+    THINGSPACE_USERNAME: 'user',
+    THINGSPACE_PASSWORD: 'pass',
+    THINGSPACE_TIMEOUT_MS: '12000',
+  };
+
+  it('gives the worker, npm start and register-callbacks the same client settings, timeout included', () => {
+    const expected = {
+      baseUrl: 'https://thingspace.verizon.com/api',
+      clientId: 'id',
+      clientSecret: 'secret',
+      username: 'user',
+      password: 'pass',
+      timeoutMs: 12000,
+    };
+    expect(thingspaceClientSettings(parseConfig(workerSchema, env))).toEqual(expected);
+    expect(thingspaceClientSettings(parseConfig(startSchema, env))).toEqual(expected);
+    expect(thingspaceClientSettings(parseConfig(startSchema, env), 'http://127.0.0.1:3100/api')).toEqual({
+      ...expected,
+      baseUrl: 'http://127.0.0.1:3100/api',
+    });
   });
 });

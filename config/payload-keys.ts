@@ -1,6 +1,6 @@
 /**
- * The format of PAYLOAD_ENCRYPTION_KEY, kept free of Temporal imports so that the configuration schemas can
- * validate it.
+ * The format of PAYLOAD_ENCRYPTION_KEY. It lives with the configuration, free of Temporal imports, so that the
+ * schemas can validate it and the codec (`codec/index.ts`) reads keys from here without config importing codec.
  *
  * The variable holds one or more AES-256 keys separated by commas, each the base64 of 32 random bytes
  * (`openssl rand -base64 32`). The first key encrypts; every key decrypts. A key is rotated by putting the new

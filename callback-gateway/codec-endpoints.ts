@@ -9,8 +9,9 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { requireBearerToken } from '../callback-gateway/auth.js';
-import { PayloadDecryptionError } from './index.js';
+import { PayloadDecryptionError } from '../codec/index.js';
+import { isRecord } from '../contracts/json.js';
+import { requireBearerToken } from './auth.js';
 
 /** Where `temporal server start-dev` serves its UI (npm start), by either name a developer types. */
 export const DEFAULT_UI_ORIGINS: readonly string[] = ['http://127.0.0.1:8233', 'http://localhost:8233'];
@@ -42,10 +43,6 @@ export interface JsonPayload {
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 const isBase64 = (value: unknown): value is string => typeof value === 'string' && BASE64.test(value);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 class InvalidPayloads extends Error {
   override name = 'InvalidPayloads';
