@@ -100,8 +100,10 @@ export async function follow<S extends { phase: string }, R>(
   );
   let last = '';
   const outcome = handle.result() as Promise<R>;
+  /** The status call in flight: awaited before the connection closes, so none is cut off by the close. */
+  let inFlight: Promise<void> = Promise.resolve();
   const poll = setInterval(() => {
-    handle
+    inFlight = handle
       .status()
       .then((s) => {
         const now = render(s);
@@ -129,5 +131,6 @@ export async function follow<S extends { phase: string }, R>(
     say(`The saga failed: ${(cause as Error).message}`);
     process.exitCode = 1;
   }
+  await inFlight;
   await client.connection.close();
 }
