@@ -274,21 +274,27 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
     }
   };
 
+  /** `StepFailed` for a failed step; `byDeviceList`: an unverified failure the device list bore out. */
+  const stepFailure = (step: SwapStep, byDeviceList = false): ApplicationFailure => {
+    const { fault } = steps[step];
+    const why = byDeviceList
+      ? ` (a callback of request ${steps[step].requestId ?? 'unknown'} said so, and the device list does not show the step)`
+      : '';
+    return ApplicationFailure.create({
+      type: FailureType.StepFailed,
+      nonRetryable: true,
+      message: `Swap step ${step} failed: ${fault?.code}: ${fault?.message}${why}`,
+      details: [{ step, fault, requestId, ...(byDeviceList ? { confirmedBy: 'deviceList' } : {}) }],
+    });
+  };
+
   /** Waits for the open steps for one step timeout, then reconciles; the failure, if any is left. */
   const waitForSteps = async (): Promise<ApplicationFailure | undefined> => {
     setPhase('awaitingCallbacks');
     const inTime = await condition(() => settled() || failed() !== undefined, stepTimeout);
 
     const failedStep = failed();
-    if (failedStep) {
-      const fault = steps[failedStep].fault;
-      return ApplicationFailure.create({
-        type: FailureType.StepFailed,
-        nonRetryable: true,
-        message: `Swap step ${failedStep} failed: ${fault?.code}: ${fault?.message}`,
-        details: [{ step: failedStep, fault, requestId }],
-      });
-    }
+    if (failedStep) return stepFailure(failedStep);
     if (!inTime) {
       // ThingSpace gives up on callbacks after a few attempts: ask its device list before failing.
       setPhase('reconciling');
@@ -312,16 +318,8 @@ export async function eidDeviceSwap(request: EidDeviceSwapRequest): Promise<EidD
           ...(reported.requestId ? { requestId: reported.requestId } : {}),
         };
       }
-      const failedStep = failed();
-      if (failedStep) {
-        const fault = steps[failedStep].fault;
-        return ApplicationFailure.create({
-          type: FailureType.StepFailed,
-          nonRetryable: true,
-          message: `Swap step ${failedStep} failed: ${fault?.code}: ${fault?.message} (a callback of request ${steps[failedStep].requestId ?? 'unknown'} said so, and the device list does not show the step)`,
-          details: [{ step: failedStep, fault, requestId, confirmedBy: 'deviceList' }],
-        });
-      }
+      const shownFailed = failed();
+      if (shownFailed) return stepFailure(shownFailed, true);
       const nothingSeen = SWAP_STEPS.every((s) => steps[s].state === 'waiting');
       if (submitOutcomeUnknown && nothingSeen) {
         // Neither callbacks nor the device list say whether ThingSpace took the swap: a person decides.
