@@ -64,6 +64,7 @@ describe('eidDeviceSwap saga', () => {
 
     const status = await handle.status();
     expect(status).toEqual({
+      operation: 'eidDeviceSwap',
       phase: 'completed',
       requestId: result.requestId,
       steps: result.steps,
