@@ -173,7 +173,8 @@ export interface StepState {
   fault?: { code: string; message: string };
 }
 
-export type SwapSagaPhase =
+/** Phase of a saga over one ThingSpace request (eidDeviceSwap, changeDeviceIdentifier). */
+export type RequestSagaPhase =
   | 'validating'
   | 'claiming'
   | 'submitting'
@@ -190,8 +191,11 @@ export type SwapSagaPhase =
  * What the status of a saga over one ThingSpace request (eidDeviceSwap, changeDeviceIdentifier) holds
  * besides its steps.
  */
+/** @deprecated The name before changeDeviceIdentifier shared it: use RequestSagaPhase. */
+export type SwapSagaPhase = RequestSagaPhase;
+
 export interface RequestSagaStatus {
-  phase: SwapSagaPhase;
+  phase: RequestSagaPhase;
   requestId?: string;
   /** ThingSpace may have accepted the request but its answer was lost; the saga waits for the callbacks. */
   submitOutcomeUnknown?: boolean;

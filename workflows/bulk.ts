@@ -16,15 +16,12 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
   bulkDeviceQuery,
-  describeIssues,
   deviceKey,
   FailureType,
-  searchAttributes,
   shardProgressSignal,
   statusQuery,
   validateActivateDeviceProfiles,
@@ -44,8 +41,10 @@ import {
   type ProfileShardResult,
   type ValidationIssue,
 } from '../contracts/index.js';
-import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './common.js';
-import { OperatorDecisions } from './decisions.js';
+import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './saga/activities.js';
+import { OperatorDecisions } from './saga/decisions.js';
+import { invalidRequest } from './saga/failures.js';
+import { SagaPhase, tagSaga } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
 
 export const DEFAULT_SHARD_SIZE = 1_000;
@@ -91,7 +90,7 @@ async function runBulk(
   /** Failure callbacks of unknown request ids, per device still open: the device list decides them. */
   const unverified = new Map<number, { code: string; message: string }>();
   let addressUpdateFailed = 0;
-  let phase: BulkPhase = 'validating';
+  const phase = new SagaPhase<BulkPhase>('validating');
   const total = Array.isArray(request?.devices) ? request.devices.length : 0;
   const results: BulkDeviceResult[] = [];
   const finals: Final[] = [];
@@ -159,7 +158,7 @@ async function runBulk(
     const failed = finals.filter((f) => f === 'failed').length;
     const noAnswer = finals.filter((f) => f === 'noAnswer').length;
     return {
-      phase,
+      phase: phase.value,
       operation,
       counts: counts(),
       shards: { total: shardsInRound, running: live.size, completed: shardsDone, round },
@@ -170,27 +169,11 @@ async function runBulk(
     };
   });
 
-  const setPhase = (next: BulkPhase) => {
-    phase = next;
-    upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
-  };
-
-  upsertSearchAttributes([
-    { key: searchAttributes.Operation, value: operation },
-    ...(typeof request?.accountName === 'string'
-      ? [{ key: searchAttributes.ThingSpaceAccount, value: request.accountName }]
-      : []),
-  ]);
+  tagSaga({ operation, account: typeof request?.accountName === 'string' ? request.accountName : undefined });
   const issues = validate(request);
   if (issues.length > 0) {
-    setPhase('failed');
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidRequest,
-      nonRetryable: true,
-      message: describeIssues(issues),
-      // A failure is kept in history: thousands of device issues would bloat it, the first 100 tell enough.
-      details: [{ issues: issues.slice(0, 100), issueCount: issues.length }],
-    });
+    phase.set('failed');
+    throw invalidRequest(issues);
   }
 
   const { devices, options, ...rest } = request;
@@ -357,16 +340,16 @@ async function runBulk(
     if (needsEvidence) await reconcileRound(indices);
   };
 
-  setPhase('running');
+  phase.set('running');
   await runRound(devices.map((_, i) => i));
   for (;;) {
     const retryable = finals.flatMap((f, i) => (f === 'failed' || f === 'noAnswer' ? [i] : []));
     if (retryable.length === 0 || policy === 'fail') break;
-    setPhase('awaitingDecision');
-    const failure = ApplicationFailure.create({
+    phase.set('awaitingDecision');
+    const failure = {
       type: FailureType.StepFailed,
       message: `${retryable.length} of ${total} devices failed or got no answer`,
-    });
+    };
     const decision = await decisions.await(failure, () => false);
     if (decision?.decision !== 'retry') {
       abandonedBy = {
@@ -376,12 +359,12 @@ async function runBulk(
       break;
     }
     round += 1;
-    setPhase('running');
+    phase.set('running');
     log.info('Resubmitting the devices that failed or got no answer', { devices: retryable.length, round });
     await runRound(retryable);
   }
 
-  setPhase('completed');
+  phase.set('completed');
   describe();
   return {
     operation,

@@ -32,17 +32,16 @@ import {
   type ProfileSubmission,
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
-import { OwnRequestIds } from './callback-trust.js';
+import { CallbackLedger, OwnRequestIds } from './saga/callbacks.js';
+import { sagaFailure } from './saga/failures.js';
 import {
-  CallbackLedger,
   retryingSubmits,
-  sagaFailure,
   storeActivities,
   submitActivities,
   submitOrEvidence,
   submitOrUnknown,
   thingspaceActivities,
-} from './common.js';
+} from './saga/activities.js';
 
 const store = storeActivities;
 

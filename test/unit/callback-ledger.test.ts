@@ -1,4 +1,4 @@
-import { CallbackLedger } from '../../workflows/common.js';
+import { CallbackLedger } from '../../workflows/saga/callbacks.js';
 import type { CallbackEvent } from '../../contracts/index.js';
 
 const event = (fingerprint: string): CallbackEvent => ({

@@ -1,6 +1,6 @@
-/** Which callbacks may decide a step (workflows/callback-trust.ts): pure rules, no Temporal needed. */
+/** Which callbacks may decide a step (workflows/saga/callbacks.ts): pure rules, no Temporal needed. */
 import type { CallbackEvent } from '../../contracts/index.js';
-import { mentionsAny, OwnRequestIds } from '../../workflows/callback-trust.js';
+import { mentionsAny, OwnRequestIds } from '../../workflows/saga/callbacks.js';
 
 const event = (over: Partial<CallbackEvent>): CallbackEvent => ({
   fingerprint: 'f',

@@ -8,9 +8,15 @@ import {
   operatorDecisionSignal,
   type OperatorDecision,
   type ReceivedDecision,
-} from '../contracts/index.js';
+} from '../../contracts/index.js';
 
 const DECISIONS: readonly string[] = ['retry', 'compensate', 'abandon'];
+
+/** What a decision is asked about: a failure's type and message. */
+export interface FailureSummary {
+  type?: string | null;
+  message: string;
+}
 
 /** The decision in a signal's payload, or undefined when it is not one (signals cannot be refused). */
 export function readDecision(input: unknown): OperatorDecision | undefined {
@@ -53,7 +59,7 @@ export class OperatorDecisions {
    * Waits, without a timeout (a person is needed), for a decision about `failure`; undefined when
    * `resolved` turns true first (late callbacks completed the work).
    */
-  async await(failure: ApplicationFailure, resolved: () => boolean): Promise<OperatorDecision | undefined> {
+  async await(failure: FailureSummary, resolved: () => boolean): Promise<OperatorDecision | undefined> {
     this.awaiting = {
       failure: { type: failure.type ?? FailureType.InternalError, message: failure.message },
       since: new Date().toISOString(),

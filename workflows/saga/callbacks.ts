@@ -1,4 +1,6 @@
 /**
+ * The callbacks a saga takes: each applied once, and only when it may decide a step.
+ *
  * Whether a callback may decide a step of this saga (workflow code: deterministic, no I/O). Callbacks
  * of operations the saga never started reach the same listener: a portal-started operation on the same
  * device, or a late re-send of an old one. The gateway matches a callback to a saga by request id or by
@@ -7,9 +9,40 @@
  * kept as unverified, a later success for the step wins, and at the step timeout the device list decides.
  */
 import { log } from '@temporalio/workflow';
-import type { CallbackEvent, DeviceId, UnverifiedFailure } from '../contracts/index.js';
+import type { CallbackEvent, DeviceId, UnverifiedFailure } from '../../contracts/index.js';
 
 export type { UnverifiedFailure };
+
+/**
+ * Exactly-once effect over at-least-once delivery: the gateway may signal the same callback more than
+ * once (a crash between signal and bookkeeping), and ThingSpace may send it twice; both share a
+ * fingerprint, so only the first is applied.
+ */
+export class CallbackLedger {
+  private readonly seen = new Set<string>();
+  received = 0;
+  duplicates = 0;
+
+  /**
+   * The events not seen before, in order. A malformed signal (sent by hand, not by the gateway) is
+   * dropped: a signal handler that throws would fail every workflow task of the saga.
+   */
+  accept(events: CallbackEvent[]): CallbackEvent[] {
+    const fresh: CallbackEvent[] = [];
+    if (!Array.isArray(events)) return fresh;
+    for (const event of events) {
+      if (typeof event?.fingerprint !== 'string' || !Array.isArray(event.deviceIds)) continue;
+      this.received += 1;
+      if (this.seen.has(event.fingerprint)) {
+        this.duplicates += 1;
+        continue;
+      }
+      this.seen.add(event.fingerprint);
+      fresh.push(event);
+    }
+    return fresh;
+  }
+}
 
 const key = (d: DeviceId) => `${d.kind.toLowerCase()}:${d.id.toLowerCase()}`;
 

@@ -1,26 +1,14 @@
-/** Pieces every saga shares. Workflow code: deterministic, no I/O. */
+/**
+ * The activities every saga calls, with their timeouts and retry policies, and the submit helpers.
+ * Workflow code: deterministic, no I/O.
+ */
 import { msToNumber } from '@temporalio/common';
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  log,
-  patched,
-  proxyActivities,
-  sleep,
-  TimeoutFailure,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { FailureType, type CallbackEvent, type OutcomeEvidence, type SagaOptions } from '../contracts/index.js';
+import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { FailureType, type OutcomeEvidence, type SagaOptions } from '../../contracts/index.js';
+import { NON_RETRYABLE } from './failures.js';
 
 export type { OutcomeEvidence };
-
-/** Failure types that retrying cannot fix. */
-export const NON_RETRYABLE: string[] = [
-  FailureType.InvalidRequest,
-  FailureType.DeviceBusy,
-  FailureType.ThingSpaceRejected,
-  FailureType.ThingSpaceAuthFailed,
-];
 
 /** The store's activities (claims, correlation keys): quick, retried until they succeed. */
 export const storeActivities = proxyActivities<Activities>({
@@ -57,79 +45,11 @@ export const reconcileActivities = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
-/** Failures an operator's `retry` answers by resubmitting the request. */
-export const RESUBMITTABLE: string[] = [
-  FailureType.StepFailed,
-  FailureType.ThingSpaceRejected,
-  FailureType.ThingSpaceUnavailable,
-  FailureType.ThingSpaceAuthFailed,
-];
-
 /** Default wait for each step's callback: ThingSpace's own re-sends span 15 minutes; carrier work can take hours. */
 export const DEFAULT_STEP_TIMEOUT = '2 hours';
 
 export function stepTimeoutOf(options: SagaOptions | undefined): string | number {
   return options?.stepTimeout ?? DEFAULT_STEP_TIMEOUT;
-}
-
-/**
- * Exactly-once effect over at-least-once delivery: the gateway may signal the same callback more than
- * once (a crash between signal and bookkeeping), and ThingSpace may send it twice; both share a
- * fingerprint, so only the first is applied.
- */
-export class CallbackLedger {
-  private readonly seen = new Set<string>();
-  received = 0;
-  duplicates = 0;
-
-  /**
-   * The events not seen before, in order. A malformed signal (sent by hand, not by the gateway) is
-   * dropped: a signal handler that throws would fail every workflow task of the saga.
-   */
-  accept(events: CallbackEvent[]): CallbackEvent[] {
-    const fresh: CallbackEvent[] = [];
-    if (!Array.isArray(events)) return fresh;
-    for (const event of events) {
-      if (typeof event?.fingerprint !== 'string' || !Array.isArray(event.deviceIds)) continue;
-      this.received += 1;
-      if (this.seen.has(event.fingerprint)) {
-        this.duplicates += 1;
-        continue;
-      }
-      this.seen.add(event.fingerprint);
-      fresh.push(event);
-    }
-    return fresh;
-  }
-}
-
-/**
- * The failure a saga ends with. An activity's typed failure (`ThingSpaceRejected`, `DeviceBusy`, …)
- * arrives wrapped in an ActivityFailure; the saga re-raises it at the top, with the same type, message
- * and details, so callers match `WorkflowFailedError.cause.type` whatever step failed.
- */
-export function sagaFailure(err: unknown): unknown {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    const { type, message, details } = err.cause;
-    return ApplicationFailure.create({
-      type: type ?? FailureType.InternalError,
-      message,
-      details: details as unknown[],
-      nonRetryable: true,
-      cause: err,
-    });
-  }
-  // The retry budget (schedule-to-close) ran out while ThingSpace kept failing.
-  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
-    return ApplicationFailure.create({
-      type: FailureType.ThingSpaceUnavailable,
-      message: `${err.activityType} did not succeed within its retry budget`,
-      details: [{ activity: err.activityType, timeoutType: err.cause.timeoutType }],
-      nonRetryable: true,
-      cause: err,
-    });
-  }
-  return err;
 }
 
 /**

@@ -1,0 +1,45 @@
+/**
+ * Where a saga stands, for the status query and for operators' searches (search attribute `SagaStep`).
+ * Workflow code: deterministic, no I/O.
+ */
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import { deviceKey, searchAttributes, type DeviceId, type WorkflowType } from '../../contracts/index.js';
+
+export class SagaPhase<P extends string> {
+  constructor(private current: P) {}
+
+  get value(): P {
+    return this.current;
+  }
+
+  /** Moves to `next` and says so in `SagaStep`. */
+  set(next: P): void {
+    this.current = next;
+    upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
+  }
+
+  /** Ends as failed before any work: one upsert with the operation, so a search finds the failed run. */
+  failAtStart(operation: WorkflowType, failed: P): void {
+    this.current = failed;
+    upsertSearchAttributes([
+      { key: searchAttributes.Operation, value: operation },
+      { key: searchAttributes.SagaStep, value: failed },
+    ]);
+  }
+}
+
+/** What a saga is about, for operators' searches: its operation, account and devices. */
+export function tagSaga({
+  operation,
+  account,
+  devices,
+}: {
+  operation: WorkflowType;
+  account?: string;
+  devices?: DeviceId[];
+}): void {
+  const pairs: Parameters<typeof upsertSearchAttributes>[0] = [{ key: searchAttributes.Operation, value: operation }];
+  if (account !== undefined) pairs.push({ key: searchAttributes.ThingSpaceAccount, value: account });
+  if (devices) pairs.push({ key: searchAttributes.DeviceIds, value: devices.map(deviceKey) });
+  upsertSearchAttributes(pairs);
+}
