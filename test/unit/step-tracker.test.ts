@@ -2,34 +2,17 @@
  * Where each step of a saga stands (workflows/saga/steps.ts) under the operations' rules
  * (swap-steps.ts, identifier-steps.ts, reverse-swap.ts): pure, no Temporal needed.
  */
-import type { CallbackEvent, ChangeDeviceIdentifierRequest, EidDeviceSwapRequest } from '../../contracts/index.js';
+import type { CallbackEvent, ChangeDeviceIdentifierRequest } from '../../contracts/index.js';
 import { identifierChangeRules } from '../../workflows/identifier-steps.js';
 import { reverseSwapRequest, reverseSwapRules } from '../../workflows/reverse-swap.js';
 import { OwnRequestIds } from '../../workflows/saga/callbacks.js';
 import { StepTracker, type Judge } from '../../workflows/saga/steps.js';
 import { swapStepRules } from '../../workflows/swap-steps.js';
+import { pageExample, SWAP_IN_EID, SWAP_OUT_EID } from '../fixtures/swap-request.js';
 
-const ORIGINAL_EID = '89049032000001000000128345790887';
-const REPLACEMENT_EID = '89049032000001000000128345791234';
-
-const swap: EidDeviceSwapRequest = {
-  accountName: '0000123456-00001',
-  deviceToSwapOut: [
-    { kind: 'mdn', id: '8586928930' },
-    { kind: 'eid', id: ORIGINAL_EID },
-    { kind: 'imei', id: '990013907835573' },
-    { kind: 'iccid', id: '42590078891480000008' },
-  ],
-  deviceToSwapIn: [
-    { kind: 'eid', id: REPLACEMENT_EID },
-    { kind: 'imei', id: '990013907884259' },
-  ],
-  mdnZipCode: '98802',
-  serviceName: 'WiFi',
-  stateName: 'WiFi Activate',
-  servicePlan: 'm2m_4G',
-  smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.6',
-} as EidDeviceSwapRequest;
+const ORIGINAL_EID = SWAP_OUT_EID;
+const REPLACEMENT_EID = SWAP_IN_EID;
+const swap = pageExample();
 
 let inbox = 0;
 const event = (over: Partial<CallbackEvent>): CallbackEvent => ({
@@ -241,7 +224,7 @@ describe('the reverse swap', () => {
       { kind: 'imei', id: '990013907835573' },
       { kind: 'iccid', id: '89148000000000000999' },
     ]);
-    expect(reverse).toMatchObject({ accountName: swap.accountName, mdnZipCode: '98802', servicePlan: 'm2m_4G' });
+    expect(reverse).toMatchObject({ accountName: swap.accountName, mdnZipCode: '98802', servicePlan: '4G 2GB' });
   });
 
   it('names the original ICCID only while its line was never deactivated', () => {

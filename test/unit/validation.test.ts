@@ -1,34 +1,7 @@
 import { describeIssues, validateEidDeviceSwap, type ValidationIssue } from '../../contracts/validation.js';
 import { deviceKey, workflowIds } from '../../contracts/names.js';
 import type { DeviceId, EidDeviceSwapRequest } from '../../contracts/types.js';
-
-const SWAP_OUT_EID = '89033023312150000000000263619234';
-const SWAP_IN_EID = '89033023312150000000000256691984';
-
-/**
- * The example request of eid-device-swap.txt with its JSON repaired (the page nests a stray `{` and
- * `},` in deviceToSwapIn) and its 30-digit EIDs replaced by 32-digit ones.
- */
-function pageExample(): EidDeviceSwapRequest {
-  return {
-    accountName: '1223334444-01234',
-    deviceToSwapOut: [
-      { kind: 'mdn', id: '8586928930' },
-      { kind: 'eid', id: SWAP_OUT_EID },
-      { kind: 'imei', id: '990013907835573' },
-      { kind: 'iccid', id: '42590078891480000008' },
-    ],
-    deviceToSwapIn: [
-      { kind: 'eid', id: SWAP_IN_EID },
-      { kind: 'imei', id: '990013907884259' },
-    ],
-    mdnZipCode: '98802',
-    serviceName: 'WiFi',
-    stateName: 'WiFi Activate',
-    servicePlan: '4G 2GB',
-    smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.5',
-  };
-}
+import { pageExample, SWAP_IN_EID, SWAP_OUT_EID } from '../fixtures/swap-request.js';
 
 /** The example with one identifier of the swapped-out device replaced. */
 function withSwapOutId(kind: string, id: string): EidDeviceSwapRequest {
