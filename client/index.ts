@@ -3,11 +3,18 @@
  * the same operation returns the saga already started instead of starting a second one.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import {
   bulkDeviceQuery,
   describeIssues,
   operatorDecisionSignal,
+  operatorDecisionUpdate,
   statusQuery,
   TASK_QUEUE,
   validateActivateDeviceProfiles,
@@ -26,6 +33,7 @@ import {
   type ChangeDeviceIdentifierResult,
   type ChangeDeviceIdentifierStatus,
   type ChangeProfileServicePlanRequest,
+  type DecisionOutcome,
   type EidDeviceSwapRequest,
   type EidDeviceSwapResult,
   type EidDeviceSwapStatus,
@@ -269,10 +277,36 @@ export function getBulkOperation<Request = unknown>(client: Client, workflowId: 
 }
 
 /**
- * Sends an operator's decision to a saga held by failure policy `hold` (signal `operatorDecision`; the
- * CLI equivalent is `temporal workflow signal --workflow-id <id> --name operatorDecision --input
- * '{"decision":"retry"}'`). A signal cannot answer: the saga acts on the first decision it receives
- * while awaiting one and ignores the rest; read `status().decisions` to see which one it acted on.
+ * Decides for a saga held by failure policy `hold` (update `decide`; the CLI equivalent is `temporal
+ * workflow update execute --workflow-id <id> --name decide --input '{"decision":"retry","operator":"jane"}'`).
+ * Answers `{ acted, phase }` once the saga has taken the decision. A decision the saga cannot take is
+ * refused with the reason (`DecisionRefusedError`) and leaves no trace in its history: it is not waiting for
+ * one, another is being taken, the decision is unknown, `compensate` on a bulk saga, or no `operator`.
+ */
+export async function decide(client: Client, workflowId: string, decision: OperatorDecision): Promise<DecisionOutcome> {
+  try {
+    return await client.workflow.getHandle(workflowId).executeUpdate(operatorDecisionUpdate, { args: [decision] });
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.message.startsWith('Decision refused: ')) {
+      throw new DecisionRefusedError(cause.message.slice('Decision refused: '.length));
+    }
+    throw err;
+  }
+}
+
+/** A decision the saga refused, with why (see `decide`). */
+export class DecisionRefusedError extends Error {
+  constructor(readonly reason: string) {
+    super(`Decision refused: ${reason}`);
+    this.name = 'DecisionRefusedError';
+  }
+}
+
+/**
+ * The same decision as signal `operatorDecision`, kept for compatibility: a signal cannot answer or be
+ * refused. The saga acts on the first decision it receives while awaiting one and ignores the rest; read
+ * `status().decisions` to see which one it acted on. Prefer `decide`.
  */
 export async function sendOperatorDecision(
   client: Client,

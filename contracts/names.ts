@@ -2,9 +2,10 @@
  * Names other code and people rely on (DESIGN.md §7): the task queue, workflow types, signals, queries,
  * search attributes, failure types, and the one workflow-id helper.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type {
+  DecisionOutcome,
   BulkCounts,
   BulkDeviceStatus,
   BulkOperation,
@@ -50,9 +51,17 @@ export const bulkDeviceQuery = defineQuery<BulkDeviceStatus | undefined, [string
 /** A shard's counts, sent by the shard to its bulk saga as callbacks come in. */
 export const shardProgressSignal = defineSignal<[{ shard: string; counts: BulkCounts }]>('shardProgress');
 /**
- * An operator's decision for a saga held by policy `hold`. A signal, not an update, so it can be sent
- * from the Temporal UI and CLI (`temporal workflow signal --name operatorDecision --input
- * '{"decision":"retry"}'`); Temporal forbids a signal and an update of the same name.
+ * An operator's decision for a saga held by policy `hold`, as an Update: a validator refuses a decision
+ * the saga cannot take (it is not waiting for one, one is already being taken, an unknown decision,
+ * `compensate` where the operation has none, no `operator`) without writing history, and an accepted one
+ * answers `{ acted, phase }` once the saga has taken it. From the CLI: `temporal workflow update execute
+ * --workflow-id <id> --name decide --input '{"decision":"retry","operator":"jane"}'`.
+ */
+export const operatorDecisionUpdate = defineUpdate<DecisionOutcome, [OperatorDecision]>('decide');
+/**
+ * The same decision as a signal, kept for compatibility (Temporal forbids a signal and an update of the
+ * same name, hence `decide` above): a signal cannot be refused, so a decision the saga cannot take is
+ * recorded with `acted: false` in `status().decisions`.
  */
 export const operatorDecisionSignal = defineSignal<[OperatorDecision]>('operatorDecision');
 

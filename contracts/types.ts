@@ -33,6 +33,12 @@ export interface OperatorDecision {
   operator?: string;
 }
 
+/** What the `decide` update answers once the saga has taken the decision: the phase it moved to. */
+export interface DecisionOutcome {
+  acted: boolean;
+  phase: string;
+}
+
 /** A decision the saga received, and whether it acted on it (status query). */
 export interface ReceivedDecision extends OperatorDecision {
   at: string;

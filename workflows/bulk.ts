@@ -107,7 +107,10 @@ async function runBulk(
   let duplicatesIgnored = 0;
   let abandonedBy: BulkResult['abandoned'];
   // `compensate` is not offered for profiles (no documented undo): such a decision is recorded, not acted on.
-  const decisions = new OperatorDecisions((d) => d.decision !== 'compensate');
+  const decisions = new OperatorDecisions(
+    (d) => d.decision !== 'compensate',
+    () => phase.value,
+  );
 
   const counts = (): BulkCounts => {
     const c = emptyCounts(total);

@@ -112,8 +112,8 @@ export async function follow<S extends { phase: string }, R>(
         if (s.phase === 'awaitingDecision') {
           clearInterval(poll);
           say(`The saga holds for an operator decision: ${hold(s) ?? ''}`);
-          say(`  temporal workflow signal --workflow-id '${handle.workflowId}' --name operatorDecision \\`);
-          say(`    --input '{"decision":"retry"}'   # or "abandon" (and "compensate" where the operation has one)`);
+          say(`  temporal workflow update execute --workflow-id '${handle.workflowId}' --name decide \\`);
+          say(`    --input '{"decision":"retry","operator":"you"}'   # or "abandon" ("compensate" where offered)`);
           process.exit(1);
         }
       })

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  decide,
+  DecisionRefusedError,
   getBulkOperation,
   InvalidRequestError,
   startActivateDeviceProfiles,
@@ -194,7 +196,12 @@ describe('changeProfileServicePlan saga', () => {
 
     // The cause is fixed upstream; the operator says retry.
     await system.sim('POST', '/__sim/faults', { clear: true });
-    await handle.signal('operatorDecision', { decision: 'retry', operator: 'ops@example.com' });
+    // A bulk saga offers no compensation: the update refuses it with the reason.
+    await expect(
+      decide(system.client, handle.workflowId, { decision: 'compensate', operator: 'ops@example.com' }),
+    ).rejects.toThrow(new DecisionRefusedError('compensate is not offered by this operation'));
+    const outcome = await decide(system.client, handle.workflowId, { decision: 'retry', operator: 'ops@example.com' });
+    expect(outcome).toEqual({ acted: true, phase: 'running' });
     const result = await handle.result();
     expect(result.resubmissions).toBe(1);
     expect(result.counts).toMatchObject({ total: 30, succeeded: 30, failed: 0 });

@@ -1,4 +1,10 @@
-import { sendOperatorDecision, startEidDeviceSwap, type EidDeviceSwapHandle } from '../../client/index.js';
+import {
+  decide,
+  DecisionRefusedError,
+  sendOperatorDecision,
+  startEidDeviceSwap,
+  type EidDeviceSwapHandle,
+} from '../../client/index.js';
 import { FailureType, searchAttributes, type DeviceId, type EidDeviceSwapStatus } from '../../contracts/index.js';
 import {
   failureOf,
@@ -68,11 +74,19 @@ describe('eidDeviceSwap failure policies', () => {
     expect(failedStep).toMatchObject({ state: 'failed' });
     expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.SagaStep)).toBe('awaitingDecision');
 
-    await sendOperatorDecision(system.client, handle.workflowId, {
+    // The update refuses what the saga cannot take, with the reason, and answers once the saga took it.
+    await expect(decide(system.client, handle.workflowId, { decision: 'abandon' })).rejects.toThrow(
+      new DecisionRefusedError('operator is required: who decides'),
+    );
+    await expect(
+      decide(system.client, handle.workflowId, { decision: 'undo', operator: 'ops-alice' } as never),
+    ).rejects.toThrow('Decision refused: decision must be one of retry, compensate, abandon');
+    const outcome = await decide(system.client, handle.workflowId, {
       decision: 'abandon',
       reason: 'customer cancelled the hardware change',
       operator: 'ops-alice',
     });
+    expect(outcome).toEqual({ acted: true, phase: 'abandoned' });
     const failure = await failureOf(handle);
     expect(failure.type).toBe(FailureType.Abandoned);
     expect(failure.message).toBe(
@@ -266,6 +280,13 @@ describe('eidDeviceSwap failure policies', () => {
     const status = await handle.status();
     expect(status.phase).toBe('awaitingCallbacks');
     expect(status.decisions).toEqual([{ decision: 'abandon', at: expect.any(String), acted: false }]);
+    // The update refuses it instead, and the refusal leaves no trace in the history.
+    await expect(
+      decide(system.client, handle.workflowId, { decision: 'abandon', operator: 'ops-bob' }),
+    ).rejects.toThrow(new DecisionRefusedError('the saga is not waiting for a decision'));
+    const { events } = await handle.fetchHistory();
+    expect((events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toEqual([]);
+    expect((await handle.status()).decisions).toHaveLength(1);
     await handle.terminate('test finished');
   });
 });

@@ -1,11 +1,14 @@
 /**
- * Operator decisions for sagas held by policy `hold` (DESIGN.md §7: signal `operatorDecision`). Workflow
- * code: deterministic, no I/O.
+ * Operator decisions for sagas held by policy `hold` (DESIGN.md §7): the `decide` update, which refuses
+ * what the saga cannot take, and the `operatorDecision` signal kept for compatibility. Workflow code:
+ * deterministic, no I/O.
  */
 import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
 import {
   FailureType,
   operatorDecisionSignal,
+  operatorDecisionUpdate,
+  type DecisionOutcome,
   type OperatorDecision,
   type ReceivedDecision,
 } from '../../contracts/index.js';
@@ -30,29 +33,70 @@ export function readDecision(input: unknown): OperatorDecision | undefined {
   };
 }
 
+/** Why the saga cannot take `input` now, or undefined when it can. */
+function refusal(
+  input: unknown,
+  state: { awaiting: boolean; pending: boolean; offers: (d: OperatorDecision) => boolean },
+): string | undefined {
+  const decision = readDecision(input);
+  if (!decision) return `decision must be one of ${DECISIONS.join(', ')}`;
+  if (!decision.operator?.trim()) return 'operator is required: who decides';
+  if (!state.offers(decision)) return `${decision.decision} is not offered by this operation`;
+  if (!state.awaiting) return 'the saga is not waiting for a decision';
+  if (state.pending) return 'another decision is being taken';
+  return undefined;
+}
+
 /**
- * Receives `operatorDecision` signals. Only one decision is acted on at a time, and only while the saga
- * awaits one (`await`); any other is recorded as not acted on, so the status query shows it.
+ * Receives operator decisions. Only one decision is acted on at a time, and only while the saga awaits one
+ * (`await`). The `decide` update refuses any other with the reason, and answers an accepted one once the
+ * saga has taken it; a signal cannot be refused, so it is recorded as not acted on (the status shows it).
  */
 export class OperatorDecisions {
   readonly received: ReceivedDecision[] = [];
   /** Since when, and after what failure, the saga waits for a decision. */
   awaiting: { failure: { type: string; message: string }; since: string } | undefined;
   private pending: OperatorDecision | undefined;
+  /** The decision the saga took last: an update's answer waits for it. */
+  private taken: OperatorDecision | undefined;
 
-  constructor(private readonly accepts: (decision: OperatorDecision) => boolean = () => true) {
+  /**
+   * `offers`: whether the operation offers a decision at all (bulk sagas have no compensation). `phase`:
+   * where the saga stands, the update's answer.
+   */
+  constructor(
+    private readonly offers: (decision: OperatorDecision) => boolean = () => true,
+    phase: () => string = () => 'unknown',
+  ) {
+    const state = () => ({ awaiting: this.awaiting !== undefined, pending: this.pending !== undefined, offers });
     setHandler(operatorDecisionSignal, (input) => {
       const decision = readDecision(input);
       if (!decision) {
         log.warn('Operator decision ignored: not retry, compensate or abandon', {});
         return;
       }
-      const acted = this.awaiting !== undefined && this.pending === undefined && this.accepts(decision);
-      this.received.push({ ...decision, at: new Date().toISOString(), acted });
-      if (acted) this.pending = decision;
-      else
-        log.warn('Operator decision ignored', { decision: decision.decision, awaiting: this.awaiting !== undefined });
+      const refused = refusal({ operator: 'signal', ...decision }, state());
+      this.received.push({ ...decision, at: new Date().toISOString(), acted: refused === undefined });
+      if (refused === undefined) this.pending = decision;
+      else log.warn('Operator decision ignored', { decision: decision.decision, reason: refused });
     });
+    setHandler(
+      operatorDecisionUpdate,
+      async (input): Promise<DecisionOutcome> => {
+        const decision = readDecision(input) as OperatorDecision;
+        this.received.push({ ...decision, at: new Date().toISOString(), acted: true });
+        this.pending = decision;
+        // The saga takes it in its own time (this activation); the answer says where that led.
+        await condition(() => this.taken === decision);
+        return { acted: true, phase: phase() };
+      },
+      {
+        validator: (input) => {
+          const refused = refusal(input, state());
+          if (refused) throw new Error(`Decision refused: ${refused}`);
+        },
+      },
+    );
   }
 
   /**
@@ -68,6 +112,7 @@ export class OperatorDecisions {
     const decision = this.pending;
     this.pending = undefined;
     this.awaiting = undefined;
+    this.taken = decision;
     if (decision) log.info('Operator decision taken', { decision: decision.decision, operator: decision.operator });
     return decision;
   }

@@ -98,7 +98,10 @@ export class RequestSaga<S extends string> {
   private submitOutcomeUnknown = false;
   private evidence: OutcomeEvidence | undefined;
   private readonly ledger = new CallbackLedger();
-  private readonly decisions = new OperatorDecisions();
+  private readonly decisions = new OperatorDecisions(
+    () => true,
+    () => this.phase.value,
+  );
   private readonly compensations: Compensation[] = [];
   private compensationOutcomes: CompensationOutcome[] | undefined;
   /** Where callbacks go while a compensation waits for its own (the reverse swap). */
