@@ -15,6 +15,7 @@ import {
   describeIssues,
   operatorDecisionSignal,
   operatorDecisionUpdate,
+  sagaSummary,
   statusQuery,
   TASK_QUEUE,
   validateActivateDeviceProfiles,
@@ -124,11 +125,14 @@ async function startSaga<H extends WorkflowHandle>(
   status: (handle: WorkflowHandle) => () => Promise<unknown>,
 ): Promise<H> {
   let handle: WorkflowHandle;
+  // What the Temporal UI shows of the saga: a one-line summary and the request without personal data.
+  const shown = sagaSummary(type, body);
   try {
     handle = await client.workflow.start(type, {
       taskQueue,
       workflowId,
       args: [body],
+      ...(shown ? { staticSummary: shown.summary, staticDetails: shown.details } : {}),
       // Running: return it. Completed: never run the same operation twice. Failed or cancelled: may start again.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',

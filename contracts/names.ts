@@ -67,7 +67,10 @@ export const operatorDecisionSignal = defineSignal<[OperatorDecision]>('operator
 
 export const searchAttributes = {
   ThingSpaceAccount: defineSearchAttributeKey('ThingSpaceAccount', SearchAttributeType.KEYWORD),
+  /** The saga's first request id (sagas before `ThingSpaceRequestIds`; kept for them). */
   ThingSpaceRequestId: defineSearchAttributeKey('ThingSpaceRequestId', SearchAttributeType.KEYWORD),
+  /** Every request id the saga sent or whose callbacks counted: `ThingSpaceRequestIds = "<id>"` finds it. */
+  ThingSpaceRequestIds: defineSearchAttributeKey('ThingSpaceRequestIds', SearchAttributeType.KEYWORD_LIST),
   DeviceIds: defineSearchAttributeKey('DeviceIds', SearchAttributeType.KEYWORD_LIST),
   SagaStep: defineSearchAttributeKey('SagaStep', SearchAttributeType.KEYWORD),
   Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
@@ -77,6 +80,7 @@ export const searchAttributes = {
 export const SEARCH_ATTRIBUTE_DEFINITIONS: Record<keyof typeof searchAttributes, 'Keyword' | 'KeywordList'> = {
   ThingSpaceAccount: 'Keyword',
   ThingSpaceRequestId: 'Keyword',
+  ThingSpaceRequestIds: 'KeywordList',
   DeviceIds: 'KeywordList',
   SagaStep: 'Keyword',
   Operation: 'Keyword',

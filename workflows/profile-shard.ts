@@ -11,6 +11,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -35,6 +36,7 @@ import { msToNumber } from '@temporalio/common';
 import { CallbackLedger, OwnRequestIds } from './saga/callbacks.js';
 import { sagaFailure } from './saga/failures.js';
 import {
+  REQUEST_IDS_PATCH,
   retryingSubmits,
   storeActivities,
   submitActivities,
@@ -75,6 +77,8 @@ const isFinal = (s: DeviceState | undefined) => s === 'succeeded' || s === 'reco
 export async function profileShard(input: ProfileShardInput): Promise<ProfileShardResult> {
   const { shard, operation, devices } = input;
   const evidence = input.evidence === true;
+  /** Shards started before the patch do not list their request ids (see REQUEST_IDS_PATCH). */
+  const listsRequestIds = patched(REQUEST_IDS_PATCH);
   const own = new OwnRequestIds();
   const unverified = new Map<number, { code: string; message: string }>();
   /** The events behind `unverified`: judged again when their request id becomes the shard's own. */
@@ -325,7 +329,10 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
         apply(event);
       }
       requestId ??= answer.requestId;
-      upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: answer.requestId }]);
+      upsertSearchAttributes([
+        { key: searchAttributes.ThingSpaceRequestId, value: answer.requestId },
+        ...(listsRequestIds ? [{ key: searchAttributes.ThingSpaceRequestIds, value: [...requestIds] }] : []),
+      ]);
       await store.addCorrelationKeys([`requestid:${answer.requestId}`]);
     }
   };
@@ -368,7 +375,10 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
       requestId = answer.requestId;
       if (requestId) {
         // Operators find the shard of a ThingSpace request id by this attribute.
-        upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: requestId }]);
+        upsertSearchAttributes([
+          { key: searchAttributes.ThingSpaceRequestId, value: requestId },
+          ...(listsRequestIds ? [{ key: searchAttributes.ThingSpaceRequestIds, value: [requestId] }] : []),
+        ]);
         await store.addCorrelationKeys([`requestid:${requestId}`]);
       } else log.warn('Shard submitted with unknown outcome; waiting for its callbacks', { shard });
     }

@@ -176,7 +176,10 @@ export function reverseSwap(saga: RequestSaga<SwapStep>, request: EidDeviceSwapR
       step.confirm('identifierChange');
       return { compensation: name, outcome: 'undone', detail: `${detail} before the reverse swap was sent` };
     }
-    if (submitted.requestId) await storeActivities.addCorrelationKeys([`requestid:${submitted.requestId}`]);
+    if (submitted.requestId) {
+      saga.listRequestId(submitted.requestId);
+      await storeActivities.addCorrelationKeys([`requestid:${submitted.requestId}`]);
+    }
     const withId = submitted.requestId ? { requestId: submitted.requestId } : {};
     const inTime = await condition(() => step.waiting().length === 0, saga.stepTimeout);
     const { fault } = step.states.identifierChange;

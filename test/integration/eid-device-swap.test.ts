@@ -87,6 +87,50 @@ describe('eidDeviceSwap saga', () => {
     expect(swappedIn).toMatchObject({ mdn, state: 'active' });
   });
 
+  it('is legible in the Temporal UI: summary, details, current details, activity summaries, every request id searchable', async () => {
+    const pair = await seedSwapPair(system);
+    const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });
+    const result = await handle.result();
+    const described = await handle.describe();
+    const last4 = (kind: string, ids: { kind: string; id: string }[]) => ids.find((d) => d.kind === kind)?.id.slice(-4);
+    expect(await described.staticSummary()).toBe(
+      `Swap MDN …${last4('mdn', pair.swapOut)}: EID …${last4('eid', pair.swapOut)} → …${last4('eid', pair.swapIn)} (account ${ACCOUNT})`,
+    );
+    const details = (await described.staticDetails()) ?? '';
+    expect(details).toContain(`| account | ${ACCOUNT} |`);
+    // Identifiers only by their last four characters in what the UI shows.
+    for (const device of [...pair.swapOut, ...pair.swapIn]) expect(details).not.toContain(device.id);
+
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('**Swap**: completed');
+    expect(metadata.currentDetails).toMatch(/\| goToState \| confirmed \| callback \|/);
+
+    // Every request id the swap sent or whose callback counted finds it.
+    const listed = described.typedSearchAttributes.get(searchAttributes.ThingSpaceRequestIds) ?? [];
+    expect([...listed].sort()).toEqual([...result.callbackRequestIds].sort());
+    for (const id of result.callbackRequestIds) {
+      const found = [];
+      for await (const w of system.client.workflow.list({ query: `ThingSpaceRequestIds = "${id}"` }))
+        found.push(w.workflowId);
+      expect(found).toEqual([handle.workflowId]);
+    }
+
+    const { events } = await handle.fetchHistory();
+    const summaries = await Promise.all(
+      (events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map(async (e) =>
+          system.client.options.loadedDataConverter.payloadConverter.fromPayload(e.userMetadata!.summary!),
+        ),
+    );
+    expect(summaries).toEqual([
+      `claim 6 devices of account ${ACCOUNT}`,
+      'submit the swap',
+      'register 1 correlation key',
+      'release the devices',
+    ]);
+  });
+
   it('keeps every credential out of the saga history', async () => {
     const pair = await seedSwapPair(system);
     const handle = await startEidDeviceSwap(system.client, swapRequest(pair), { taskQueue: system.taskQueue });

@@ -10,11 +10,47 @@ import { NON_RETRYABLE } from './failures.js';
 
 export type { OutcomeEvidence };
 
+type Proxied = ReturnType<typeof proxyActivities<Activities>>;
+const devices = (n: unknown) => (Array.isArray(n) ? `${n.length} device${n.length === 1 ? '' : 's'}` : 'devices');
+
+/** The one-line summary each activity shows in the Temporal UI, from its arguments. */
+const SUMMARIES: { [K in keyof Activities]: (...args: Parameters<Activities[K]>) => string } = {
+  claimDevices: (ids, account) => `claim ${devices(ids)}${account ? ` of account ${account}` : ''}`,
+  releaseDevices: () => 'release the devices',
+  addCorrelationKeys: (keys) => `register ${keys.length} correlation key${keys.length === 1 ? '' : 's'}`,
+  submitEidDeviceSwap: () => 'submit the swap',
+  reverseEidDeviceSwap: () => 'submit the reverse swap',
+  reconcileEidDeviceSwap: () => 'read the swap in the device list',
+  submitChangeDeviceIdentifier: (r) => `submit ${r.change4gOption ?? 'the identifier change'}`,
+  reconcileChangeDeviceIdentifier: () => 'read the identifier change in the device list',
+  submitProfileOperation: (s) => `submit ${s.operation} for ${devices(s.body.devices)}`,
+  reconcileProfiles: (input) => `reconcile ${devices(input.devices)}`,
+  reconcileBulkOperation: (input) => `reconcile ${devices(input.devices)}`,
+};
+
+/** The activities with their UI summary (`summary` is user metadata: replay does not compare it). */
+function summarized(activities: Proxied): Proxied {
+  return new Proxy(activities, {
+    get(target, name: string) {
+      const activity = target[name as keyof Activities];
+      const summary = SUMMARIES[name as keyof Activities] as ((...args: unknown[]) => string) | undefined;
+      if (!summary) return activity;
+      return (...args: unknown[]) =>
+        (activity.executeWithOptions as (options: object, args: unknown[]) => Promise<unknown>)(
+          { summary: summary(...args) },
+          args,
+        );
+    },
+  });
+}
+
 /** The store's activities (claims, correlation keys): quick, retried until they succeed. */
-export const storeActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+export const storeActivities = summarized(
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+  }),
+);
 
 /**
  * ThingSpace's activities. `startToCloseTimeout` stays above the ThingSpace client's own 30 s request
@@ -22,16 +58,18 @@ export const storeActivities = proxyActivities<Activities>({
  * ThingSpace outage of several minutes (and 429s) is waited out; after an hour the saga fails.
  */
 export function thingspaceActivities(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
-  return proxyActivities<Activities>({
-    startToCloseTimeout,
-    scheduleToCloseTimeout: '1 hour',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      nonRetryableErrorTypes: NON_RETRYABLE,
-    },
-  });
+  return summarized(
+    proxyActivities<Activities>({
+      startToCloseTimeout,
+      scheduleToCloseTimeout: '1 hour',
+      retry: {
+        initialInterval: '2 seconds',
+        backoffCoefficient: 2,
+        maximumInterval: '1 minute',
+        nonRetryableErrorTypes: NON_RETRYABLE,
+      },
+    }),
+  );
 }
 
 /**
@@ -39,11 +77,13 @@ export function thingspaceActivities(startToCloseTimeout: '1 minute' | '2 minute
  * request and a retried attempt resumes from it. A scan of a large account takes many pages; a page
  * with more data but no cursor fails loudly, a few times, then the saga goes on without the list.
  */
-export const reconcileActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
-});
+export const reconcileActivities = summarized(
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+  }),
+);
 
 /** Default wait for each step's callback: ThingSpace's own re-sends span 15 minutes; carrier work can take hours. */
 export const DEFAULT_STEP_TIMEOUT = '2 hours';
@@ -58,7 +98,7 @@ export function stepTimeoutOf(options: SagaOptions | undefined): string | number
  * plan change or activation twice). The saga retries only what surely did not reach ThingSpace.
  */
 export function submitActivities(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
-  return proxyActivities<Activities>({ startToCloseTimeout, retry: { maximumAttempts: 1 } });
+  return summarized(proxyActivities<Activities>({ startToCloseTimeout, retry: { maximumAttempts: 1 } }));
 }
 
 /**
@@ -71,20 +111,28 @@ export function submitActivities(startToCloseTimeout: '1 minute' | '2 minutes' =
 export const EVIDENCE_PATCH = 'callbacks-need-evidence';
 
 /**
+ * The patch that lists every request id of a saga (or shard) in the `ThingSpaceRequestIds` search
+ * attribute, so an operator holding any callback's request id finds it. Read once at the start of a run.
+ */
+export const REQUEST_IDS_PATCH = 'request-ids-search-attribute';
+
+/**
  * Submit activities retried by Temporal (activities/submit.ts): only an attempt that ThingSpace surely
  * did not act on is retried (`ThingSpaceUnavailable`, with `Retry-After` as the next delay); the activity
  * gives up after an hour of that. An unknown outcome is not retried.
  */
 export function retryingSubmits(startToCloseTimeout: '1 minute' | '2 minutes' = '1 minute') {
-  return proxyActivities<Activities>({
-    startToCloseTimeout,
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      nonRetryableErrorTypes: [...NON_RETRYABLE, FailureType.ThingSpaceOutcomeUnknown],
-    },
-  });
+  return summarized(
+    proxyActivities<Activities>({
+      startToCloseTimeout,
+      retry: {
+        initialInterval: '2 seconds',
+        backoffCoefficient: 2,
+        maximumInterval: '1 minute',
+        nonRetryableErrorTypes: [...NON_RETRYABLE, FailureType.ThingSpaceOutcomeUnknown],
+      },
+    }),
+  );
 }
 
 /** Runs a retried submit; an unknown outcome comes back as its evidence instead of a request id. */

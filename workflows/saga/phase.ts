@@ -2,11 +2,16 @@
  * Where a saga stands, for the status query and for operators' searches (search attribute `SagaStep`).
  * Workflow code: deterministic, no I/O.
  */
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { deviceKey, searchAttributes, type DeviceId, type WorkflowType } from '../../contracts/index.js';
 
 export class SagaPhase<P extends string> {
-  constructor(private current: P) {}
+  /** `onChange`: called after every move (the saga's current details in the UI). */
+  constructor(
+    private current: P,
+    private readonly onChange: () => void = () => undefined,
+  ) {}
 
   get value(): P {
     return this.current;
@@ -16,6 +21,7 @@ export class SagaPhase<P extends string> {
   set(next: P): void {
     this.current = next;
     upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
+    this.onChange();
   }
 
   /** Ends as failed before any work: one upsert with the operation, so a search finds the failed run. */
@@ -38,7 +44,7 @@ export function tagSaga({
   account?: string;
   devices?: DeviceId[];
 }): void {
-  const pairs: Parameters<typeof upsertSearchAttributes>[0] = [{ key: searchAttributes.Operation, value: operation }];
+  const pairs: SearchAttributeUpdatePair[] = [{ key: searchAttributes.Operation, value: operation }];
   if (account !== undefined) pairs.push({ key: searchAttributes.ThingSpaceAccount, value: account });
   if (devices) pairs.push({ key: searchAttributes.DeviceIds, value: devices.map(deviceKey) });
   upsertSearchAttributes(pairs);

@@ -5,12 +5,14 @@
  * step 7) and the compensation stack. The operation supplies a spec: its step rules, its submit, its
  * reconciliation and its default policy; its saga then reads as its steps. Workflow code: deterministic.
  */
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
   condition,
   log,
   patched,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -19,6 +21,7 @@ import {
   FailureType,
   searchAttributes,
   statusQuery,
+  stepDetails,
   thingspaceCallbackSignal,
   type CallbackEvent,
   type CompensationOutcome,
@@ -34,6 +37,7 @@ import {
 } from '../../contracts/index.js';
 import {
   EVIDENCE_PATCH,
+  REQUEST_IDS_PATCH,
   retryingSubmits,
   stepTimeoutOf,
   storeActivities,
@@ -86,7 +90,11 @@ const ENDED: RequestSagaPhase[] = ['completed', 'compensated', 'abandoned', 'fai
 export class RequestSaga<S extends string> {
   /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
   readonly needsEvidence = patched(EVIDENCE_PATCH);
-  readonly phase = new SagaPhase<RequestSagaPhase>('validating');
+  /** Runs started before it do not list their request ids in `ThingSpaceRequestIds` (new upserts). */
+  private readonly listsRequestIds = patched(REQUEST_IDS_PATCH);
+  readonly phase = new SagaPhase<RequestSagaPhase>('validating', () => this.show());
+  /** Every request id the saga sent, or whose callbacks decided a step: search attribute `ThingSpaceRequestIds`. */
+  private readonly requestIds: string[] = [];
   readonly trust = new CallbackEvidence();
   readonly steps: StepTracker<S>;
   readonly stepTimeout: string | number;
@@ -141,8 +149,35 @@ export class RequestSaga<S extends string> {
   private readonly apply = (event: CallbackEvent): void => {
     if (event.requestId && !this.needsEvidence) this.callbackRequestIds.add(event.requestId);
     const holding = this.phase.value === 'awaitingDecision';
-    if (this.steps.apply(event, holding) !== undefined && event.requestId) this.callbackRequestIds.add(event.requestId);
+    if (this.steps.apply(event, holding) === undefined) return;
+    if (event.requestId) {
+      this.callbackRequestIds.add(event.requestId);
+      this.listRequestId(event.requestId);
+    }
+    this.show();
   };
+
+  /**
+   * Lists a request id the saga sent or whose callback counted, so an operator holding any callback's id
+   * finds the saga (`ThingSpaceRequestIds = "<id>"`). `also`: other attributes to upsert with it.
+   */
+  listRequestId(requestId: string, also: SearchAttributeUpdatePair[] = []): void {
+    const listed = this.listsRequestIds && !this.requestIds.includes(requestId);
+    if (listed) this.requestIds.push(requestId);
+    const list = listed ? [{ key: searchAttributes.ThingSpaceRequestIds, value: [...this.requestIds] }] : [];
+    if (also.length + list.length > 0) upsertSearchAttributes([...also, ...list]);
+  }
+
+  /** The Temporal UI's current details: the phase and a table of the steps. */
+  private show(): void {
+    setCurrentDetails(
+      stepDetails(this.spec.noun, this.phase.value, this.steps?.states ?? {}, {
+        callbacks: this.ledger?.received ?? 0,
+        duplicates: this.ledger?.duplicates ?? 0,
+        requestId: this.requestId,
+      }),
+    );
+  }
 
   /** Validate-or-fail: an invalid request ends the saga `InvalidRequest` before anything starts. */
   validate(issues: ValidationIssue[]): void {
@@ -213,7 +248,7 @@ export class RequestSaga<S extends string> {
     }
     // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
     this.trust.learn(this.requestId).forEach(this.apply);
-    upsertSearchAttributes([{ key: searchAttributes.ThingSpaceRequestId, value: this.requestId }]);
+    this.listRequestId(this.requestId, [{ key: searchAttributes.ThingSpaceRequestId, value: this.requestId }]);
     await store.addCorrelationKeys([`requestid:${this.requestId}`]);
   }
 
