@@ -151,7 +151,29 @@ const logging = {
     .describe('pino log level; passwords, tokens and headers are redacted'),
 };
 
-export const workerSchema = z.object({ ...temporal, ...store, ...thingspace, ...payloadEncryption, ...logging });
+const deployment = {
+  WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Worker Deployment Versioning: the deployment this worker belongs to (e.g. euicc-orchestrator); unset: unversioned',
+    ),
+  WORKER_BUILD_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("This worker's build id under versioning; default: the package version and the checkout's commit"),
+};
+
+export const workerSchema = z.object({
+  ...temporal,
+  ...store,
+  ...thingspace,
+  ...payloadEncryption,
+  ...logging,
+  ...deployment,
+});
 export const gatewaySchema = z.object({
   ...temporal,
   ...store,

@@ -6,7 +6,7 @@ import { parseConfig, thingspaceClientSettings, workerSchema } from '../config/i
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
-import { createLifecycleWorker } from './worker.js';
+import { buildIdOf, createLifecycleWorker } from './worker.js';
 
 const config = parseConfig(workerSchema, process.env);
 const logger = createLogger('worker', config.LOG_LEVEL);
@@ -57,6 +57,9 @@ const worker = await createLifecycleWorker({
   namespace: config.TEMPORAL_NAMESPACE,
   activities: createActivities({ thingspace, store }),
   dataConverter: dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY),
+  ...(config.WORKER_DEPLOYMENT_NAME
+    ? { deployment: { name: config.WORKER_DEPLOYMENT_NAME, buildId: buildIdOf(config.WORKER_BUILD_ID) } }
+    : {}),
 });
 logger.info(
   { taskQueue: worker.options.taskQueue, payloadEncryption: config.PAYLOAD_ENCRYPTION_KEY !== undefined },

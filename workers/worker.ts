@@ -1,6 +1,8 @@
 /** Builds the worker that hosts every saga and activity on the `euicc-lifecycle` task queue. */
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TASK_QUEUE } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
@@ -20,6 +22,11 @@ export interface LifecycleWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (`dataConverterFor`); every client of the task queue must use the same one. */
   dataConverter?: DataConverter;
+  /**
+   * Worker Deployment Versioning: the deployment and this worker's build id. Unset: an unversioned worker
+   * (development). Each saga's versioning behaviour is set in workflows/index.ts.
+   */
+  deployment?: { name: string; buildId: string };
 }
 
 export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<Worker> {
@@ -30,5 +37,33 @@ export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<
     activities: options.activities,
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(options.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
+            useWorkerVersioning: true,
+            // Every saga names its own behaviour; this is for a workflow type added without one.
+            defaultVersioningBehavior: 'AUTO_UPGRADE' as const,
+          },
+        }
+      : {}),
   });
+}
+
+/**
+ * This worker's build id: WORKER_BUILD_ID when set (an image's build), else the package version and the
+ * commit of the checkout (`0.1.0+1c1f67b`), else the version alone.
+ */
+export function buildIdOf(explicit?: string): string {
+  if (explicit) return explicit;
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  try {
+    const cwd = fileURLToPath(new URL('..', import.meta.url));
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    return `${version}+${commit.toString().trim()}`;
+  } catch {
+    return version;
+  }
 }

@@ -72,6 +72,8 @@ export interface SystemOptions {
   temporalAddress?: string;
   /** PAYLOAD_ENCRYPTION_KEY for the worker, the test client and the gateway's signals; default none. */
   payloadEncryptionKey?: string;
+  /** Worker Deployment Versioning for the worker; default an unversioned worker. */
+  deployment?: { name: string; buildId: string };
 }
 
 export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
@@ -126,6 +128,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       activities: createActivities({ thingspace, store }),
       workflowBundle: bundle,
       dataConverter,
+      ...(options.deployment ? { deployment: options.deployment } : {}),
     });
   let worker: Worker = await newWorker();
   let running = worker.run();
