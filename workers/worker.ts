@@ -42,8 +42,9 @@ export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<
           workerDeploymentOptions: {
             version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
             useWorkerVersioning: true,
-            // Every saga names its own behaviour; this is for a workflow type added without one.
-            defaultVersioningBehavior: 'AUTO_UPGRADE' as const,
+            // Every saga names its own behaviour (workflows/index.ts); a workflow type added without one
+            // stays on the version that started it, the conservative choice.
+            defaultVersioningBehavior: 'PINNED' as const,
           },
         }
       : {}),
