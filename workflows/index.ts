@@ -17,7 +17,7 @@ export { activateDeviceProfiles, changeDeviceIdentifier, changeProfileServicePla
  * a behaviour (the server refuses the task), hence the getter.
  */
 const behaviour = (versioningBehavior: VersioningBehavior) => () =>
-  workflowInfo().currentDeploymentVersion ? { versioningBehavior } : {};
+  workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {};
 const sagas: ((request: never) => Promise<unknown>)[] = [
   eidDeviceSwap,
   changeDeviceIdentifier,
