@@ -113,12 +113,13 @@ export function stepDetails(
   counts: { callbacks: number; duplicates: number; requestId?: string },
 ): string {
   const rows = Object.entries(steps).map(
-    ([step, s]) => `| ${step} | ${s.state} | ${s.confirmedBy ?? (s.fault ? `${s.fault.code}` : '')} | ${s.at ?? ''} |`,
+    ([step, s]) =>
+      `| ${step} | ${s.state} | ${s.confirmedBy ?? (s.fault ? `${s.fault.code}` : '')} | ${s.at?.slice(11, 19) ?? ''} |`,
   );
   return [
     `**${title}**: ${phase}${counts.requestId ? `, request ${counts.requestId}` : ''}`,
     '',
-    '| step | state | by / fault | at |',
+    '| step | state | by / fault | at (UTC) |',
     '| --- | --- | --- | --- |',
     ...rows,
     '',

@@ -6,6 +6,14 @@ import { startEidDeviceSwap } from '../client/index.js';
 import { SWAP_STEPS, type DeviceId, type EidDeviceSwapResult, type EidDeviceSwapStatus } from '../contracts/index.js';
 import { config, connect, follow, noDevicesLeft, say, sim, type SimDevice } from './lib/demo.js';
 
+/** `-- --step-timeout 20s`: how long the saga waits for callbacks before it reads the device list. */
+const flag = process.argv.indexOf('--step-timeout');
+const stepTimeout = flag >= 0 ? (process.argv[flag + 1] ?? '') : '5 minutes';
+if (!/^\d+\s*(ms|s|m|h|seconds?|minutes?|hours?)$/.test(stepTimeout)) {
+  say(`--step-timeout takes a duration such as 20s or 5 minutes, not "${stepTimeout}"`);
+  process.exit(2);
+}
+
 const devices = await sim<SimDevice[]>('GET', '/__sim/devices');
 const mine = devices.filter((d) => d.accountName === config.THINGSPACE_ACCOUNT_NAME && d.eid);
 const out = mine.find((d) => d.state === 'active' && d.mdn);
@@ -24,7 +32,7 @@ const handle = await startEidDeviceSwap(client, {
   stateName: 'WiFi Activate',
   servicePlan: out.servicePlan,
   smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.5',
-  options: { stepTimeout: '5 minutes' },
+  options: { stepTimeout },
 });
 say(`Swapping MDN ${out.mdn} from EID ${out.eid} to EID ${into.eid}`);
 

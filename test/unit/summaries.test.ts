@@ -53,15 +53,18 @@ describe('saga summaries', () => {
     const details = stepDetails(
       'Swap',
       'awaitingCallbacks',
-      { deactivation: { state: 'confirmed', confirmedBy: 'callback', at: 'T1' }, goToState: { state: 'waiting' } },
+      {
+        deactivation: { state: 'confirmed', confirmedBy: 'callback', at: '2026-12-03T10:00:01.250Z' },
+        goToState: { state: 'waiting' },
+      },
       { callbacks: 2, duplicates: 1, requestId: 'r1' },
     );
     expect(details.split('\n')).toEqual([
       '**Swap**: awaitingCallbacks, request r1',
       '',
-      '| step | state | by / fault | at |',
+      '| step | state | by / fault | at (UTC) |',
       '| --- | --- | --- | --- |',
-      '| deactivation | confirmed | callback | T1 |',
+      '| deactivation | confirmed | callback | 10:00:01 |',
       '| goToState | waiting |  |  |',
       '',
       '2 callbacks received, 1 duplicates ignored.',
