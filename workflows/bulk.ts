@@ -77,6 +77,23 @@ function chunk<T>(items: T[], size: number): T[][] {
   return chunks;
 }
 
+/**
+ * The positions a shard's fault names. Shards of the first release wrote one fault per device
+ * (`{ index, code, message }`); later ones write each reason once with `indices`. A saga still running
+ * across the upgrade reads results of both shapes.
+ */
+export function faultPositions(fault: ProfileShardResult['faults'][number] | LegacyShardFault): number[] {
+  if ('indices' in fault && Array.isArray(fault.indices)) return fault.indices;
+  return 'index' in fault && typeof fault.index === 'number' ? [fault.index] : [];
+}
+
+/** A fault in a shard result of the first release. */
+interface LegacyShardFault {
+  index: number;
+  code: string;
+  message: string;
+}
+
 async function runBulk(
   operation: BulkOperation,
   request: ChangeProfileServicePlanRequest | ActivateDeviceProfilesRequest,
@@ -225,9 +242,9 @@ async function runBulk(
     duplicatesIgnored += outcome.duplicatesIgnored;
     const withRequest = outcome.requestId ? { requestId: outcome.requestId } : {};
     const faultOf = new Map<number, number>();
-    for (const { code, message, indices: failed } of outcome.faults) {
-      const id = faultIdOf({ code, message, ...withRequest });
-      for (const i of failed) faultOf.set(i, id);
+    for (const fault of outcome.faults) {
+      const id = faultIdOf({ code: fault.code, message: fault.message, ...withRequest });
+      for (const i of faultPositions(fault)) faultOf.set(i, id);
     }
     indices.forEach((index, i) => {
       const device = (results[index] as BulkDeviceResult).device;
