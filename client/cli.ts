@@ -50,7 +50,7 @@ export const EXIT = {
   failed: 1,
   /** A usage error or an invalid request: nothing was done. */
   usage: 2,
-  /** The saga refused the decision (`decide`). */
+  /** The saga refused the decision, or has ended and takes none (`decide`). */
   refused: 3,
   /** `status --watch`: the saga ended without completing, or it holds for an operator decision. */
   notCompleted: 4,
@@ -584,7 +584,7 @@ GATEWAY_URL and OPERATOR_TOKEN (callbacks, callback, replay, counts; doctor read
 THINGSPACE_* and CALLBACK_PUBLIC_URL (doctor). See docs/configuration.md.
 
 Exit status: 0 done; 1 a service refused or could not be reached, or a doctor check failed;
-2 usage error or invalid request (nothing done); 3 the saga refused the decision;
+2 usage error or invalid request (nothing done); 3 the decision was refused (or the saga has ended);
 4 status --watch: the saga ended without completing, or holds for a decision.
 `,
     );
@@ -665,6 +665,17 @@ Exit status: 0 done; 1 a service refused or could not be reached, or a doctor ch
           } catch (err) {
             if (err instanceof DecisionRefusedError) {
               throw new CliFailure(`the saga refused the decision: ${err.reason}`, EXIT.refused);
+            }
+            // Temporal answers an update to a closed saga as if there were no saga: say which it is.
+            if (err instanceof WorkflowNotFoundError) {
+              const closed = await client.workflow
+                .getHandle(workflowId)
+                .describe()
+                .then((described) => described.status.name)
+                .catch(() => undefined);
+              if (closed !== undefined && closed !== 'RUNNING') {
+                throw new CliFailure(`the saga has ended (${closed}); it takes no decision`, EXIT.refused);
+              }
             }
             throw err;
           }

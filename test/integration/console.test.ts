@@ -241,6 +241,12 @@ describe('euicc decide and status on a held saga', () => {
       phase: 'abandoned',
       failure: { type: 'Abandoned', message: expect.stringContaining('abandoned by ops-alice: customer cancelled') },
     });
+
+    expect(await euicc(['decide', workflowId, 'retry', '--operator', 'ops-bob'])).toEqual({
+      code: EXIT.refused,
+      stdout: '',
+      stderr: 'euicc: the saga has ended (FAILED); it takes no decision\n',
+    });
   });
 
   it('an unknown saga is one line and exit 1', async () => {
