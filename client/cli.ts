@@ -566,16 +566,23 @@ function doctorText(results: CheckResult[]): string {
 // ---------- the program ----------
 
 /** The commands, as `euicc --help` lists them (the README names each). */
-export function buildProgram(io: CliIo, run: (task: (config: CliConfig) => Promise<number>) => Promise<void>): Command {
+export function buildProgram(
+  io: CliIo,
+  run: (task: (config: CliConfig) => Promise<number>) => Promise<void>,
+  asJson = false,
+): Command {
   const program = new Command('euicc')
     .description("The operators' console: start, follow and decide sagas, check a deployment, operate the inbox.")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(`euicc: ${text.replace(/^error: /, '')}`),
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, '').trimEnd();
+        write(asJson ? `${JSON.stringify({ error: message, exitCode: EXIT.usage })}\n` : `euicc: ${message}\n`);
+      },
     })
-    .showHelpAfterError("Run 'euicc --help' for the commands, 'euicc <command> --help' for one.")
+    .showHelpAfterError(asJson ? false : "Run 'euicc --help' for the commands, 'euicc <command> --help' for one.")
     .addHelpText(
       'after',
       `
@@ -783,10 +790,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     return exitCode;
   };
-  const program = buildProgram(io, async (task) => {
-    // The configuration is read when a command runs, so --help and usage errors need none.
-    code = await task(parseConfig(cliSchema, io.env));
-  });
+  const program = buildProgram(
+    io,
+    async (task) => {
+      // The configuration is read when a command runs, so --help and usage errors need none.
+      code = await task(parseConfig(cliSchema, io.env));
+    },
+    asJson,
+  );
   if (argv.length === 0) {
     io.stderr.write(`euicc: no command given\n\n${program.helpInformation()}`);
     return EXIT.usage;

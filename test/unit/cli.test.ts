@@ -262,6 +262,14 @@ describe('the euicc ops CLI, usage and reaching the gateway', () => {
     });
   });
 
+  it('with --json a usage error is one JSON object on stderr', async () => {
+    expect(await euicc(['decide', 'wf-1', 'retry', '--json'], env)).toEqual({
+      code: EXIT.usage,
+      stdout: '',
+      stderr: `${JSON.stringify({ error: "required option '--operator <name>' not specified", exitCode: EXIT.usage })}\n`,
+    });
+  });
+
   it('--help prints the commands and the exit statuses on stdout, even without any configuration', async () => {
     const { code, stdout, stderr } = await euicc(['--help'], {});
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
