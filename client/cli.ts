@@ -420,7 +420,7 @@ async function startOperation(io: CliIo, config: CliConfig, operation: Operation
     io.stdout.write(`${JSON.stringify({ operation, workflowId: started.workflowId, ...(runId && { runId }) })}\n`);
   } else {
     io.stdout.write(
-      `${operation} saga ${started.workflowId} is running (a start of the same request finds this saga).\n` +
+      `${operation} saga ${started.workflowId} started (or found: the same request always maps to this saga).\n` +
         `Follow it: euicc status '${started.workflowId}' --watch\n`,
     );
   }
