@@ -63,8 +63,11 @@ export const DOCTOR_CHECKS = [
   'payload key',
 ] as const;
 
-/** A poller seen longer ago than this has stopped: a live worker polls again at least every minute. */
-const POLLER_LIVE_MS = 2 * 60_000;
+/**
+ * A poller seen longer ago than this has stopped: an idle worker's long poll lasts a minute, then it polls again,
+ * while Temporal lists a stopped worker's pollers for minutes more.
+ */
+const POLLER_LIVE_MS = 90_000;
 /** The newest events of the newest saga whose payloads the key must decrypt. */
 const HISTORY_EVENTS = 100;
 
@@ -219,7 +222,7 @@ async function temporalChecks(
     } else {
       const missing = workflowPollers.length === 0 ? 'workflow' : 'activity';
       results.push(
-        fail('worker', `no worker polls ${taskQueue} for ${missing} tasks in the last 2 minutes: start one`),
+        fail('worker', `no worker polls ${taskQueue} for ${missing} tasks in the last 90 seconds: start one`),
       );
     }
   } catch (err) {
