@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, runCli } from '../../client/cli.js';
@@ -322,6 +322,7 @@ describe('euicc start: the request is checked before anything starts', () => {
   // No Temporal listens here: a request that got past validation would fail to connect, with exit 1.
   const env = { TEMPORAL_ADDRESS: '127.0.0.1:9' };
   const dir = mkdtempSync(join(tmpdir(), 'euicc-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, content: string) => {
     const path = join(dir, name);
     writeFileSync(path, content);
