@@ -1,34 +1,68 @@
 /**
- * `npx euicc <command>`: the ops CLI over the callback gateway's operator API (GATEWAY_URL, OPERATOR_TOKEN).
- * It lists parked, dead-letter and orphaned callbacks, shows one, replays one, and prints the inbox counters.
+ * `npx euicc <command>`: the operators' console. It starts an operation, shows or follows where a saga
+ * stands, sends an operator's decision (Temporal, through the typed client), checks a deployment
+ * (`doctor`), and lists, shows and replays callbacks in the gateway's inbox (the operator API at GATEWAY_URL).
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { cliSchema, ConfigError, parseConfig } from '../config/index.js';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Presets, SingleBar } from 'cli-progress';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { cliSchema, ConfigError, parseConfig, type CliConfig } from '../config/index.js';
+import {
+  dataConverterFor,
+  decide,
+  DecisionRefusedError,
+  doctor,
+  FAILURE_POLICIES,
+  InvalidRequestError,
+  sagaSettled,
+  startActivateDeviceProfiles,
+  startChangeDeviceIdentifier,
+  startChangeProfileServicePlan,
+  startEidDeviceSwap,
+  statusOf,
+  SWAP_STEPS,
+  TASK_QUEUE,
+  validateActivateDeviceProfiles,
+  validateChangeDeviceIdentifier,
+  validateChangeProfileServicePlan,
+  validateEidDeviceSwap,
+  watchSaga,
+  WORKFLOW_TYPES,
+  type ActivateDeviceProfilesRequest,
+  type BulkStatus,
+  type ChangeDeviceIdentifierRequest,
+  type ChangeProfileServicePlanRequest,
+  type CheckResult,
+  type DeviceId,
+  type EidDeviceSwapRequest,
+  type Operation,
+  type SagaView,
+  type ValidationIssue,
+} from './index.js';
 
-export const USAGE = `Usage: euicc <command> [options]
-
-Commands:
-  callbacks [--state <state>] [--limit <n>]   list callbacks in the gateway's inbox (default: parked, 100)
-                                              state: parked, deadLetter, orphaned, pending, delivered
-  callback <id>                               one callback with its body, as JSON
-  replay <id>                                 put a parked, dead-letter or orphaned callback back to pending,
-                                              so the gateway correlates and signals it again
-  counts                                      the inbox counters
-
-Environment:
-  GATEWAY_URL      the callback gateway (default http://127.0.0.1:3000)
-  OPERATOR_TOKEN   the gateway's OPERATOR_TOKEN (required by every command)
-
-Exit status: 0 done, 1 the gateway refused or could not be reached, 2 usage error.
-`;
+/** Exit statuses, the same for every command (README and docs/operating.md list them). */
+export const EXIT = {
+  ok: 0,
+  /** A service refused or could not be reached, an unknown saga or callback, or a doctor check failed. */
+  failed: 1,
+  /** A usage error or an invalid request: nothing was done. */
+  usage: 2,
+  /** The saga refused the decision, or has ended and takes none (`decide`). */
+  refused: 3,
+  /** `status --watch`: the saga ended without completing, or it holds for an operator decision. */
+  notCompleted: 4,
+} as const;
 
 export interface CliIo {
   env: Record<string, string | undefined>;
-  stdout: { write(text: string): unknown };
+  stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown };
   fetch?: typeof fetch;
+  /** How long to try to reach Temporal, in ms; default 10 s. */
+  connectTimeoutMs?: number;
 }
 
 interface CallbackSummary {
@@ -46,61 +80,22 @@ interface CallbackSummary {
 // Longer than any inbox query takes; a hung connection must not hang a shell script.
 const TIMEOUT_MS = 15_000;
 const DEVICES_SHOWN = 2;
+const OPERATIONS = Object.keys(WORKFLOW_TYPES).filter((name) => name !== 'profileShard') as Operation[];
+const DECISIONS = ['retry', 'compensate', 'abandon'] as const;
 
-/** A refusal or failure to print as one line on stderr. */
+/** A refusal or failure, printed as one line on stderr, with the exit status it ends the command with. */
 class CliFailure extends Error {
   override name = 'CliFailure';
-}
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-type Command =
-  | { name: 'help' }
-  | { name: 'callbacks'; state?: string; limit?: string }
-  | { name: 'callback' | 'replay'; id: string }
-  | { name: 'counts' };
-
-const COMMANDS = ['callbacks', 'callback', 'replay', 'counts'] as const;
-
-function parseCommand(argv: string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { state: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const [name, ...rest] = positionals;
-  if (values.help || name === 'help') return { name: 'help' };
-  if (name === undefined) throw new UsageError('No command given');
-  const arity = (count: number) => {
-    if (rest.length !== count) throw new UsageError(`${name} takes ${count === 0 ? 'no arguments' : 'one <id>'}`);
-  };
-  if (!COMMANDS.some((command) => command === name)) throw new UsageError(`Unknown command: ${name}`);
-  if (name !== 'callbacks' && (values.state !== undefined || values.limit !== undefined)) {
-    throw new UsageError('--state and --limit belong to the callbacks command');
-  }
-  switch (name) {
-    case 'callbacks':
-      arity(0);
-      return { name, state: values.state, limit: values.limit };
-    case 'callback':
-    case 'replay':
-      arity(1);
-      return { name, id: rest[0] as string };
-    case 'counts':
-      arity(0);
-      return { name };
-    default:
-      throw new UsageError(`Unknown command: ${name}`);
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+    readonly issues?: ValidationIssue[],
+  ) {
+    super(message);
   }
 }
+
+const usage = (message: string) => new CliFailure(message, EXIT.usage);
 
 /** A fixed-width text table; the last column is not padded. */
 function table(header: string[], rows: string[][]): string {
@@ -140,11 +135,12 @@ function callbacksTable(state: string, callbacks: CallbackSummary[]): string {
 /** Calls the operator API; answers other than 2xx become a CliFailure with the gateway's own reason. */
 async function operatorApi(
   io: CliIo,
-  config: { GATEWAY_URL: string; OPERATOR_TOKEN: string },
+  config: CliConfig,
   method: 'GET' | 'POST',
   path: string,
   query: Record<string, string> = {},
 ): Promise<unknown> {
+  if (config.OPERATOR_TOKEN === undefined) throw new ConfigError('Invalid configuration: OPERATOR_TOKEN: Required');
   // Relative to the base with a trailing slash, so a gateway behind a path prefix keeps its prefix.
   const base = config.GATEWAY_URL.endsWith('/') ? config.GATEWAY_URL : `${config.GATEWAY_URL}/`;
   const url = new URL(`operator/${path}`, base);
@@ -185,60 +181,635 @@ async function operatorApi(
   throw new CliFailure(`${message ?? 'unexpected answer from the gateway'} (HTTP ${response.status})`);
 }
 
-/** Runs one CLI command; resolves with the process exit status. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  let command: Command;
+/** A Temporal client for one command; `close` is called once the command is done (nothing is left in flight). */
+async function withTemporal<T>(io: CliIo, config: CliConfig, use: (client: Client) => Promise<T>): Promise<T> {
+  let connection: Connection;
   try {
-    command = parseCommand(argv);
+    connection = await Connection.connect({
+      address: config.TEMPORAL_ADDRESS,
+      connectTimeout: io.connectTimeoutMs ?? 10_000,
+    });
   } catch (err) {
-    io.stderr.write(`euicc: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (command.name === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
+    const cause = (err as { cause?: { details?: string } }).cause;
+    throw new CliFailure(
+      `cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${cause?.details ?? (err as Error).message}`,
+    );
   }
   try {
-    const config = parseConfig(cliSchema, io.env);
-    const call = (method: 'GET' | 'POST', path: string, query?: Record<string, string>) =>
-      operatorApi(io, config, method, path, query);
-    switch (command.name) {
-      case 'callbacks': {
-        const query: Record<string, string> = {};
-        if (command.state !== undefined) query.state = command.state;
-        if (command.limit !== undefined) query.limit = command.limit;
-        const listing = (await call('GET', 'callbacks', query)) as { state: string; callbacks: CallbackSummary[] };
-        io.stdout.write(callbacksTable(listing.state, listing.callbacks));
-        break;
-      }
-      case 'callback':
-        io.stdout.write(
-          `${JSON.stringify(await call('GET', `callbacks/${encodeURIComponent(command.id)}`), null, 2)}\n`,
-        );
-        break;
-      case 'replay': {
-        const replayed = (await call('POST', `callbacks/${encodeURIComponent(command.id)}/replay`)) as { id: number };
-        io.stdout.write(`Callback ${replayed.id} is pending again; the gateway will correlate and signal it.\n`);
-        break;
-      }
-      case 'counts': {
-        const counts = Object.entries((await call('GET', 'counts')) as Record<string, number>);
-        io.stdout.write(
-          table(
-            ['COUNTER', 'VALUE'],
-            counts.map(([name, value]) => [name, String(value)]),
-          ),
-        );
-        break;
-      }
-    }
-    return 0;
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY),
+    });
+    return await use(client);
   } catch (err) {
-    if (err instanceof CliFailure || err instanceof ConfigError) {
-      io.stderr.write(`euicc: ${err.message}\n`);
-      return 1;
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliFailure(`no saga with workflow id ${err.workflowId ?? ''} in ${config.TEMPORAL_NAMESPACE}`);
     }
     throw err;
+  } finally {
+    await connection.close();
+  }
+}
+
+// ---------- start ----------
+
+/** `kind:id[,kind:id…]`: the identifiers of one device. */
+function deviceIds(flag: string, value: string): DeviceId[] {
+  return value.split(',').map((part) => {
+    const at = part.indexOf(':');
+    const kind = part.slice(0, at).trim();
+    const id = part.slice(at + 1).trim();
+    if (at <= 0 || id === '')
+      throw usage(`${flag} takes kind:id[,kind:id…], e.g. eid:8904…,iccid:8914…; got '${part}'`);
+    return { kind: kind.toLowerCase(), id };
+  });
+}
+
+interface StartFlags {
+  file?: string;
+  account?: string;
+  out?: string;
+  in?: string;
+  device?: string[];
+  to?: string;
+  serviceType?: string;
+  changeOption?: string;
+  servicePlan?: string;
+  serviceName?: string;
+  stateName?: string;
+  mdnZipCode?: string;
+  zipCode?: string;
+  npaNxx?: string;
+  assignNonGeoMdn?: string;
+  smsrOid?: string;
+  carrierName?: string;
+  carrierIpPoolName?: string;
+  stepTimeout?: string;
+  failurePolicy?: string;
+  operationId?: string;
+  taskQueue: string;
+  json?: boolean;
+}
+
+/** Flag → request field, and the operations the field belongs to. */
+const FIELD_FLAGS: { flag: keyof StartFlags; option: string; field: string; operations: readonly Operation[] }[] = [
+  {
+    flag: 'account',
+    option: '--account',
+    field: 'accountName',
+    operations: ['eidDeviceSwap', 'changeDeviceIdentifier', 'changeProfileServicePlan', 'activateDeviceProfiles'],
+  },
+  { flag: 'out', option: '--out', field: 'deviceToSwapOut', operations: ['eidDeviceSwap'] },
+  { flag: 'in', option: '--in', field: 'deviceToSwapIn', operations: ['eidDeviceSwap'] },
+  {
+    flag: 'device',
+    option: '--device',
+    field: 'devices',
+    operations: ['changeDeviceIdentifier', 'changeProfileServicePlan', 'activateDeviceProfiles'],
+  },
+  { flag: 'to', option: '--to', field: 'deviceIdsTo', operations: ['changeDeviceIdentifier'] },
+  { flag: 'serviceType', option: '--service-type', field: 'serviceType', operations: ['changeDeviceIdentifier'] },
+  { flag: 'changeOption', option: '--change-option', field: 'change4gOption', operations: ['changeDeviceIdentifier'] },
+  {
+    flag: 'servicePlan',
+    option: '--service-plan',
+    field: 'servicePlan',
+    operations: ['eidDeviceSwap', 'changeDeviceIdentifier', 'changeProfileServicePlan', 'activateDeviceProfiles'],
+  },
+  { flag: 'serviceName', option: '--service-name', field: 'serviceName', operations: ['eidDeviceSwap'] },
+  { flag: 'stateName', option: '--state-name', field: 'stateName', operations: ['eidDeviceSwap'] },
+  {
+    flag: 'mdnZipCode',
+    option: '--mdn-zip-code',
+    field: 'mdnZipCode',
+    operations: ['eidDeviceSwap', 'activateDeviceProfiles'],
+  },
+  { flag: 'zipCode', option: '--zip-code', field: 'zipCode', operations: ['changeDeviceIdentifier'] },
+  { flag: 'npaNxx', option: '--npa-nxx', field: 'npaNxx', operations: ['changeDeviceIdentifier'] },
+  {
+    flag: 'assignNonGeoMdn',
+    option: '--assign-non-geo-mdn',
+    field: 'assignNonGeoMdn',
+    operations: ['changeDeviceIdentifier'],
+  },
+  {
+    flag: 'smsrOid',
+    option: '--smsr-oid',
+    field: 'smsrOid',
+    operations: ['eidDeviceSwap', 'changeDeviceIdentifier', 'activateDeviceProfiles'],
+  },
+  { flag: 'carrierName', option: '--carrier-name', field: 'carrierName', operations: ['activateDeviceProfiles'] },
+  {
+    flag: 'carrierIpPoolName',
+    option: '--carrier-ip-pool-name',
+    field: 'carrierIpPoolName',
+    operations: ['eidDeviceSwap', 'activateDeviceProfiles'],
+  },
+  {
+    flag: 'operationId',
+    option: '--operation-id',
+    field: '',
+    operations: ['changeDeviceIdentifier', 'changeProfileServicePlan', 'activateDeviceProfiles'],
+  },
+];
+
+function readRequestFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw usage(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw usage(`${path} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw usage(`${path} must hold one JSON object, the request`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** The request from `--file` and the flags (flags win), with the account of changeDeviceIdentifier apart. */
+function buildRequest(operation: Operation, flags: StartFlags): { body: Record<string, unknown>; account?: string } {
+  const body: Record<string, unknown> = flags.file ? readRequestFile(flags.file) : {};
+  for (const { flag, option, field, operations } of FIELD_FLAGS) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    if (!operations.includes(operation)) throw usage(`${option} does not apply to ${operation}`);
+    if (field === '') continue;
+    if (flag === 'out' || flag === 'in' || flag === 'to') body[field] = deviceIds(option, value as string);
+    else if (flag === 'device') {
+      const given = (value as string[]).map((v) => deviceIds(option, v));
+      if (operation === 'changeDeviceIdentifier') {
+        if (given.length > 1) throw usage('--device names one device for changeDeviceIdentifier');
+        body.deviceIds = given[0];
+      } else body.devices = given.map((ids) => ({ deviceIds: ids }));
+    } else if (flag === 'assignNonGeoMdn') {
+      if (value !== 'true' && value !== 'false') throw usage('--assign-non-geo-mdn takes true or false');
+      body[field] = value === 'true';
+    } else body[field] = value;
+  }
+  const options: Record<string, unknown> = {};
+  if (flags.stepTimeout !== undefined) options.stepTimeout = flags.stepTimeout;
+  if (flags.failurePolicy !== undefined) options.failurePolicy = flags.failurePolicy;
+  if (Object.keys(options).length > 0) {
+    body.options = { ...(body.options as Record<string, unknown> | undefined), ...options };
+  }
+  if (operation !== 'changeDeviceIdentifier') return { body };
+  const { accountName, ...rest } = body;
+  return { body: rest, ...(typeof accountName === 'string' && { account: accountName }) };
+}
+
+const VALIDATORS: Record<Operation, (input: unknown) => ValidationIssue[]> = {
+  eidDeviceSwap: validateEidDeviceSwap,
+  changeDeviceIdentifier: validateChangeDeviceIdentifier,
+  changeProfileServicePlan: validateChangeProfileServicePlan,
+  activateDeviceProfiles: validateActivateDeviceProfiles,
+};
+
+function invalid(operation: Operation, issues: ValidationIssue[]): CliFailure {
+  const lines = issues.map((issue) => `  ${issue.field}: ${issue.message}`).join('\n');
+  return new CliFailure(`invalid ${operation} request, nothing started:\n${lines}`, EXIT.usage, issues);
+}
+
+async function startOperation(io: CliIo, config: CliConfig, operation: Operation, flags: StartFlags): Promise<number> {
+  const { body, account } = buildRequest(operation, flags);
+  const issues = VALIDATORS[operation](body);
+  if (operation === 'changeDeviceIdentifier' && !account) {
+    issues.unshift({ field: 'accountName', message: 'accountName (--account) is required: the account of the device' });
+  }
+  if (issues.length > 0) throw invalid(operation, issues);
+
+  const started = await withTemporal(io, config, async (client) => {
+    const queue = { taskQueue: flags.taskQueue };
+    const id = flags.operationId !== undefined ? { operationId: flags.operationId } : {};
+    try {
+      switch (operation) {
+        case 'eidDeviceSwap':
+          return await startEidDeviceSwap(client, body as unknown as EidDeviceSwapRequest, queue);
+        case 'changeDeviceIdentifier':
+          return await startChangeDeviceIdentifier(
+            client,
+            account as string,
+            body as unknown as ChangeDeviceIdentifierRequest,
+            { ...queue, ...id },
+          );
+        case 'changeProfileServicePlan':
+          return await startChangeProfileServicePlan(client, body as unknown as ChangeProfileServicePlanRequest, {
+            ...queue,
+            ...id,
+          });
+        case 'activateDeviceProfiles':
+          return await startActivateDeviceProfiles(client, body as unknown as ActivateDeviceProfilesRequest, {
+            ...queue,
+            ...id,
+          });
+      }
+    } catch (err) {
+      if (err instanceof InvalidRequestError) throw invalid(operation, err.issues);
+      throw err;
+    }
+  });
+  // A start that found the saga already running has no first run id to give.
+  const runId = (started as { firstExecutionRunId?: string }).firstExecutionRunId;
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify({ operation, workflowId: started.workflowId, ...(runId && { runId }) })}\n`);
+  } else {
+    io.stdout.write(
+      `${operation} saga ${started.workflowId} started (or found: the same request always maps to this saga).\n` +
+        `Follow it: euicc status '${started.workflowId}' --watch\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+// ---------- status ----------
+
+function isBulk(view: SagaView): view is SagaView & { status: BulkStatus } {
+  return view.status !== undefined && 'counts' in view.status;
+}
+
+/** One line: where the saga is now (what `--watch` prints on each change). */
+function summaryLine(view: SagaView): string {
+  const status = view.status;
+  if (!status) return `${view.execution}  (status not available: ${view.statusError ?? 'unknown'})`;
+  if (isBulk(view)) {
+    const c = view.status.counts;
+    const done = c.succeeded + c.failed + c.noAnswer;
+    return `${status.phase}  ${done}/${c.total} devices done (succeeded ${c.succeeded}, failed ${c.failed}, no answer ${c.noAnswer})`;
+  }
+  if ('steps' in status) {
+    return `${status.phase}  ${SWAP_STEPS.map((step) => `${step}: ${status.steps[step].state}`).join(', ')}`;
+  }
+  if ('step' in status) return `${status.phase}  identifier change: ${status.step.state}`;
+  return (status as { phase: string }).phase;
+}
+
+function statusText(view: SagaView): string {
+  const rows: [string, string][] = [
+    ['saga', `${view.workflowId} (${view.type}, run ${view.runId})`],
+    ['execution', `${view.execution}, started ${view.startTime}${view.closeTime ? `, closed ${view.closeTime}` : ''}`],
+  ];
+  const status = view.status;
+  if (status) {
+    rows.push(['phase', status.phase]);
+    if ('requestId' in status && status.requestId) rows.push(['request id', status.requestId]);
+    if (isBulk(view)) {
+      const c = view.status.counts;
+      rows.push([
+        'devices',
+        `${c.total}: succeeded ${c.succeeded}, failed ${c.failed}, no answer ${c.noAnswer}, pending ${c.pending}`,
+      ]);
+      const s = view.status.shards;
+      rows.push(['shards', `${s.completed}/${s.total} completed, ${s.running} running, round ${s.round}`]);
+      if (view.status.awaitingDecision) {
+        const held = view.status.awaitingDecision;
+        rows.push(['held', `${held.failed} failed, ${held.noAnswer} without answer, since ${held.since}`]);
+      }
+    } else if ('steps' in status) {
+      rows.push(['steps', SWAP_STEPS.map((step) => `${step}: ${status.steps[step].state}`).join(', ')]);
+    } else if ('step' in status) {
+      rows.push(['step', `identifier change: ${status.step.state}`]);
+    }
+    if ('awaitingDecision' in status && status.awaitingDecision && 'failure' in status.awaitingDecision) {
+      const held = status.awaitingDecision;
+      rows.push(['held', `${held.failure.type}: ${held.failure.message} (since ${held.since})`]);
+    }
+  } else {
+    rows.push(['status', `not available: ${view.statusError ?? 'unknown'}`]);
+  }
+  if (view.failure) rows.push(['failure', `${view.failure.type ?? 'Error'}: ${view.failure.message}`]);
+  if (status?.phase === 'awaitingDecision') {
+    rows.push(['next', `euicc decide '${view.workflowId}' retry|abandon|compensate --operator <you> --reason <why>`]);
+  }
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n') + '\n';
+}
+
+async function showStatus(
+  io: CliIo,
+  config: CliConfig,
+  workflowId: string,
+  flags: { watch?: boolean; interval: string; json?: boolean },
+): Promise<number> {
+  const intervalMs = Number(flags.interval);
+  if (!Number.isInteger(intervalMs) || intervalMs < 100) throw usage('--interval takes milliseconds, at least 100');
+  return withTemporal(io, config, async (client) => {
+    if (!flags.watch) {
+      const view = await statusOf(client, workflowId);
+      io.stdout.write(flags.json ? `${JSON.stringify(view)}\n` : statusText(view));
+      return EXIT.ok;
+    }
+    let last = '';
+    let bar: SingleBar | undefined;
+    const final = await watchSaga(
+      client,
+      workflowId,
+      (view) => {
+        if (flags.json) {
+          const line = JSON.stringify(view);
+          if (line !== last) io.stdout.write(`${line}\n`);
+          last = line;
+          return;
+        }
+        if (isBulk(view) && io.stdout.isTTY) {
+          const c = view.status.counts;
+          const done = c.succeeded + c.failed + c.noAnswer;
+          if (!bar) {
+            bar = new SingleBar(
+              {
+                format: '{bar} {value}/{total} devices | {phase} | failed {failed}, no answer {noAnswer}',
+                stream: io.stdout as NodeJS.WritableStream,
+                hideCursor: true,
+              },
+              Presets.shades_classic,
+            );
+            bar.start(c.total, done, { phase: view.status.phase, failed: c.failed, noAnswer: c.noAnswer });
+          } else {
+            bar.setTotal(c.total);
+            bar.update(done, { phase: view.status.phase, failed: c.failed, noAnswer: c.noAnswer });
+          }
+          return;
+        }
+        const line = summaryLine(view);
+        if (line !== last) io.stdout.write(`${line}\n`);
+        last = line;
+      },
+      { intervalMs },
+    );
+    (bar as SingleBar | undefined)?.stop();
+    if (!flags.json) io.stdout.write(statusText(final));
+    if (final.execution === 'COMPLETED') return EXIT.ok;
+    if (!flags.json) {
+      io.stderr.write(
+        sagaSettled(final) && final.execution === 'RUNNING'
+          ? 'euicc: the saga holds for an operator decision\n'
+          : `euicc: the saga ended ${final.execution}\n`,
+      );
+    }
+    return EXIT.notCompleted;
+  });
+}
+
+// ---------- doctor ----------
+
+function doctorText(results: CheckResult[]): string {
+  const width = Math.max(...results.map((r) => r.check.length));
+  const mark = { pass: '✓', fail: '✗', skip: '-' } as const;
+  return results.map((r) => `${mark[r.status]} ${r.check.padEnd(width)}  ${r.detail}`).join('\n') + '\n';
+}
+
+// ---------- the program ----------
+
+/** The commands, as `euicc --help` lists them (the README names each). */
+export function buildProgram(
+  io: CliIo,
+  run: (task: (config: CliConfig) => Promise<number>) => Promise<void>,
+  asJson = false,
+): Command {
+  const program = new Command('euicc')
+    .description("The operators' console: start, follow and decide sagas, check a deployment, operate the inbox.")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, '').trimEnd();
+        write(asJson ? `${JSON.stringify({ error: message, exitCode: EXIT.usage })}\n` : `euicc: ${message}\n`);
+      },
+    })
+    .showHelpAfterError(asJson ? false : "Run 'euicc --help' for the commands, 'euicc <command> --help' for one.")
+    .addHelpText(
+      'after',
+      `
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PAYLOAD_ENCRYPTION_KEY (start, status, decide, doctor);
+GATEWAY_URL and OPERATOR_TOKEN (callbacks, callback, replay, counts; doctor reads GATEWAY_URL/readyz);
+THINGSPACE_* and CALLBACK_PUBLIC_URL (doctor). See docs/configuration.md.
+
+Exit status: 0 done; 1 a service refused or could not be reached, or a doctor check failed;
+2 usage error or invalid request (nothing done); 3 the decision was refused (or the saga has ended);
+4 status --watch: the saga ended without completing, or holds for a decision.
+`,
+    );
+  const json = (command: Command) => command.option('--json', 'print JSON, for scripts');
+
+  json(
+    program
+      .command('start')
+      .description('start an operation from a JSON request (--file) and/or flags; validated first')
+      .addArgument(new Argument('<operation>', 'the operation').choices(OPERATIONS))
+      .option('-f, --file <path>', 'the request as JSON, field names as on its ThingSpace page')
+      .option('--account <name>', 'accountName')
+      .option('--out <kind:id,…>', 'eidDeviceSwap: deviceToSwapOut')
+      .option('--in <kind:id,…>', 'eidDeviceSwap: deviceToSwapIn')
+      .option(
+        '--device <kind:id,…>',
+        'a device (repeat for bulk operations; changeDeviceIdentifier: deviceIds)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
+      .option('--to <kind:id,…>', 'changeDeviceIdentifier: deviceIdsTo')
+      .option('--service-type <3g|4g>', 'changeDeviceIdentifier: serviceType')
+      .option('--change-option <option>', 'changeDeviceIdentifier: change4gOption')
+      .option('--service-plan <plan>', 'servicePlan')
+      .option('--service-name <name>', 'eidDeviceSwap: serviceName')
+      .option('--state-name <name>', 'eidDeviceSwap: stateName')
+      .option('--mdn-zip-code <zip>', 'mdnZipCode')
+      .option('--zip-code <zip>', 'changeDeviceIdentifier: zipCode')
+      .option('--npa-nxx <digits>', 'changeDeviceIdentifier: npaNxx')
+      .option('--assign-non-geo-mdn <true|false>', 'changeDeviceIdentifier: assignNonGeoMdn')
+      .option('--smsr-oid <oid>', 'smsrOid')
+      .option('--carrier-name <name>', 'activateDeviceProfiles: carrierName')
+      .option('--carrier-ip-pool-name <name>', 'carrierIpPoolName')
+      .option('--step-timeout <duration>', "options.stepTimeout, e.g. '4 hours'")
+      .addOption(new Option('--failure-policy <policy>', 'options.failurePolicy').choices(FAILURE_POLICIES))
+      .option('--operation-id <id>', 'your id for the operation (default: a digest of the request)')
+      .option('--task-queue <name>', 'the task queue the workers poll', TASK_QUEUE),
+  ).action((operation: Operation, flags: StartFlags) => run((config) => startOperation(io, config, operation, flags)));
+
+  json(
+    program
+      .command('status')
+      .description('where a saga stands; --watch follows it to its end (a progress bar for bulk operations)')
+      .argument('<workflowId>', 'the saga')
+      .option('-w, --watch', 'follow it until it ends or holds for a decision')
+      .option('--interval <ms>', 'between two reads while watching', '500'),
+  ).action((workflowId: string, flags: { watch?: boolean; interval: string; json?: boolean }) =>
+    run((config) => showStatus(io, config, workflowId, flags)),
+  );
+
+  json(
+    program
+      .command('decide')
+      .description('decide for a held saga (the decide update); a refusal is printed with its reason')
+      .argument('<workflowId>', 'the saga')
+      .addArgument(new Argument('<decision>', 'the decision').choices(DECISIONS))
+      .requiredOption('--operator <name>', 'who decides')
+      .option('--reason <text>', 'why'),
+  ).action(
+    (
+      workflowId: string,
+      decision: (typeof DECISIONS)[number],
+      flags: { operator: string; reason?: string; json?: boolean },
+    ) =>
+      run((config) =>
+        withTemporal(io, config, async (client) => {
+          try {
+            const outcome = await decide(client, workflowId, {
+              decision,
+              operator: flags.operator,
+              ...(flags.reason !== undefined && { reason: flags.reason }),
+            });
+            io.stdout.write(
+              flags.json
+                ? `${JSON.stringify(outcome)}\n`
+                : `${workflowId} took ${decision} from ${flags.operator}; it is now ${outcome.phase}.\n`,
+            );
+            return EXIT.ok;
+          } catch (err) {
+            if (err instanceof DecisionRefusedError) {
+              throw new CliFailure(`the saga refused the decision: ${err.reason}`, EXIT.refused);
+            }
+            // Temporal answers an update to a closed saga as if there were no saga: say which it is.
+            if (err instanceof WorkflowNotFoundError) {
+              const closed = await client.workflow
+                .getHandle(workflowId)
+                .describe()
+                .then((described) => described.status.name)
+                .catch(() => undefined);
+              if (closed !== undefined && closed !== 'RUNNING') {
+                throw new CliFailure(`the saga has ended (${closed}); it takes no decision`, EXIT.refused);
+              }
+            }
+            throw err;
+          }
+        }),
+      ),
+  );
+
+  json(
+    program
+      .command('doctor')
+      .description('check a deployment with read-only calls: Temporal, worker, gateway, ThingSpace, payload key')
+      .option('--task-queue <name>', 'the task queue whose workers are checked', TASK_QUEUE),
+  ).action((flags: { taskQueue: string; json?: boolean }) =>
+    run(async (config) => {
+      const results = await doctor(config, { taskQueue: flags.taskQueue, ...(io.fetch && { fetch: io.fetch }) });
+      const ok = results.every((r) => r.status !== 'fail');
+      io.stdout.write(flags.json ? `${JSON.stringify({ ok, checks: results })}\n` : doctorText(results));
+      return ok ? EXIT.ok : EXIT.failed;
+    }),
+  );
+
+  json(
+    program
+      .command('callbacks')
+      .description("list callbacks in the gateway's inbox (default: parked, 100)")
+      .option('--state <state>', 'parked, deadLetter, orphaned, pending or delivered')
+      .option('--limit <n>', '1 to 1000'),
+  ).action((flags: { state?: string; limit?: string; json?: boolean }) =>
+    run(async (config) => {
+      const query: Record<string, string> = {};
+      if (flags.state !== undefined) query.state = flags.state;
+      if (flags.limit !== undefined) query.limit = flags.limit;
+      const listing = (await operatorApi(io, config, 'GET', 'callbacks', query)) as {
+        state: string;
+        callbacks: CallbackSummary[];
+      };
+      io.stdout.write(flags.json ? `${JSON.stringify(listing)}\n` : callbacksTable(listing.state, listing.callbacks));
+      return EXIT.ok;
+    }),
+  );
+
+  json(
+    program.command('callback').description('one callback with its body, as JSON').argument('<id>', 'its inbox id'),
+  ).action((id: string, flags: { json?: boolean }) =>
+    run(async (config) => {
+      const record = await operatorApi(io, config, 'GET', `callbacks/${encodeURIComponent(id)}`);
+      io.stdout.write(flags.json ? `${JSON.stringify(record)}\n` : `${JSON.stringify(record, null, 2)}\n`);
+      return EXIT.ok;
+    }),
+  );
+
+  json(
+    program
+      .command('replay')
+      .description('put a parked, dead-letter or orphaned callback back to pending, to be correlated again')
+      .argument('<id>', 'its inbox id'),
+  ).action((id: string, flags: { json?: boolean }) =>
+    run(async (config) => {
+      const replayed = (await operatorApi(io, config, 'POST', `callbacks/${encodeURIComponent(id)}/replay`)) as {
+        id: number;
+      };
+      io.stdout.write(
+        flags.json
+          ? `${JSON.stringify(replayed)}\n`
+          : `Callback ${replayed.id} is pending again; the gateway will correlate and signal it.\n`,
+      );
+      return EXIT.ok;
+    }),
+  );
+
+  json(program.command('counts').description('the inbox counters')).action((flags: { json?: boolean }) =>
+    run(async (config) => {
+      const counts = (await operatorApi(io, config, 'GET', 'counts')) as Record<string, number>;
+      io.stdout.write(
+        flags.json
+          ? `${JSON.stringify(counts)}\n`
+          : table(
+              ['COUNTER', 'VALUE'],
+              Object.entries(counts).map(([name, value]) => [name, String(value)]),
+            ),
+      );
+      return EXIT.ok;
+    }),
+  );
+  return program;
+}
+
+/** The command names, in the order `euicc --help` lists them. */
+export function commandNames(): string[] {
+  const io: CliIo = { env: {}, stdout: { write: () => undefined }, stderr: { write: () => undefined } };
+  return buildProgram(io, async () => undefined).commands.map((command) => command.name());
+}
+
+/** Runs one CLI command; resolves with the process exit status (EXIT). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const asJson = argv.includes('--json');
+  let code: number = EXIT.ok;
+  const report = (err: CliFailure | ConfigError) => {
+    const exitCode = err instanceof CliFailure ? err.exitCode : EXIT.failed;
+    if (asJson) {
+      const issues = err instanceof CliFailure && err.issues ? { issues: err.issues } : {};
+      io.stderr.write(`${JSON.stringify({ error: err.message.split('\n')[0], exitCode, ...issues })}\n`);
+    } else {
+      io.stderr.write(`euicc: ${err.message}\n`);
+    }
+    return exitCode;
+  };
+  const program = buildProgram(
+    io,
+    async (task) => {
+      // The configuration is read when a command runs, so --help and usage errors need none.
+      code = await task(parseConfig(cliSchema, io.env));
+    },
+    asJson,
+  );
+  if (argv.length === 0) {
+    io.stderr.write(`euicc: no command given\n\n${program.helpInformation()}`);
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CliFailure || err instanceof ConfigError) return report(err);
+    // Anything else (a Temporal error, say) is still one line, not a stack trace.
+    return report(new CliFailure((err as Error).message ?? String(err)));
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import {
   ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
@@ -40,6 +41,7 @@ import {
   type EidDeviceSwapStatus,
   type OperatorDecision,
   type SagaOptions,
+  type SagaStatus,
   type SagaStatusByOperation,
   type ValidationIssue,
   type WorkflowType,
@@ -49,6 +51,14 @@ import { canonicalJson } from '../contracts/json.js';
 export * from '../contracts/index.js';
 /** Pass `dataConverter: dataConverterFor(PAYLOAD_ENCRYPTION_KEY)` to your Client when the worker encrypts payloads. */
 export { dataConverterFor } from '../codec/index.js';
+export {
+  doctor,
+  DOCTOR_CHECKS,
+  type CheckResult,
+  type CheckStatus,
+  type DoctorConfig,
+  type DoctorOptions,
+} from './doctor.js';
 
 /** Thrown before anything starts when the request breaks a documented rule. */
 export class InvalidRequestError extends Error {
@@ -82,7 +92,7 @@ export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus> & 
  * (a workflow id of another kind of saga) is an error; an answer without `operation` comes from a worker
  * that predates the field and is taken as it is.
  */
-async function statusOf<O extends keyof SagaStatusByOperation>(
+async function narrowedStatus<O extends keyof SagaStatusByOperation>(
   handle: WorkflowHandle,
   operations: readonly O[],
 ): Promise<SagaStatusByOperation[O]> {
@@ -100,7 +110,7 @@ const BULK_OPERATIONS = [WORKFLOW_TYPES.changeProfileServicePlan, WORKFLOW_TYPES
 
 function bulkHandle<Request>(handle: WorkflowHandle): BulkHandle<Request> {
   return Object.assign(handle as BulkHandle<Request>, {
-    status: () => statusOf(handle, BULK_OPERATIONS),
+    status: () => narrowedStatus(handle, BULK_OPERATIONS),
     device: (key: string) => handle.query(bulkDeviceQuery, key),
   });
 }
@@ -167,7 +177,7 @@ export async function startEidDeviceSwap(
     workflowIds.eidDeviceSwap(body),
     body,
     taskQueue,
-    (h) => () => statusOf(h, [WORKFLOW_TYPES.eidDeviceSwap]),
+    (h) => () => narrowedStatus(h, [WORKFLOW_TYPES.eidDeviceSwap]),
   );
 }
 
@@ -175,7 +185,7 @@ export async function startEidDeviceSwap(
 export function getEidDeviceSwap(client: Client, workflowId: string): EidDeviceSwapHandle {
   const handle = client.workflow.getHandle(workflowId);
   return Object.assign(handle as EidDeviceSwapHandle, {
-    status: () => statusOf(handle, [WORKFLOW_TYPES.eidDeviceSwap]),
+    status: () => narrowedStatus(handle, [WORKFLOW_TYPES.eidDeviceSwap]),
   });
 }
 
@@ -201,7 +211,7 @@ export async function startChangeDeviceIdentifier(
     workflowId,
     { ...body, options: { ...body.options, accountName } },
     taskQueue,
-    (h) => () => statusOf(h, [WORKFLOW_TYPES.changeDeviceIdentifier]),
+    (h) => () => narrowedStatus(h, [WORKFLOW_TYPES.changeDeviceIdentifier]),
   );
 }
 
@@ -209,7 +219,7 @@ export async function startChangeDeviceIdentifier(
 export function getChangeDeviceIdentifier(client: Client, workflowId: string): ChangeDeviceIdentifierHandle {
   const handle = client.workflow.getHandle(workflowId);
   return Object.assign(handle as ChangeDeviceIdentifierHandle, {
-    status: () => statusOf(handle, [WORKFLOW_TYPES.changeDeviceIdentifier]),
+    status: () => narrowedStatus(handle, [WORKFLOW_TYPES.changeDeviceIdentifier]),
   });
 }
 
@@ -252,7 +262,7 @@ async function startBulk<Request extends ChangeProfileServicePlanRequest | Activ
     workflowId,
     body,
     taskQueue,
-    (h) => () => statusOf(h, BULK_OPERATIONS),
+    (h) => () => narrowedStatus(h, BULK_OPERATIONS),
   );
   return bulkHandle<Request>(handle);
 }
@@ -318,4 +328,99 @@ export async function sendOperatorDecision(
   decision: OperatorDecision,
 ): Promise<void> {
   await client.workflow.getHandle(workflowId).signal(operatorDecisionSignal, decision);
+}
+
+/** Where a saga stands, whatever its operation: its execution as Temporal describes it, and its `status` query. */
+export interface SagaView {
+  workflowId: string;
+  runId: string;
+  /** The workflow type: the operation (`eidDeviceSwap`, …). */
+  type: string;
+  /** Temporal's execution status: `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`, … */
+  execution: string;
+  startTime: string;
+  closeTime?: string;
+  /** The saga's `status` query; absent when it could not be asked (`statusError` says why). */
+  status?: SagaStatus;
+  statusError?: string;
+  /** A saga that ended failed: its failure type (a FailureType) and message. */
+  failure?: { type?: string; message: string };
+}
+
+/** How long a `status` query may take: a closed saga is answered by a worker replaying its history. */
+const STATUS_QUERY_MS = 10_000;
+
+/**
+ * Where any saga stands by its workflow id (`euicc status`): Temporal's description of the run and the saga's
+ * `status` query, and for a saga that ended failed, its failure. Throws Temporal's WorkflowNotFoundError for
+ * an unknown id.
+ */
+export async function statusOf(client: Client, workflowId: string): Promise<SagaView> {
+  const handle = client.workflow.getHandle(workflowId);
+  const described = await handle.describe();
+  const view: SagaView = {
+    workflowId,
+    runId: described.runId,
+    type: described.type,
+    execution: described.status.name,
+    startTime: described.startTime.toISOString(),
+    ...(described.closeTime && { closeTime: described.closeTime.toISOString() }),
+  };
+  try {
+    view.status = await client.connection.withDeadline(Date.now() + STATUS_QUERY_MS, () => handle.query(statusQuery));
+  } catch (err) {
+    view.statusError = (err as Error).message;
+  }
+  if (view.execution === 'FAILED') {
+    try {
+      await handle.result();
+    } catch (err) {
+      const cause = err instanceof WorkflowFailedError ? err.cause : err;
+      view.failure = {
+        ...(cause instanceof ApplicationFailure && cause.type ? { type: cause.type } : {}),
+        message: (cause as Error).message,
+      };
+    }
+  }
+  return view;
+}
+
+/** True once a saga will not move without someone: it ended, or it holds for an operator decision. */
+export function sagaSettled(view: SagaView): boolean {
+  return view.execution !== 'RUNNING' || view.status?.phase === 'awaitingDecision';
+}
+
+export interface WatchOptions {
+  /** Between two status reads, in ms; default 500. */
+  intervalMs?: number;
+  /** Stops watching (resolves with the last view) when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Follows a saga until it ends or holds for a decision, calling `onView` with each new read, and resolves with
+ * the last one. Reads are sequential: when it resolves, no call is in flight, so the caller may close the
+ * connection at once.
+ */
+export async function watchSaga(
+  client: Client,
+  workflowId: string,
+  onView: (view: SagaView) => void,
+  options: WatchOptions = {},
+): Promise<SagaView> {
+  const intervalMs = options.intervalMs ?? 500;
+  for (;;) {
+    const view = await statusOf(client, workflowId);
+    onView(view);
+    if (sagaSettled(view) || options.signal?.aborted) return view;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, intervalMs);
+      options.signal?.addEventListener('abort', done, { once: true });
+    });
+  }
 }

@@ -241,14 +241,34 @@ export const startSchema = z.object({
     ),
 });
 
-/** The ops CLI (`npx euicc`): where the gateway's operator API is and the token it expects. */
+/**
+ * The ops CLI (`npx euicc`) and the client's `doctor`: the operator API (GATEWAY_URL, OPERATOR_TOKEN), Temporal
+ * (start, status, decide), and what `euicc doctor` checks (ThingSpace credentials, callback registrations,
+ * the payload key).
+ */
 export const cliSchema = z.object({
+  ...temporal,
+  ...thingspace,
+  THINGSPACE_ACCOUNT_NAME: thingspace.THINGSPACE_ACCOUNT_NAME.describe(
+    'Account whose callback registrations euicc doctor checks',
+  ),
+  ...payloadEncryption,
   GATEWAY_URL: z
     .string()
     .url()
     .default('http://127.0.0.1:3000')
-    .describe("The callback gateway's base URL (a path prefix in front of /operator is kept)"),
-  OPERATOR_TOKEN: operatorToken.describe("The gateway's OPERATOR_TOKEN"),
+    .describe("The callback gateway's base URL (a path prefix in front of /operator and /readyz is kept)"),
+  OPERATOR_TOKEN: operatorToken
+    .optional()
+    .describe("The gateway's OPERATOR_TOKEN; required by callbacks, callback, replay and counts"),
+  CALLBACK_PUBLIC_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'The URL euicc doctor expects in the callback registrations, /<service>/<account> appended; ' +
+        'unset: GATEWAY_URL/callbacks, as npm start registers them',
+    ),
 });
 
 /** Loopback addresses: a gateway bound only there is not reachable from other machines. */

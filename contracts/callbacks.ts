@@ -156,3 +156,12 @@ export function callbackDeviceIds(body: Record<string, unknown>): DeviceId[] {
 export function scopedKey(account: string, key: string): string {
   return `${account}|${key}`;
 }
+
+/**
+ * The URL ThingSpace posts an account's callbacks of one service to: `<base>/<service>/<account>`. The
+ * callbacks themselves name no account, so the path tells the gateway whose they are, and it correlates
+ * them only with that account's sagas (callback-gateway/app.ts).
+ */
+export function callbackUrl(baseUrl: string, service: string, accountName: string): string {
+  return `${baseUrl.replace(/\/$/, '')}/${encodeURIComponent(service)}/${encodeURIComponent(accountName)}`;
+}

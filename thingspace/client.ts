@@ -67,11 +67,20 @@ export interface ThingSpaceClient {
   activateDeviceProfiles(body: ActivateDeviceProfilesBody, signal?: AbortSignal): Promise<RequestAccepted>;
   /** One page of `POST /m2m/v1/devices/actions/list`. Read-only. */
   listDevices(body: DeviceListRequest, signal?: AbortSignal): Promise<DeviceListResult>;
+  /**
+   * Checks the credentials for a deployment check: one token request, then one session login, each at most
+   * once (no renewal, no retry, so a wrong password costs one failed login of the five that lock the
+   * account). Resolves `{ ok: true }`, or the step that was refused and why; the session opened serves the next calls.
+   */
+  verifyCredentials(): Promise<CredentialCheck>;
   /** Ends the current session, if any. */
   logout(signal?: AbortSignal): Promise<void>;
   /** Allows logins again after they were suspended by repeated login failures. */
   resetLoginGuard(): void;
 }
+
+/** What `verifyCredentials` found: nothing refused, or the step refused and why. */
+export type CredentialCheck = { ok: true } | { ok: false; failedStep: 'token' | 'session'; error: ThingSpaceError };
 
 export interface ThingSpaceClientDeps {
   logger?: Pick<Logger, 'debug' | 'info' | 'warn'>;
@@ -640,6 +649,40 @@ export function createThingSpaceClient(
       });
       // HTTP 202 means another page follows — thingspace-api-notes.md.
       return { hasMoreData: answer.status === 202 || parsed.data.hasMoreData === true, devices };
+    },
+
+    async verifyCredentials() {
+      let bearer: AccessToken;
+      try {
+        bearer = await getAccessToken();
+      } catch (error) {
+        if (error instanceof ThingSpaceError) return { ok: false, failedStep: 'token', error };
+        throw error;
+      }
+      if (consecutiveLoginFailures >= MAX_CONSECUTIVE_LOGIN_FAILURES) {
+        return { ok: false, failedStep: 'session', error: loginsSuspendedError() };
+      }
+      let answer: HttpAnswer;
+      try {
+        answer = await postLogin(bearer);
+      } catch (error) {
+        if (error instanceof ThingSpaceError) return { ok: false, failedStep: 'session', error };
+        throw error;
+      }
+      if (!isSuccess(answer))
+        return { ok: false, failedStep: 'session', error: loginFailed('sessionLogin', errorOf(answer)) };
+      const parsed = loginResponse.safeParse(parseJson(answer.body));
+      if (!parsed.success) {
+        const error = new ThingSpaceError({
+          status: answer.status,
+          code: 'INVALID_RESPONSE',
+          message: 'ThingSpace returned no session token',
+        });
+        return { ok: false, failedStep: 'session', error };
+      }
+      consecutiveLoginFailures = 0;
+      session = { token: parsed.data.sessionToken, lastUsedAt: now() };
+      return { ok: true };
     },
 
     async logout(signal) {

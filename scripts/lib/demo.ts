@@ -99,38 +99,39 @@ export async function follow<S extends { phase: string }, R>(
     `  ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(handle.workflowId)}`,
   );
   let last = '';
-  const outcome = handle.result() as Promise<R>;
-  /** The status call in flight: awaited before the connection closes, so none is cut off by the close. */
-  let inFlight: Promise<void> = Promise.resolve();
-  const poll = setInterval(() => {
-    inFlight = handle
-      .status()
-      .then((s) => {
-        const now = render(s);
-        if (now !== last) say(now);
-        last = now;
-        if (s.phase === 'awaitingDecision') {
-          clearInterval(poll);
-          say(`The saga holds for an operator decision: ${hold(s) ?? ''}`);
-          say(`  temporal workflow update execute --workflow-id '${handle.workflowId}' --name decide \\`);
-          say(`    --input '{"decision":"retry","operator":"you"}'   # or "abandon" ("compensate" where offered)`);
-          process.exit(1);
-        }
-      })
-      .catch(() => undefined);
-  }, 300);
-  try {
-    const result = await outcome;
-    clearInterval(poll);
+  let settled = false;
+  const outcome = (handle.result() as Promise<R>).then(
+    (result) => ({ ok: true as const, result }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  void outcome.then(() => (settled = true));
+  // One status read at a time, each awaited, and none after the saga ended: nothing is in flight when the
+  // connection closes (a read cut off by the close used to fail the demo after the saga had succeeded).
+  while (!settled) {
+    const s = await handle.status().catch(() => undefined);
+    if (s !== undefined) {
+      const now = render(s);
+      if (now !== last) say(now);
+      last = now;
+      if (s.phase === 'awaitingDecision') {
+        say(`The saga holds for an operator decision: ${hold(s) ?? ''}`);
+        say(`  npx euicc decide '${handle.workflowId}' retry --operator you   # or abandon (compensate where offered)`);
+        process.exit(1);
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([outcome, new Promise((resolve) => (timer = setTimeout(resolve, 300)))]);
+    clearTimeout(timer);
+  }
+  const ended = await outcome;
+  if (ended.ok) {
     const final = render(await handle.status());
     if (final !== last) say(final);
-    report(result);
-  } catch (err) {
-    clearInterval(poll);
-    const cause = err instanceof WorkflowFailedError ? err.cause : err;
+    report(ended.result);
+  } else {
+    const cause = ended.err instanceof WorkflowFailedError ? ended.err.cause : ended.err;
     say(`The saga failed: ${(cause as Error).message}`);
     process.exitCode = 1;
   }
-  await inFlight;
   await client.connection.close();
 }

@@ -1,14 +1,7 @@
-import { CALLBACK_SERVICES } from '../../contracts/index.js';
-import type { ThingSpaceClient } from '../../thingspace/index.js';
+import { CALLBACK_SERVICES, callbackUrl } from '../../contracts/index.js';
 
-/**
- * The URL ThingSpace posts an account's callbacks of one service to: `<base>/<service>/<account>`. The
- * callbacks themselves name no account, so the path tells the gateway whose they are, and it correlates
- * them only with that account's sagas (callback-gateway/app.ts).
- */
-export function callbackUrl(baseUrl: string, service: string, accountName: string): string {
-  return `${baseUrl.replace(/\/$/, '')}/${encodeURIComponent(service)}/${encodeURIComponent(accountName)}`;
-}
+export { callbackUrl };
+import type { ThingSpaceClient } from '../../thingspace/index.js';
 
 /**
  * Registers the gateway's URL for every callback service of the account; ThingSpace keeps one URL per

@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { runCli, USAGE } from '../../client/cli.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT, runCli } from '../../client/cli.js';
 import { openSqliteStore, type SagaRef, type Store } from '../../store/index.js';
 import { listenGateway, type Listening } from '../fixtures/http.js';
 import { CALLBACK_CREDENTIALS, recordCallback } from '../fixtures/swap-callbacks.js';
@@ -44,6 +47,7 @@ async function euicc(
   argv: string[],
   env: Record<string, string | undefined>,
   fetchImpl?: typeof fetch,
+  connectTimeoutMs = 500,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -52,6 +56,7 @@ async function euicc(
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
     ...(fetchImpl && { fetch: fetchImpl }),
+    connectTimeoutMs,
   });
   return { code, stdout, stderr };
 }
@@ -217,31 +222,61 @@ describe('the euicc ops CLI against a gateway on loopback', () => {
 describe('the euicc ops CLI, usage and reaching the gateway', () => {
   const env = { OPERATOR_TOKEN: TOKEN };
 
-  it('an unknown command prints the usage on stderr and exits 2', async () => {
-    expect(await euicc(['frobnicate'], env)).toEqual({
-      code: 2,
+  it('an unknown command is a usage error: exit 2, the problem on stderr, and where to find the commands', async () => {
+    const { code, stdout, stderr } = await euicc(['frobnicate'], env);
+    expect({ code, stdout, stderr }).toEqual({
+      code: EXIT.usage,
       stdout: '',
-      stderr: `euicc: Unknown command: frobnicate\n\n${USAGE}`,
+      stderr:
+        "euicc: unknown command 'frobnicate'\nRun 'euicc --help' for the commands, 'euicc <command> --help' for one.\n",
     });
   });
 
+  it('no command at all prints the commands on stderr and exits 2', async () => {
+    const { code, stderr } = await euicc([], env);
+    expect({ code, firstLine: stderr.split('\n')[0] }).toEqual({
+      code: EXIT.usage,
+      firstLine: 'euicc: no command given',
+    });
+    expect(stderr).toContain('doctor');
+  });
+
   it.each([
-    [[], 'No command given'],
-    [['replay'], 'replay takes one <id>'],
-    [['counts', 'now'], 'counts takes no arguments'],
-    [['replay', '7', '--state', 'parked'], '--state and --limit belong to the callbacks command'],
-    [['callbacks', '--stat', 'parked'], "Unknown option '--stat'"],
+    [['replay'], "missing required argument 'id'"],
+    [['counts', 'now'], 'too many arguments'],
+    [['replay', '7', '--state', 'parked'], "unknown option '--state'"],
+    [['callbacks', '--stat', 'parked'], "unknown option '--stat'"],
+    [['start', 'swap'], "value 'swap' is invalid for argument 'operation'. Allowed choices are eidDeviceSwap"],
+    [['decide', 'wf-1', 'retry'], "required option '--operator <name>' not specified"],
+    [
+      ['decide', 'wf-1', 'undo', '--operator', 'ada'],
+      "value 'undo' is invalid for argument 'decision'. Allowed choices are retry",
+    ],
+    [['status', 'wf-1', '--watch', '--interval', '5'], '--interval takes milliseconds, at least 100'],
   ])('%p is a usage error: exit 2 naming the problem', async (argv, problem) => {
     const { code, stdout, stderr } = await euicc(argv, env);
     expect({ code, stdout, firstLine: stderr.split('\n')[0] }).toEqual({
-      code: 2,
+      code: EXIT.usage,
       stdout: '',
       firstLine: expect.stringContaining(problem),
     });
   });
 
-  it('--help prints the usage on stdout, even without any configuration', async () => {
-    expect(await euicc(['--help'], {})).toEqual({ code: 0, stdout: USAGE, stderr: '' });
+  it('with --json a usage error is one JSON object on stderr', async () => {
+    expect(await euicc(['decide', 'wf-1', 'retry', '--json'], env)).toEqual({
+      code: EXIT.usage,
+      stdout: '',
+      stderr: `${JSON.stringify({ error: "required option '--operator <name>' not specified", exitCode: EXIT.usage })}\n`,
+    });
+  });
+
+  it('--help prints the commands and the exit statuses on stdout, even without any configuration', async () => {
+    const { code, stdout, stderr } = await euicc(['--help'], {});
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    for (const command of ['start', 'status', 'decide', 'doctor', 'callbacks', 'callback', 'replay', 'counts']) {
+      expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    }
+    expect(stdout).toContain('Exit status: 0 done');
   });
 
   it('a gateway that is not listening is one line naming where it looked, exit status 1', async () => {
@@ -279,6 +314,125 @@ describe('the euicc ops CLI, usage and reaching the gateway', () => {
           authorization: `Bearer ${TOKEN}`,
         },
       ],
+    });
+  });
+});
+
+describe('euicc start: the request is checked before anything starts', () => {
+  // No Temporal listens here: a request that got past validation would fail to connect, with exit 1.
+  const env = { TEMPORAL_ADDRESS: '127.0.0.1:9' };
+  const dir = mkdtempSync(join(tmpdir(), 'euicc-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it('an invalid request names every bad field, exits 2 and starts nothing', async () => {
+    const { code, stdout, stderr } = await euicc(
+      ['start', 'eidDeviceSwap', '--account', '0000123456-00001', '--out', 'eid:123', '--in', 'imei:990013907835573'],
+      env,
+    );
+    expect({ code, stdout }).toEqual({ code: EXIT.usage, stdout: '' });
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('euicc: invalid eidDeviceSwap request, nothing started:');
+    expect(lines.slice(1).map((line) => line.trim().split(':')[0])).toEqual(
+      expect.arrayContaining([
+        'deviceToSwapOut[0].id',
+        'mdnZipCode',
+        'serviceName',
+        'stateName',
+        'servicePlan',
+        'smsrOid',
+      ]),
+    );
+  });
+
+  it('with --json the issues come as JSON on stderr', async () => {
+    const { code, stderr } = await euicc(
+      ['start', 'changeProfileServicePlan', '--device', 'eid:89049032007008882600085727534551', '--json'],
+      env,
+    );
+    const answer = JSON.parse(stderr) as { error: string; exitCode: number; issues: { field: string }[] };
+    expect({ code, error: answer.error, exitCode: answer.exitCode }).toEqual({
+      code: EXIT.usage,
+      error: 'invalid changeProfileServicePlan request, nothing started:',
+      exitCode: EXIT.usage,
+    });
+    expect(answer.issues.map((i) => i.field)).toEqual(expect.arrayContaining(['accountName', 'servicePlan']));
+  });
+
+  it('changeDeviceIdentifier needs the account, which its body does not carry', async () => {
+    const { code, stderr } = await euicc(
+      [
+        'start',
+        'changeDeviceIdentifier',
+        '--service-type',
+        '4g',
+        '--device',
+        'imei:990013907835573',
+        '--to',
+        'iccid:89148000004346060638',
+        '--change-option',
+        'ChangeICCID',
+      ],
+      env,
+    );
+    expect({ code, second: stderr.split('\n')[1]?.trim() }).toEqual({
+      code: EXIT.usage,
+      second: 'accountName: accountName (--account) is required: the account of the device',
+    });
+  });
+
+  it.each([
+    [['start', 'eidDeviceSwap', '--device', 'eid:1'], '--device does not apply to eidDeviceSwap'],
+    [['start', 'eidDeviceSwap', '--out', '8586928930'], '--out takes kind:id[,kind:id…]'],
+    [['start', 'changeDeviceIdentifier', '--assign-non-geo-mdn', 'yes'], '--assign-non-geo-mdn takes true or false'],
+    [['start', 'eidDeviceSwap', '--file', '/nonexistent/req.json'], 'cannot read /nonexistent/req.json: ENOENT'],
+  ])('%p is bad input: exit 2 naming it', async (argv, problem) => {
+    const { code, stderr } = await euicc(argv, env);
+    expect({ code, stderr }).toEqual({
+      code: EXIT.usage,
+      stderr: `euicc: ${problem}${stderr.slice(7 + problem.length)}`,
+    });
+    expect(stderr.startsWith(`euicc: ${problem}`)).toBe(true);
+  });
+
+  it('a file that is not JSON is bad input', async () => {
+    const path = file('broken.json', '{ "accountName": ');
+    const { code, stderr } = await euicc(['start', 'eidDeviceSwap', '-f', path], env);
+    expect({ code, firstLine: stderr.split('\n')[0] }).toEqual({
+      code: EXIT.usage,
+      firstLine: expect.stringContaining(`euicc: ${path} is not JSON`),
+    });
+  });
+
+  it('a valid request from a file, completed by flags, goes on to Temporal (unreachable here: exit 1)', async () => {
+    const path = file(
+      'swap.json',
+      JSON.stringify({
+        accountName: '0000123456-00001',
+        deviceToSwapOut: [
+          { kind: 'mdn', id: '8586928930' },
+          { kind: 'eid', id: '89033023312150000000000263619234' },
+          { kind: 'imei', id: '990013907835573' },
+          { kind: 'iccid', id: '89148000004346060638' },
+        ],
+        deviceToSwapIn: [
+          { kind: 'eid', id: '89033023312150000000000256691984' },
+          { kind: 'imei', id: '352971090107661' },
+        ],
+        mdnZipCode: '98802',
+        serviceName: 'WiFi',
+        stateName: 'WiFi Activate',
+        smsrOid: '1.3.6.1.4.1.31746.1.500.200.101.5',
+      }),
+    );
+    const { code, stderr } = await euicc(['start', 'eidDeviceSwap', '-f', path, '--service-plan', '4G 2GB'], env);
+    expect({ code, stderr }).toEqual({
+      code: EXIT.failed,
+      stderr: expect.stringMatching(/^euicc: cannot reach Temporal at 127\.0\.0\.1:9: /),
     });
   });
 });

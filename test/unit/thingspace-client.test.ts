@@ -602,6 +602,29 @@ describe('ThingSpace client: failed logins never loop', () => {
     expect(fake.loginCalls).toBe(0);
   });
 
+  test('verifyCredentials asks for one token and logs in once, and the next call reuses that session', async () => {
+    fake.operations.set('GET /callbacks/1223334444-01234', () => ({ status: 200 }));
+    const thingspace = client();
+
+    await expect(thingspace.verifyCredentials()).resolves.toEqual({ ok: true });
+    await thingspace.listCallbacks('1223334444-01234');
+
+    expect({ tokenCalls: fake.tokenCalls, loginCalls: fake.loginCalls }).toEqual({ tokenCalls: 1, loginCalls: 1 });
+  });
+
+  test('verifyCredentials names the refused step: a bad password costs one login, a bad client none', async () => {
+    fake.loginAnswer = () => badLogin;
+    const wrongPassword = await client().verifyCredentials();
+    expect(wrongPassword).toEqual({ ok: false, failedStep: 'session', error: expect.any(ThingSpaceError) });
+    expect(!wrongPassword.ok && wrongPassword.error.code).toBe('INPUT_INVALID.UserName.Password.Invalid');
+    expect({ tokenCalls: fake.tokenCalls, loginCalls: fake.loginCalls }).toEqual({ tokenCalls: 1, loginCalls: 1 });
+
+    fake.tokenAnswer = () => ({ status: 401, body: { error: 'invalid_client', error_description: 'Bad client' } });
+    const wrongClient = await client().verifyCredentials();
+    expect(!wrongClient.ok && [wrongClient.failedStep, wrongClient.error.code]).toEqual(['token', 'invalid_client']);
+    expect({ tokenCalls: fake.tokenCalls, loginCalls: fake.loginCalls }).toEqual({ tokenCalls: 2, loginCalls: 1 });
+  });
+
   test('a login that meets an outage (503) stays retryable and does not count towards the lock', async () => {
     fake.loginAnswer = () => ({ status: 503, body: '' });
     const thingspace = client();
