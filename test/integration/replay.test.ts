@@ -48,6 +48,20 @@ describe('recorded saga histories', () => {
         'change-device-identifier-evidence-hold-retry.json',
         'change-device-identifier-evidence-reconciled.json',
         'change-device-identifier-evidence-lost-answer.json',
+        // Patch markers callbacks-need-evidence and request-ids-search-attribute, activity summaries, static
+        // summary and details; decisions through the `decide` update (accepted and completed update events).
+        'eid-device-swap-v3-completed.json',
+        'eid-device-swap-v3-hold-update-retry-completed.json',
+        'eid-device-swap-v3-hold-update-compensate-reverse-timed-out.json',
+        'eid-device-swap-v3-device-busy.json',
+        'eid-device-swap-v3-submit-503-429-completed.json',
+        'change-device-identifier-v3-hold-update-abandon.json',
+        'change-profile-service-plan-v3-hold-update-retry.json',
+        'profile-shard-v3-change-plan-with-failures.json',
+        'activate-device-profiles-v3-warnings-429.json',
+        'profile-shard-v3-activate-429.json',
+        'change-profile-service-plan-v3-cancelled.json',
+        'profile-shard-v3-cancelled.json',
       ]),
     );
   });
