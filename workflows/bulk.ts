@@ -16,6 +16,7 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -44,7 +45,7 @@ import {
 import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './saga/activities.js';
 import { OperatorDecisions } from './saga/decisions.js';
 import { invalidRequest } from './saga/failures.js';
-import { SagaPhase, tagSaga } from './saga/phase.js';
+import { SagaPhase, sagaTags } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
 
 export const DEFAULT_SHARD_SIZE = 1_000;
@@ -189,7 +190,9 @@ async function runBulk(
     };
   });
 
-  tagSaga({ operation, account: typeof request?.accountName === 'string' ? request.accountName : undefined });
+  upsertSearchAttributes(
+    sagaTags({ operation, account: typeof request?.accountName === 'string' ? request.accountName : undefined }),
+  );
   const issues = validate(request);
   if (issues.length > 0) {
     phase.set('failed');

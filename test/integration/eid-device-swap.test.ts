@@ -115,14 +115,14 @@ describe('eidDeviceSwap saga', () => {
       expect(found).toEqual([handle.workflowId]);
     }
 
+    // Activities and local activities (the store's calls, recorded as markers) alike carry their summary.
     const { events } = await handle.fetchHistory();
-    const summaries = await Promise.all(
-      (events ?? [])
-        .filter((e) => e.activityTaskScheduledEventAttributes)
-        .map(async (e) =>
-          system.client.options.loadedDataConverter.payloadConverter.fromPayload(e.userMetadata!.summary!),
-        ),
-    );
+    const converter = system.client.options.loadedDataConverter.payloadConverter;
+    const summaries = (events ?? [])
+      .filter(
+        (e) => e.userMetadata?.summary && (e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes),
+      )
+      .map((e) => converter.fromPayload(e.userMetadata!.summary!));
     expect(summaries).toEqual([
       `claim 6 devices of account ${ACCOUNT}`,
       'submit the swap',

@@ -3,7 +3,15 @@
  * Workflow code: deterministic, no I/O.
  */
 import { msToNumber } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { FailureType, type OutcomeEvidence, type SagaOptions } from '../../contracts/index.js';
 import { NON_RETRYABLE } from './failures.js';
@@ -43,6 +51,18 @@ function summarized(activities: Proxied): Proxied {
     },
   });
 }
+
+/**
+ * The store's activities as local activities (sagas of LIGHT_SAGA_PATCH): quick database calls run inside
+ * the workflow task, recorded as one marker each instead of three events and a workflow task. Retried
+ * like the store's activities; each of them is idempotent.
+ */
+export const localStoreActivities = summarized(
+  proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+  }) as Proxied,
+);
 
 /** The store's activities (claims, correlation keys): quick, retried until they succeed. */
 export const storeActivities = summarized(
@@ -115,6 +135,13 @@ export const EVIDENCE_PATCH = 'callbacks-need-evidence';
  * attribute, so an operator holding any callback's request id finds it. Read once at the start of a run.
  */
 export const REQUEST_IDS_PATCH = 'request-ids-search-attribute';
+
+/**
+ * The patch of the light saga: the store's calls as local activities, search attributes upserted once per
+ * phase the saga waits in (not per step it passes), and one marker that implies EVIDENCE_PATCH and
+ * REQUEST_IDS_PATCH instead of three. Same guarantees, fewer history events and workflow tasks.
+ */
+export const LIGHT_SAGA_PATCH = 'light-saga';
 
 /**
  * Submit activities retried by Temporal (activities/submit.ts): only an attempt that ThingSpace surely

@@ -7,11 +7,26 @@ import { upsertSearchAttributes } from '@temporalio/workflow';
 import { deviceKey, searchAttributes, type DeviceId, type WorkflowType } from '../../contracts/index.js';
 
 export class SagaPhase<P extends string> {
+  /** Attributes that go out with the next upsert (a light saga upserts once per phase it waits in). */
+  private staged: SearchAttributeUpdatePair[] = [];
+
   /** `onChange`: called after every move (the saga's current details in the UI). */
   constructor(
     private current: P,
     private readonly onChange: () => void = () => undefined,
   ) {}
+
+  /** Attributes to upsert with the next `set` (a later value of the same key replaces an earlier one). */
+  stage(pairs: SearchAttributeUpdatePair[]): void {
+    const keys = new Set(pairs.map((p) => p.key.name));
+    this.staged = [...this.staged.filter((p) => !keys.has(p.key.name)), ...pairs];
+  }
+
+  /** Moves to `next` without an upsert: a phase the saga passes through (the status query still shows it). */
+  pass(next: P): void {
+    this.current = next;
+    this.onChange();
+  }
 
   get value(): P {
     return this.current;
@@ -20,7 +35,8 @@ export class SagaPhase<P extends string> {
   /** Moves to `next` and says so in `SagaStep`. */
   set(next: P): void {
     this.current = next;
-    upsertSearchAttributes([{ key: searchAttributes.SagaStep, value: next }]);
+    upsertSearchAttributes([...this.staged, { key: searchAttributes.SagaStep, value: next }]);
+    this.staged = [];
     this.onChange();
   }
 
@@ -35,7 +51,7 @@ export class SagaPhase<P extends string> {
 }
 
 /** What a saga is about, for operators' searches: its operation, account and devices. */
-export function tagSaga({
+export function sagaTags({
   operation,
   account,
   devices,
@@ -43,9 +59,9 @@ export function tagSaga({
   operation: WorkflowType;
   account?: string;
   devices?: DeviceId[];
-}): void {
+}): SearchAttributeUpdatePair[] {
   const pairs: SearchAttributeUpdatePair[] = [{ key: searchAttributes.Operation, value: operation }];
   if (account !== undefined) pairs.push({ key: searchAttributes.ThingSpaceAccount, value: account });
   if (devices) pairs.push({ key: searchAttributes.DeviceIds, value: devices.map(deviceKey) });
-  upsertSearchAttributes(pairs);
+  return pairs;
 }

@@ -37,6 +37,8 @@ import {
 } from '../../contracts/index.js';
 import {
   EVIDENCE_PATCH,
+  LIGHT_SAGA_PATCH,
+  localStoreActivities,
   REQUEST_IDS_PATCH,
   retryingSubmits,
   stepTimeoutOf,
@@ -49,10 +51,9 @@ import {
 import { CallbackEvidence, CallbackLedger } from './callbacks.js';
 import { abandoned, OperatorDecisions } from './decisions.js';
 import { invalidRequest, RESUBMITTABLE, sagaFailure } from './failures.js';
-import { SagaPhase, tagSaga } from './phase.js';
+import { SagaPhase, sagaTags } from './phase.js';
 import { StepTracker, trustEveryCallback, type StepRules } from './steps.js';
 
-const store = storeActivities;
 const submits = submitActivities('1 minute');
 const retried = retryingSubmits('1 minute');
 
@@ -88,10 +89,14 @@ export interface RequestSagaSpec<S extends string> {
 const ENDED: RequestSagaPhase[] = ['completed', 'compensated', 'abandoned', 'failed'];
 
 export class RequestSaga<S extends string> {
+  /** New runs are light (LIGHT_SAGA_PATCH), which implies the two patches below; older runs read them. */
+  private readonly light = patched(LIGHT_SAGA_PATCH);
   /** Runs started before the patch keep their behaviour (see EVIDENCE_PATCH). */
-  readonly needsEvidence = patched(EVIDENCE_PATCH);
+  readonly needsEvidence = this.light || patched(EVIDENCE_PATCH);
   /** Runs started before it do not list their request ids in `ThingSpaceRequestIds` (new upserts). */
-  private readonly listsRequestIds = patched(REQUEST_IDS_PATCH);
+  private readonly listsRequestIds = this.light || patched(REQUEST_IDS_PATCH);
+  /** The store's calls: local activities in a light saga. */
+  private readonly store = this.light ? localStoreActivities : storeActivities;
   readonly phase = new SagaPhase<RequestSagaPhase>('validating', () => this.show());
   /** Every request id the saga sent, or whose callbacks decided a step: search attribute `ThingSpaceRequestIds`. */
   private readonly requestIds: string[] = [];
@@ -165,7 +170,10 @@ export class RequestSaga<S extends string> {
     const listed = this.listsRequestIds && !this.requestIds.includes(requestId);
     if (listed) this.requestIds.push(requestId);
     const list = listed ? [{ key: searchAttributes.ThingSpaceRequestIds, value: [...this.requestIds] }] : [];
-    if (also.length + list.length > 0) upsertSearchAttributes([...also, ...list]);
+    if (also.length + list.length === 0) return;
+    // A light saga sends them with the upsert of the phase it waits in next.
+    if (this.light) this.phase.stage([...also, ...list]);
+    else upsertSearchAttributes([...also, ...list]);
   }
 
   /** The Temporal UI's current details: the phase and a table of the steps. */
@@ -188,7 +196,10 @@ export class RequestSaga<S extends string> {
 
   /** Operators' search attributes: the operation, the account and the devices. */
   tag(devices: DeviceId[], account?: string): void {
-    tagSaga({ operation: this.spec.operation, account, devices });
+    const tags = sagaTags({ operation: this.spec.operation, account, devices });
+    // A light saga sends them with its first phase.
+    if (this.light) this.phase.stage(tags);
+    else upsertSearchAttributes(tags);
   }
 
   /**
@@ -200,7 +211,7 @@ export class RequestSaga<S extends string> {
       // Not cancellable: a cancelled claim could commit after the release below, and a cancelled submit
       // could still reach ThingSpace after the saga forgot it.
       this.phase.set('claiming');
-      await CancellationScope.nonCancellable(() => store.claimDevices(devices, account));
+      await CancellationScope.nonCancellable(() => this.store.claimDevices(devices, account));
       const result = await steps();
       this.phase.set('completed');
       log.info(`${this.spec.noun} completed`, { requestId: this.requestId });
@@ -210,7 +221,7 @@ export class RequestSaga<S extends string> {
       throw sagaFailure(err);
     } finally {
       // Runs even when the saga is cancelled: a device must never stay claimed by a closed saga.
-      await CancellationScope.nonCancellable(() => store.releaseDevices());
+      await CancellationScope.nonCancellable(() => this.store.releaseDevices());
     }
   }
 
@@ -229,7 +240,9 @@ export class RequestSaga<S extends string> {
    * ThingSpace surely did not act; an unknown outcome leaves no request id and the callbacks decide.
    */
   async submit(): Promise<void> {
-    this.phase.set('submitting');
+    // A light saga passes through `submitting` without an upsert: the submit is one activity.
+    if (this.light) this.phase.pass('submitting');
+    else this.phase.set('submitting');
     const submitted = await CancellationScope.nonCancellable(async () => {
       if (!this.needsEvidence) {
         return submitOrUnknown(() => this.spec.submit(submits), { resendWhenUnanswered: true });
@@ -249,7 +262,7 @@ export class RequestSaga<S extends string> {
     // A failure that arrived before the submit's answer carried the request id just learnt: it counts now.
     this.trust.learn(this.requestId).forEach(this.apply);
     this.listRequestId(this.requestId, [{ key: searchAttributes.ThingSpaceRequestId, value: this.requestId }]);
-    await store.addCorrelationKeys([`requestid:${this.requestId}`]);
+    await this.store.addCorrelationKeys([`requestid:${this.requestId}`]);
   }
 
   /**
