@@ -7,6 +7,7 @@ import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createApp } from './app.js';
 import { createDispatcher } from './dispatcher.js';
+import { createGatewayMetrics } from './metrics.js';
 import { temporalSignaler } from './signal.js';
 
 const config = parseConfig(gatewaySchema, process.env);
@@ -23,8 +24,10 @@ const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
 // The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
 const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+const metrics = createGatewayMetrics();
 const dispatcher = createDispatcher({
   store,
+  metrics,
   signal: temporalSignaler(client),
   logger,
   intervalMs: config.DISPATCH_INTERVAL_MS,
@@ -39,6 +42,7 @@ const app = createApp({
   },
   maxBody: config.CALLBACK_MAX_BODY,
   metrics: config.GATEWAY_METRICS,
+  gatewayMetrics: metrics,
   onStored: () => dispatcher.kick(),
   ready: () => dispatcher.running,
   operatorToken: config.OPERATOR_TOKEN,
@@ -51,6 +55,8 @@ async function expireParked(): Promise<void> {
   try {
     const count = await store.expireParked(config.PARK_TTL_MS);
     if (count > 0) {
+      // The sweep moves rows in bulk without naming their services.
+      metrics.callback('all', 'deadLetter', count);
       logger.warn({ count, parkTtlMs: config.PARK_TTL_MS }, 'Parked callbacks moved to the dead-letter list');
     }
   } catch (err) {
