@@ -1,4 +1,9 @@
-export { createThingSpaceClient, type ThingSpaceClient, type ThingSpaceClientDeps } from './client.js';
+export {
+  createThingSpaceClient,
+  type ThingSpaceCall,
+  type ThingSpaceClient,
+  type ThingSpaceClientDeps,
+} from './client.js';
 export {
   ThingSpaceError,
   parseThingSpaceError,
