@@ -20,6 +20,7 @@ import type { Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
 import { type CallbackOutcome, createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { operatorRouter } from './operator.js';
+import { traceCallbackPost } from './tracing.js';
 
 export interface GatewayDeps {
   store: Store;
@@ -177,6 +178,7 @@ export function createApp(deps: GatewayDeps): express.Express {
       return;
     }
     res.locals.outcome = result.duplicate ? 'duplicate' : 'accepted';
+    res.locals.inboxId = result.id;
     res.status(200).json({ status: res.locals.outcome as string, id: result.id });
     logger.info(
       { service, account, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
@@ -194,7 +196,8 @@ export function createApp(deps: GatewayDeps): express.Express {
   };
 
   // Every answer to a callback POST is counted by service and outcome, and timed.
-  app.use('/callbacks', (_req, res, next) => {
+  app.use('/callbacks', (req, res, next) => {
+    traceCallbackPost(req, res);
     const startedAt = performance.now();
     res.on('finish', () => {
       const outcome = (res.locals.outcome as CallbackOutcome | undefined) ?? 'refused';

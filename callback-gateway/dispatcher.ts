@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
 import type { DispatchItem, SagaRef, Store } from '../store/index.js';
 import type { GatewayMetrics } from './metrics.js';
+import { traceDispatch } from './tracing.js';
 
 /** Sends events to one saga run. Throws `WorkflowGone` when that run is no longer running. */
 export type SignalSaga = (saga: SagaRef, events: CallbackEvent[]) => Promise<void>;
@@ -93,7 +94,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const chunk = items.slice(i, i + maxEvents);
       const ids = chunk.map((item) => item.record.id);
       try {
-        await signal(saga, chunk.map(toEvent));
+        await traceDispatch(saga, ids, () => signal(saga, chunk.map(toEvent)));
         await store.markDelivered(ids, saga);
         delivered(chunk);
         logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');

@@ -5,6 +5,7 @@ import { dataConverterFor } from '../codec/index.js';
 import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
+import { startTracing, tracingClientInterceptors } from '../telemetry/tracing.js';
 import { createApp } from './app.js';
 import { createDispatcher } from './dispatcher.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -18,12 +19,19 @@ if (
 ) {
   throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
 }
+const tracing = startTracing({ serviceName: 'euicc-gateway', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
 // The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
-const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+// With tracing, each signal carries the dispatch span's context in its header (callback-gateway/tracing.ts).
+const client = new Client({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  dataConverter,
+  ...(tracing && { interceptors: tracingClientInterceptors() }),
+});
 const metrics = createGatewayMetrics();
 const dispatcher = createDispatcher({
   store,
@@ -72,6 +80,7 @@ const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =
       url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
       operatorApi: config.OPERATOR_TOKEN !== undefined,
       codecEndpoint: config.OPERATOR_TOKEN !== undefined && dataConverter !== undefined,
+      tracing: tracing !== undefined,
     },
     'Callback gateway listening',
   );
@@ -83,6 +92,7 @@ async function shutdown(): Promise<void> {
   clearInterval(parkSweep);
   await dispatcher.stop();
   await connection.close().catch(() => undefined);
+  await tracing?.shutdown().catch(() => undefined);
   await store.close();
   process.exit(0);
 }
