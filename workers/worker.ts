@@ -58,7 +58,8 @@ export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<
     activities: options.activities,
     sinks: { ...telemetry.sinks, ...(telemetry.sagaMetrics ?? DROP_SAGA_ENDS) },
     interceptors: {
-      workflowModules: workflowInterceptorModules(telemetry.workflowModules),
+      // A pre-built bundle carries its workflow interceptors (`workflowInterceptorModules`).
+      ...(!options.workflowBundle && { workflowModules: workflowInterceptorModules(telemetry.workflowModules) }),
       ...(telemetry.activityInterceptors && { activity: telemetry.activityInterceptors }),
     },
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),

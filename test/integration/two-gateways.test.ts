@@ -36,7 +36,7 @@ import { createSimulator, type Simulator } from '../../simulator/app.js';
 import type { InboxCounts, InboxRecord, Store } from '../../store/index.js';
 import { openPostgresStore } from '../../store/postgres.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
-import { createLifecycleWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { createLifecycleWorker, workflowInterceptorModules, WORKFLOWS_PATH } from '../../workers/worker.js';
 import { listen, postJson, type Listening } from '../fixtures/http.js';
 import { ACCOUNT, seedSwapPair, swapRequest, waitFor, type SeededPair } from './harness.js';
 import { testServerAddress } from './temporal-env.js';
@@ -272,7 +272,11 @@ beforeAll(async () => {
     connection: nativeConnection,
     taskQueue,
     activities: createActivities({ thingspace, store }),
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: new DefaultLogger('WARN'),
+      workflowInterceptorModules: workflowInterceptorModules(),
+    }),
   });
   running = worker.run();
 }, 180_000);
