@@ -235,6 +235,7 @@ export const startSchema = z.object({
   ...logging,
   GATEWAY_PORT: port(3000).describe('Port npm start gives the gateway'),
   SIMULATOR_PORT: port(3100).describe('Port npm start gives the simulator'),
+  WORKER_METRICS_PORT: port(9464).describe("Port of the worker's /metrics that npm start prints; 0: none"),
   OPERATOR_TOKEN: operatorToken
     .optional()
     .describe('With PAYLOAD_ENCRYPTION_KEY also set, npm start points the Temporal UI at the codec endpoint (/codec)'),
