@@ -197,6 +197,7 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   // Every answer to a callback POST is counted by service and outcome, and timed.
   app.use('/callbacks', (req, res, next) => {
+    if (req.method !== 'POST') return next();
     traceCallbackPost(req, res);
     const startedAt = performance.now();
     res.on('finish', () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEidDeviceSwap } from '../../client/index.js';
+import { decide, startEidDeviceSwap } from '../../client/index.js';
 import { findFreePort } from '../../scripts/lib/dev-server.js';
 import { startPart, waitForHttp, type Part } from '../../scripts/lib/processes.js';
 import { registerCallbacks } from '../../scripts/lib/register-callbacks.js';
@@ -17,7 +17,7 @@ import { createThingSpaceClient } from '../../thingspace/index.js';
 import { RUNTIME_METRIC_NAMES } from '../../workers/metrics.js';
 import { listen, type Listening } from '../fixtures/http.js';
 import { familiesWithoutHelpOrType, parsePrometheus } from '../fixtures/prometheus.js';
-import { ACCOUNT, seedSwapPair, swapRequest } from './harness.js';
+import { ACCOUNT, seedSwapPair, swapRequest, waitFor } from './harness.js';
 import { connectTestClient, testServerAddress, type TestClient } from './temporal-env.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -148,4 +148,47 @@ test('after a swap, the gateway and the worker answer /metrics in Prometheus tex
   for (const name of RUNTIME_METRIC_NAMES.filter((n) => !n.endsWith('_failed'))) {
     expect([name, (families.get(name)?.samples.length ?? 0) > 0]).toEqual([name, true]);
   }
+});
+
+test('a held saga shows in euicc_sagas_held until it is decided; its end is counted with its failure type', async () => {
+  const held = async (): Promise<number> =>
+    sample((await metricsText(workerMetricsUrl)).text, 'euicc_sagas_held', { operation: 'eidDeviceSwap' }) ?? -1;
+  // Sagas other test files left held on the shared server count too: compare with what was there before.
+  const before = await held();
+  expect(before).toBeGreaterThanOrEqual(0);
+  await simCall('POST', '/__sim/faults', {
+    callbacks: {
+      fail: {
+        identifierChange: { faultcode: 'REQUEST_FAILED.UnexpectedError', faultstring: 'The SM-SR did not answer.' },
+      },
+    },
+  });
+  try {
+    const pair = await seedSwapPair({ sim: simCall });
+    const swap = await startEidDeviceSwap(
+      temporal.client,
+      swapRequest(pair, { options: { failurePolicy: 'hold', stepTimeout: '2 seconds' } }),
+    );
+    await waitFor(async () => (await swap.status()).phase === 'awaitingDecision');
+    // Visibility follows the search attribute shortly after.
+    await waitFor(async () => (await held()) === before + 1);
+    await decide(temporal.client, swap.workflowId, {
+      decision: 'abandon',
+      reason: 'metrics test',
+      operator: 'ops-test',
+    });
+    await swap.result().catch(() => undefined);
+    await waitFor(async () => (await held()) === before);
+  } finally {
+    await simCall('POST', '/__sim/faults', { clear: true });
+  }
+  const text = (await metricsText(workerMetricsUrl)).text;
+  expect(
+    sample(text, 'euicc_saga_outcomes_total', {
+      operation: 'eidDeviceSwap',
+      outcome: 'failed',
+      failure_type: 'Abandoned',
+    }),
+  ).toBe(1);
+  expect(sample(text, 'euicc_saga_duration_seconds_count', { operation: 'eidDeviceSwap', outcome: 'failed' })).toBe(1);
 });
