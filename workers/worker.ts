@@ -42,6 +42,7 @@ export interface LifecycleWorkerOptions {
   /**
    * A pre-built bundle (tests build one per run) instead of bundling the workflows again. With a
    * `dataConverter`, build it with that converter's `failureConverterPath`: the bundle encodes the sagas' failures.
+   * Build it with `workflowInterceptorModules(telemetry.workflowModules)` too, or saga ends are not reported.
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (`dataConverterFor`); every client of the task queue must use the same one. */
