@@ -18,7 +18,9 @@ import {
 import { isRecord } from '../contracts/json.js';
 import type { Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
+import { type CallbackOutcome, createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { operatorRouter } from './operator.js';
+import { traceCallbackPost } from './tracing.js';
 
 export interface GatewayDeps {
   store: Store;
@@ -29,8 +31,10 @@ export interface GatewayDeps {
   maxBody?: string;
   /** Called after a new callback is stored, so the dispatcher can run at once. */
   onStored?: () => void;
-  /** Serve inbox counters on GET /metrics (default true). */
+  /** Serve the Prometheus metrics on GET /metrics (default true). */
   metrics?: boolean;
+  /** The registry the callbacks are counted in (shared with the dispatcher); default a new one. */
+  gatewayMetrics?: GatewayMetrics;
   /** Extra readiness check (e.g. the dispatcher is running). */
   ready?: () => boolean;
   /** Serves the operator endpoints under /operator to holders of this bearer token; unset: not served. */
@@ -77,6 +81,7 @@ const MAX_ACCOUNT_LENGTH = 200;
 
 export function createApp(deps: GatewayDeps): express.Express {
   const { store, credentials, logger } = deps;
+  const gatewayMetrics = deps.gatewayMetrics ?? createGatewayMetrics();
   const app = express();
   app.disable('x-powered-by');
 
@@ -96,9 +101,7 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   if (deps.metrics ?? true) {
     app.get('/metrics', async (_req, res) => {
-      const counts = await store.counts();
-      const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
-      res.type('text/plain').send(`${lines.join('\n')}\n`);
+      res.type(gatewayMetrics.contentType).send(await gatewayMetrics.text(() => store.counts()));
     });
   }
 
@@ -137,6 +140,7 @@ export function createApp(deps: GatewayDeps): express.Express {
       return;
     }
     const service = serviceParam !== undefined ? matchService(serviceParam) : inferService(body);
+    res.locals.service = service;
     if (!service) {
       const message =
         serviceParam !== undefined
@@ -173,7 +177,9 @@ export function createApp(deps: GatewayDeps): express.Express {
       res.status(503).json({ error: 'unavailable', message: 'The callback could not be stored; send it again' });
       return;
     }
-    res.status(200).json({ status: result.duplicate ? 'duplicate' : 'accepted', id: result.id });
+    res.locals.outcome = result.duplicate ? 'duplicate' : 'accepted';
+    res.locals.inboxId = result.id;
+    res.status(200).json({ status: res.locals.outcome as string, id: result.id });
     logger.info(
       { service, account, inboxId: result.id, duplicate: result.duplicate, requestId: stored.requestId },
       'Callback stored',
@@ -189,6 +195,18 @@ export function createApp(deps: GatewayDeps): express.Express {
     next();
   };
 
+  // Every answer to a callback POST is counted by service and outcome, and timed.
+  app.use('/callbacks', (req, res, next) => {
+    if (req.method !== 'POST') return next();
+    traceCallbackPost(req, res);
+    const startedAt = performance.now();
+    res.on('finish', () => {
+      const outcome = (res.locals.outcome as CallbackOutcome | undefined) ?? 'refused';
+      gatewayMetrics.callback((res.locals.service as string | undefined) ?? 'unknown', outcome);
+      gatewayMetrics.acknowledged((performance.now() - startedAt) / 1000, res.statusCode);
+    });
+    next();
+  });
   app.post('/callbacks', requireJson, json, (req, res) => receive(req, res));
   app.post('/callbacks/:service', requireJson, json, (req, res) => receive(req, res, String(req.params.service)));
   // The URL registered per account (scripts/lib/register-callbacks.ts): ThingSpace's callbacks name no

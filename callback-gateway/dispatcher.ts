@@ -8,6 +8,8 @@
 import type { Logger } from 'pino';
 import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
 import type { DispatchItem, SagaRef, Store } from '../store/index.js';
+import type { GatewayMetrics } from './metrics.js';
+import { traceDispatch } from './tracing.js';
 
 /** Sends events to one saga run. Throws `WorkflowGone` when that run is no longer running. */
 export type SignalSaga = (saga: SagaRef, events: CallbackEvent[]) => Promise<void>;
@@ -34,6 +36,10 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** Most events in one signal. */
   maxEventsPerSignal?: number;
+  /** Counts parked, delivered and orphaned callbacks, and times their dispatch. */
+  metrics?: Pick<GatewayMetrics, 'callback' | 'dispatched'>;
+  /** Clock for the dispatch lag. */
+  now?: () => number;
 }
 
 export interface Dispatcher {
@@ -66,6 +72,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const intervalMs = options.intervalMs ?? 250;
   const batchSize = options.batchSize ?? 500;
   const maxEvents = options.maxEventsPerSignal ?? 100;
+  const now = options.now ?? Date.now;
+  /** Counts `items` under `outcome`, by service. */
+  const count = (items: DispatchItem[], outcome: 'parked' | 'delivered' | 'orphaned'): void => {
+    const byService = new Map<string, number>();
+    for (const { record } of items) byService.set(record.service, (byService.get(record.service) ?? 0) + 1);
+    for (const [service, n] of byService) options.metrics?.callback(service, outcome, n);
+  };
+  const delivered = (items: DispatchItem[]): void => {
+    count(items, 'delivered');
+    const at = now();
+    for (const { record } of items) options.metrics?.dispatched((at - Date.parse(record.receivedAt)) / 1000);
+  };
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let round: Promise<number> | undefined;
@@ -76,8 +94,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const chunk = items.slice(i, i + maxEvents);
       const ids = chunk.map((item) => item.record.id);
       try {
-        await signal(saga, chunk.map(toEvent));
+        await traceDispatch(saga, ids, () => signal(saga, chunk.map(toEvent)));
         await store.markDelivered(ids, saga);
+        delivered(chunk);
         logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');
       } catch (err) {
         if (err instanceof WorkflowGone) {
@@ -87,10 +106,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           const orphaned = ids.filter((id) => !err.received.has(id));
           if (received.length > 0) {
             await store.markDelivered(received, saga);
+            delivered(chunk.filter((item) => err.received.has(item.record.id)));
             logger.info({ ...saga, count: received.length }, 'Callbacks delivered before the saga closed');
           }
           if (orphaned.length > 0) {
             await store.markOrphaned(orphaned, saga, 'saga no longer running');
+            count(
+              chunk.filter((item) => !err.received.has(item.record.id)),
+              'orphaned',
+            );
             logger.warn({ ...saga, count: orphaned.length }, 'Callbacks orphaned: saga no longer running');
           }
         } else {
@@ -105,17 +129,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const items = await store.leasePending(batchSize, LEASE_MS);
     if (items.length === 0) return 0;
     const bySaga = new Map<string, { saga: SagaRef; items: DispatchItem[] }>();
-    const unmatched: number[] = [];
+    const unmatched: DispatchItem[] = [];
     for (const item of items) {
       if (item.saga) {
         const key = `${item.saga.workflowId}\n${item.saga.runId}`;
         const group = bySaga.get(key) ?? { saga: item.saga, items: [] };
         group.items.push(item);
         bySaga.set(key, group);
-      } else unmatched.push(item.record.id);
+      } else unmatched.push(item);
     }
     if (unmatched.length > 0) {
-      await store.parkUnmatched(unmatched, 'no open saga matches its request id or devices');
+      await store.parkUnmatched(
+        unmatched.map((item) => item.record.id),
+        'no open saga matches its request id or devices',
+      );
+      count(unmatched, 'parked');
       logger.info({ count: unmatched.length }, 'Callbacks parked until a saga claims them');
     }
     await Promise.all([...bySaga.values()].map(({ saga, items: group }) => deliver(saga, group)));

@@ -5,8 +5,10 @@ import { dataConverterFor } from '../codec/index.js';
 import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
+import { startTracing, tracingClientInterceptors } from '../telemetry/tracing.js';
 import { createApp } from './app.js';
 import { createDispatcher } from './dispatcher.js';
+import { createGatewayMetrics } from './metrics.js';
 import { temporalSignaler } from './signal.js';
 
 const config = parseConfig(gatewaySchema, process.env);
@@ -17,14 +19,23 @@ if (
 ) {
   throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
 }
+const tracing = startTracing({ serviceName: 'euicc-gateway', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
 // The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
-const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+// With tracing, each signal carries the dispatch span's context in its header (callback-gateway/tracing.ts).
+const client = new Client({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  dataConverter,
+  ...(tracing && { interceptors: tracingClientInterceptors() }),
+});
+const metrics = createGatewayMetrics();
 const dispatcher = createDispatcher({
   store,
+  metrics,
   signal: temporalSignaler(client),
   logger,
   intervalMs: config.DISPATCH_INTERVAL_MS,
@@ -39,6 +50,7 @@ const app = createApp({
   },
   maxBody: config.CALLBACK_MAX_BODY,
   metrics: config.GATEWAY_METRICS,
+  gatewayMetrics: metrics,
   onStored: () => dispatcher.kick(),
   ready: () => dispatcher.running,
   operatorToken: config.OPERATOR_TOKEN,
@@ -51,6 +63,8 @@ async function expireParked(): Promise<void> {
   try {
     const count = await store.expireParked(config.PARK_TTL_MS);
     if (count > 0) {
+      // The sweep moves rows in bulk without naming their services.
+      metrics.callback('all', 'deadLetter', count);
       logger.warn({ count, parkTtlMs: config.PARK_TTL_MS }, 'Parked callbacks moved to the dead-letter list');
     }
   } catch (err) {
@@ -66,6 +80,7 @@ const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =
       url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
       operatorApi: config.OPERATOR_TOKEN !== undefined,
       codecEndpoint: config.OPERATOR_TOKEN !== undefined && dataConverter !== undefined,
+      tracing: tracing !== undefined,
     },
     'Callback gateway listening',
   );
@@ -77,6 +92,7 @@ async function shutdown(): Promise<void> {
   clearInterval(parkSweep);
   await dispatcher.stop();
   await connection.close().catch(() => undefined);
+  await tracing?.shutdown().catch(() => undefined);
   await store.close();
   process.exit(0);
 }

@@ -166,6 +166,17 @@ const deployment = {
     .describe("This worker's build id under versioning; default: the package version and the checkout's commit"),
 };
 
+const tracing = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'OTLP/HTTP collector URL traces are exported to (/v1/traces appended); unset: no tracing. ' +
+        'Example: http://127.0.0.1:4318. The exporter also reads the other OTEL_EXPORTER_OTLP_* variables (headers)',
+    ),
+};
+
 export const workerSchema = z.object({
   ...temporal,
   ...store,
@@ -173,6 +184,18 @@ export const workerSchema = z.object({
   ...payloadEncryption,
   ...logging,
   ...deployment,
+  ...tracing,
+  WORKER_METRICS_PORT: port(9464).describe(
+    "Port of the worker's Prometheus /metrics (its own and the Temporal runtime's); 0: no metrics",
+  ),
+  WORKER_METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Interface the worker serves /metrics on; 0.0.0.0 to be scraped from other machines'),
+  TEMPORAL_METRICS_PORT: port(9465).describe(
+    "Loopback port of the Temporal runtime's Prometheus exporter, read and served again on WORKER_METRICS_PORT",
+  ),
 });
 export const gatewaySchema = z.object({
   ...temporal,
@@ -180,6 +203,7 @@ export const gatewaySchema = z.object({
   ...callbackCredentials,
   ...payloadEncryption,
   ...logging,
+  ...tracing,
   GATEWAY_PORT: port(3000).describe('Port the gateway listens on'),
   GATEWAY_HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on; 0.0.0.0 in containers'),
   CALLBACK_PASSWORD_PREVIOUS: z
@@ -195,7 +219,7 @@ export const gatewaySchema = z.object({
     .positive()
     .default(250)
     .describe('How often the dispatcher looks for pending callbacks, in ms'),
-  GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
+  GATEWAY_METRICS: bool(true).describe('Serve Prometheus metrics (callbacks, latencies, inbox depth) on GET /metrics'),
   OPERATOR_TOKEN: operatorToken
     .optional()
     .describe(
@@ -227,6 +251,7 @@ export const startSchema = z.object({
   ...logging,
   GATEWAY_PORT: port(3000).describe('Port npm start gives the gateway'),
   SIMULATOR_PORT: port(3100).describe('Port npm start gives the simulator'),
+  WORKER_METRICS_PORT: port(9464).describe("Port of the worker's /metrics that npm start prints; 0: none"),
   OPERATOR_TOKEN: operatorToken
     .optional()
     .describe('With PAYLOAD_ENCRYPTION_KEY also set, npm start points the Temporal UI at the codec endpoint (/codec)'),

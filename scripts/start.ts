@@ -94,6 +94,9 @@ try {
     `  Callback gateway   ${gatewayUrl} (callbacks of ${config.THINGSPACE_ACCOUNT_NAME} registered for ${CALLBACK_SERVICES.join(', ')})`,
   );
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
+  if (config.WORKER_METRICS_PORT !== 0) {
+    say(`  Worker metrics     http://127.0.0.1:${config.WORKER_METRICS_PORT}/metrics (gateway: ${gatewayUrl}/metrics)`);
+  }
   if (config.PAYLOAD_ENCRYPTION_KEY !== undefined) {
     say(
       codecEndpoint

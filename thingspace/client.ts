@@ -5,6 +5,7 @@
  * got 14 is ESM-only and the newest major that runs on Node 20 (got 15 needs Node 22); the project is
  * ESM for that reason.
  */
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import got, { RequestError, type Got, type Method } from 'got';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
@@ -81,9 +82,19 @@ export interface ThingSpaceClient {
 
 /** What `verifyCredentials` found: nothing refused, or the step refused and why. */
 export type CredentialCheck = { ok: true } | { ok: false; failedStep: 'token' | 'session'; error: ThingSpaceError };
+/** One HTTP exchange with ThingSpace, as the client's `observe` hook sees it. */
+export interface ThingSpaceCall {
+  /** The operation (`eidDeviceSwap`, `listDevices`, `oauthToken`, `sessionLogin`, …). */
+  endpoint: string;
+  /** The HTTP status as a string, or the network error code (`ETIMEDOUT`, …), or `aborted`. */
+  status: string;
+  seconds: number;
+}
 
 export interface ThingSpaceClientDeps {
   logger?: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  /** Called after every HTTP exchange (metrics). */
+  observe?: (call: ThingSpaceCall) => void;
   /** Clock for token lifetimes and session idle time. */
   now?: () => number;
 }
@@ -266,33 +277,64 @@ export function createThingSpaceClient(
     };
   }
 
+  const tracer = trace.getTracer('euicc-orchestrator');
+
+  /** One HTTP exchange, in a client span (when tracing is on), observed with its status and duration. */
   async function send(
     operation: string,
     path: string,
     options: { method: Method; headers: Record<string, string>; json?: unknown; form?: Record<string, string> },
     signal: AbortSignal | undefined,
   ): Promise<HttpAnswer> {
-    const startedAt = now();
-    try {
-      const response = await http(path, {
-        method: options.method,
-        headers: options.headers,
-        ...(options.json !== undefined ? { json: options.json } : {}),
-        ...(options.form !== undefined ? { form: options.form } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      logger.debug({ operation, status: response.statusCode, durationMs: now() - startedAt }, 'ThingSpace answered');
-      return { status: response.statusCode, headers: response.headers, body: response.body };
-    } catch (error) {
-      if (signal?.aborted) throw abortReason(signal);
-      if (error instanceof RequestError) {
-        // got's errors carry the request options, headers included: only the error code travels on.
-        const failure = networkError(error);
-        logger.warn({ operation, code: failure.code, durationMs: now() - startedAt }, 'ThingSpace request failed');
-        throw failure;
-      }
-      throw error;
-    }
+    return tracer.startActiveSpan(
+      `ThingSpace ${operation}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'http.request.method': options.method, 'thingspace.endpoint': operation },
+      },
+      async (span) => {
+        const startedAt = now();
+        const observed = performance.now();
+        const done = (status: string): void => {
+          deps.observe?.({ endpoint: operation, status, seconds: (performance.now() - observed) / 1000 });
+        };
+        try {
+          const response = await http(path, {
+            method: options.method,
+            headers: options.headers,
+            ...(options.json !== undefined ? { json: options.json } : {}),
+            ...(options.form !== undefined ? { form: options.form } : {}),
+            ...(signal ? { signal } : {}),
+          });
+          logger.debug(
+            { operation, status: response.statusCode, durationMs: now() - startedAt },
+            'ThingSpace answered',
+          );
+          done(String(response.statusCode));
+          span.setAttribute('http.response.status_code', response.statusCode);
+          if (response.statusCode >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+          return { status: response.statusCode, headers: response.headers, body: response.body };
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          if (signal?.aborted) {
+            done('aborted');
+            throw abortReason(signal);
+          }
+          if (error instanceof RequestError) {
+            // got's errors carry the request options, headers included: only the error code travels on.
+            const failure = networkError(error);
+            done(failure.code);
+            span.setAttribute('error.type', failure.code);
+            logger.warn({ operation, code: failure.code, durationMs: now() - startedAt }, 'ThingSpace request failed');
+            throw failure;
+          }
+          done('error');
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   /** `send` for the operation itself (not a login): failures say whether ThingSpace may have acted. */

@@ -1,6 +1,7 @@
 export {
   createThingSpaceClient,
   type CredentialCheck,
+  type ThingSpaceCall,
   type ThingSpaceClient,
   type ThingSpaceClientDeps,
 } from './client.js';

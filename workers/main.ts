@@ -1,11 +1,14 @@
 /** `npm run start:worker`: hosts the sagas and their activities until SIGINT/SIGTERM. */
-import { NativeConnection, Runtime, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { dataConverterFor } from '../codec/index.js';
 import { parseConfig, thingspaceClientSettings, workerSchema } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
+import { startTracing, tracingWorkerTelemetry } from '../telemetry/tracing.js';
+import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
 import { buildIdOf, createLifecycleWorker } from './worker.js';
 
 const config = parseConfig(workerSchema, process.env);
@@ -21,8 +24,9 @@ const SDK_LEVELS: Record<typeof config.LOG_LEVEL, LogLevel> = {
   silent: 'ERROR',
 };
 
+const metricsOn = config.WORKER_METRICS_PORT !== 0;
 // The SDK's own logs (and workflow/activity `log` calls) go through the same redacting logger.
-Runtime.install({
+const runtimeOptions: RuntimeOptions = {
   logger: new DefaultLogger(SDK_LEVELS[config.LOG_LEVEL], ({ level, message, meta }) => {
     const method =
       level === 'ERROR'
@@ -34,7 +38,27 @@ Runtime.install({
             : 'info';
     logger[method](meta ?? {}, message);
   }),
-});
+};
+// The runtime's metrics (task latencies, failures, non-determinism, sticky cache, slots) on a loopback
+// port, served again with the worker's own on WORKER_METRICS_PORT.
+const runtimeMetricsAddress = `127.0.0.1:${config.TEMPORAL_METRICS_PORT}`;
+let runtimeMetrics = metricsOn;
+try {
+  Runtime.install({
+    ...runtimeOptions,
+    ...(metricsOn && {
+      telemetryOptions: {
+        metrics: { prometheus: { bindAddress: runtimeMetricsAddress, useSecondsForDurations: true } },
+      },
+    }),
+  });
+} catch (err) {
+  if (!metricsOn) throw err;
+  // Metrics are not worth stopping the sagas for (the port is taken): run without the runtime's.
+  logger.error({ err, address: runtimeMetricsAddress }, "The Temporal runtime's metrics could not be served");
+  runtimeMetrics = false;
+  Runtime.install(runtimeOptions);
+}
 
 async function connect(): Promise<NativeConnection> {
   // Temporal may still be starting (npm start launches both): wait rather than crash.
@@ -49,23 +73,51 @@ async function connect(): Promise<NativeConnection> {
   }
 }
 
+const tracing = startTracing({ serviceName: 'euicc-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+const metrics = createWorkerMetrics();
 const store = await openStore(config);
-const thingspace = createThingSpaceClient(thingspaceClientSettings(config), { logger });
+const thingspace = createThingSpaceClient(thingspaceClientSettings(config), {
+  logger,
+  observe: (call) => metrics.thingspaceCall(call),
+});
 const connection = await connect();
+const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
+// Held sagas are read from Temporal's visibility (SagaStep) at each scrape.
+metrics.countHeldWith(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }));
+const metricsServer = metricsOn
+  ? await serveWorkerMetrics({
+      registry: metrics.registry,
+      host: config.WORKER_METRICS_HOST,
+      port: config.WORKER_METRICS_PORT,
+      ...(runtimeMetrics && { runtimeMetricsUrl: `http://${runtimeMetricsAddress}/metrics` }),
+    }).catch((err: unknown) => {
+      // Metrics are not worth stopping the sagas for.
+      logger.error({ err, port: config.WORKER_METRICS_PORT }, 'Worker metrics could not be served');
+      return undefined;
+    })
+  : undefined;
 const worker = await createLifecycleWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   activities: createActivities({ thingspace, store }),
-  dataConverter: dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY),
   ...(config.WORKER_DEPLOYMENT_NAME
     ? { deployment: { name: config.WORKER_DEPLOYMENT_NAME, buildId: buildIdOf(config.WORKER_BUILD_ID) } }
     : {}),
+  dataConverter,
+  telemetry: { sagaMetrics: metrics.sinks, ...(tracing && tracingWorkerTelemetry(tracing)) },
 });
 logger.info(
-  { taskQueue: worker.options.taskQueue, payloadEncryption: config.PAYLOAD_ENCRYPTION_KEY !== undefined },
+  {
+    taskQueue: worker.options.taskQueue,
+    payloadEncryption: config.PAYLOAD_ENCRYPTION_KEY !== undefined,
+    metrics: metricsServer?.url,
+    tracing: tracing !== undefined,
+  },
   'Worker polling',
 );
 await worker.run();
+metricsServer?.server.close();
+await tracing?.shutdown();
 await connection.close();
 await store.close();
 logger.info('Worker stopped');

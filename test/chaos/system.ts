@@ -163,6 +163,8 @@ export class ChaosSystem {
         TEMPORAL_ADDRESS: address,
         THINGSPACE_BASE_URL: `${this.simulatorUrl}/api`,
         RUST_LOG: 'error',
+        // No metrics ports: chaos runs sharing a machine would collide on the default ones.
+        WORKER_METRICS_PORT: '0',
         ...options.workerEnv,
       },
     };

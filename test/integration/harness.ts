@@ -20,7 +20,8 @@ import { CALLBACK_SERVICES, type DeviceId, type EidDeviceSwapRequest } from '../
 import { createSimulator } from '../../simulator/app.js';
 import { openSqliteStore, type Store } from '../../store/index.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
-import { createLifecycleWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { tracingClientInterceptors, tracingWorkerTelemetry, type Tracing } from '../../telemetry/tracing.js';
+import { createLifecycleWorker, workflowInterceptorModules, WORKFLOWS_PATH } from '../../workers/worker.js';
 import { listen } from '../fixtures/http.js';
 
 export const ACCOUNT = '0000123456-00001';
@@ -37,19 +38,27 @@ export const SIM_SECRETS = [SIM_CREDENTIALS.clientSecret, SIM_CREDENTIALS.passwo
 
 let runtimeInstalled = false;
 type WorkflowBundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
-/** Bundles by failure converter path ('' for none): a worker given a bundle takes its failure converter from it. */
+/**
+ * Bundles by failure converter path ('' for none) and extra interceptor modules: a worker given a bundle
+ * takes its failure converter and workflow interceptors from it.
+ */
 const bundles = new Map<string, WorkflowBundle>();
 
-/** The workflows, bundled once per failure converter: the plain bundle, and one that encodes failures. */
-async function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundle> {
-  const cached = bundles.get(failureConverterPath ?? '');
+/** The workflows, bundled once per failure converter and set of interceptor modules. */
+async function workflowBundle(
+  failureConverterPath?: string,
+  extraModules: readonly string[] = [],
+): Promise<WorkflowBundle> {
+  const key = [failureConverterPath ?? '', ...extraModules].join('\n');
+  const cached = bundles.get(key);
   if (cached) return cached;
   const bundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     logger: new DefaultLogger('WARN'),
+    workflowInterceptorModules: workflowInterceptorModules(extraModules),
     ...(failureConverterPath !== undefined && { failureConverterPath }),
   });
-  bundles.set(failureConverterPath ?? '', bundle);
+  bundles.set(key, bundle);
   return bundle;
 }
 
@@ -74,6 +83,8 @@ export interface SystemOptions {
   payloadEncryptionKey?: string;
   /** Worker Deployment Versioning for the worker; default an unversioned worker. */
   deployment?: { name: string; buildId: string };
+  /** Traces the test client, the gateway's signals, the workflows and activities (telemetry/tracing.ts). */
+  tracing?: Tracing;
 }
 
 export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
@@ -88,7 +99,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     }
   }
   const dataConverter = dataConverterFor(options.payloadEncryptionKey);
-  const bundle = await workflowBundle(dataConverter?.failureConverterPath);
+  const telemetry = options.tracing && tracingWorkerTelemetry(options.tracing);
+  const bundle = await workflowBundle(dataConverter?.failureConverterPath, telemetry?.workflowModules);
 
   const logger = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'euicc-it-'));
@@ -103,7 +115,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
   });
   // Also the gateway's client: its signals are encrypted like everything else the sagas receive.
-  const client = new Client({ connection, dataConverter });
+  const client = new Client({
+    connection,
+    dataConverter,
+    ...(options.tracing && { interceptors: tracingClientInterceptors() }),
+  });
   const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });
   const gateway = await listen(
     createApp({ store, logger, credentials: CALLBACK_CREDENTIALS, onStored: () => dispatcher.kick() }),
@@ -129,6 +145,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       workflowBundle: bundle,
       dataConverter,
       ...(options.deployment ? { deployment: options.deployment } : {}),
+      ...(telemetry && { telemetry }),
     });
   let worker: Worker = await newWorker();
   let running = worker.run();

@@ -4,16 +4,30 @@
  * `temporal workflow show -w <id> [-r <run>] -o json > test/histories/<name>.json`; for a saga that
  * starts child workflows, also write its workflow id to `test/histories/<name>.workflow-id`.
  */
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { OTEL_WORKFLOW_INTERCEPTORS_PATH } from '../../telemetry/tracing.js';
+import { workflowInterceptorModules, WORKFLOWS_PATH } from '../../workers/worker.js';
 
 const dir = new URL('../histories/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+/** The sinks those interceptors call (the saga metrics' is never called during replay). */
+const sinks = {
+  sagaMetrics: { ended: { fn: () => undefined, callDuringReplay: false } },
+  exporter: makeWorkflowExporter(new InMemorySpanExporter(), new Resource({})),
+};
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  // With every interceptor a worker may bundle (saga metrics, tracing): they must issue no commands of their own.
+  bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: new DefaultLogger('WARN'),
+    workflowInterceptorModules: workflowInterceptorModules([OTEL_WORKFLOW_INTERCEPTORS_PATH]),
+  });
 });
 
 describe('recorded saga histories', () => {
@@ -72,7 +86,7 @@ describe('recorded saga histories', () => {
     const idFile = new URL(file.replace(/\.json$/, '.workflow-id'), dir);
     const workflowId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : `replay-${file}`;
     await expect(
-      Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history, workflowId),
+      Worker.runReplayHistory({ workflowBundle: bundle, replayName: file, sinks }, history, workflowId),
     ).resolves.toBeUndefined();
   });
 });

@@ -36,7 +36,7 @@ import { createSimulator, type Simulator } from '../../simulator/app.js';
 import type { InboxCounts, InboxRecord, Store } from '../../store/index.js';
 import { openPostgresStore } from '../../store/postgres.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
-import { createLifecycleWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { createLifecycleWorker, workflowInterceptorModules, WORKFLOWS_PATH } from '../../workers/worker.js';
 import { listen, postJson, type Listening } from '../fixtures/http.js';
 import { ACCOUNT, seedSwapPair, swapRequest, waitFor, type SeededPair } from './harness.js';
 import { testServerAddress } from './temporal-env.js';
@@ -272,7 +272,11 @@ beforeAll(async () => {
     connection: nativeConnection,
     taskQueue,
     activities: createActivities({ thingspace, store }),
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: new DefaultLogger('WARN'),
+      workflowInterceptorModules: workflowInterceptorModules(),
+    }),
   });
   running = worker.run();
 }, 180_000);
@@ -341,16 +345,17 @@ async function signalledInboxIds(handles: WorkflowHandle[]): Promise<Map<string,
   return byWorkflow;
 }
 
-/** The inbox counters each gateway serves on GET /metrics. */
+/** The inbox counters each gateway serves on GET /metrics (gauges read from the shared inbox). */
 async function metricsOf(gateway: GatewayProcess): Promise<Record<string, number>> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  return Object.fromEntries(
-    text
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' '))
-      .map(([name, value]) => [String(name).replace('euicc_gateway_callbacks_', ''), Number(value)]),
-  );
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const state = /^euicc_gateway_inbox_callbacks\{state="(\w+)"\} (\d+)$/.exec(line);
+    if (state) counts[state[1] as string] = Number(state[2]);
+    const total = /^euicc_gateway_inbox_(received|duplicates) (\d+)$/.exec(line);
+    if (total) counts[total[1] as string] = Number(total[2]);
+  }
+  return counts;
 }
 
 interface Exactness {

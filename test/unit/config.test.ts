@@ -217,7 +217,20 @@ describe('parseConfig with the worker schema', () => {
       THINGSPACE_ACCOUNT_NAME: '0000123456-00001',
       THINGSPACE_TIMEOUT_MS: 30_000,
       LOG_LEVEL: 'info',
+      WORKER_METRICS_PORT: 9464,
+      WORKER_METRICS_HOST: '127.0.0.1',
+      TEMPORAL_METRICS_PORT: 9465,
     });
+  });
+
+  it('WORKER_METRICS_PORT=0 turns the worker metrics off; OTEL_EXPORTER_OTLP_ENDPOINT must be a URL', () => {
+    expect(parseConfig(workerSchema, { WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
+    expect(
+      parseConfig(workerSchema, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).OTEL_EXPORTER_OTLP_ENDPOINT,
+    ).toBe('http://collector:4318');
+    expect(() => parseConfig(workerSchema, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
   });
 
   it('real ThingSpace settings replace the simulator defaults', () => {
@@ -242,6 +255,9 @@ describe('parseConfig with the worker schema', () => {
       THINGSPACE_ACCOUNT_NAME: '1223334444-01234',
       THINGSPACE_TIMEOUT_MS: 20_000,
       LOG_LEVEL: 'info',
+      WORKER_METRICS_PORT: 9464,
+      WORKER_METRICS_HOST: '127.0.0.1',
+      TEMPORAL_METRICS_PORT: 9465,
     });
   });
 

@@ -296,26 +296,33 @@ describe('callback gateway app over real HTTP', () => {
       expect(await answer(await fetch(`${gateway.url}/readyz`))).toEqual({ status: 200, body: { status: 'ready' } });
     });
 
-    it('/metrics shows the inbox counts as text', async () => {
+    it('/metrics shows the inbox depths and the callbacks by service and outcome as Prometheus text', async () => {
       await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation());
       await postJson(`${gateway.url}/callbacks/CarrierService`, deactivation({ callbackCount: 2 }));
       await postJson(`${gateway.url}/callbacks/StateService`, goToState());
+      await postJson(`${gateway.url}/callbacks/NoSuchService`, goToState());
 
       const response = await fetch(`${gateway.url}/metrics`);
       expect(response.status).toBe(200);
-      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(await response.text()).toBe(
-        [
-          'euicc_gateway_callbacks_received 2',
-          'euicc_gateway_callbacks_duplicates 1',
-          'euicc_gateway_callbacks_pending 2',
-          'euicc_gateway_callbacks_delivered 0',
-          'euicc_gateway_callbacks_parked 0',
-          'euicc_gateway_callbacks_orphaned 0',
-          'euicc_gateway_callbacks_deadLetter 0',
-          '',
-        ].join('\n'),
-      );
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await response.text();
+      for (const line of [
+        '# TYPE euicc_gateway_inbox_callbacks gauge',
+        'euicc_gateway_inbox_callbacks{state="pending"} 2',
+        'euicc_gateway_inbox_callbacks{state="parked"} 0',
+        'euicc_gateway_inbox_callbacks{state="deadLetter"} 0',
+        'euicc_gateway_inbox_received 2',
+        'euicc_gateway_inbox_duplicates 1',
+        '# TYPE euicc_gateway_callbacks_total counter',
+        'euicc_gateway_callbacks_total{service="CarrierService",outcome="accepted"} 1',
+        'euicc_gateway_callbacks_total{service="CarrierService",outcome="duplicate"} 1',
+        'euicc_gateway_callbacks_total{service="StateService",outcome="accepted"} 1',
+        'euicc_gateway_callbacks_total{service="unknown",outcome="refused"} 1',
+        'euicc_gateway_ack_seconds_count{status="2xx"} 3',
+        'euicc_gateway_ack_seconds_count{status="4xx"} 1',
+      ]) {
+        expect(text.split('\n')).toContain(line);
+      }
     });
   });
 });
@@ -418,7 +425,7 @@ describe('callback gateway app with metrics turned off', () => {
     const response = await fetch(`${gateway.url}/metrics`);
 
     expect(response.status).toBe(404);
-    expect(await response.text()).not.toContain('euicc_gateway_callbacks');
+    expect(await response.text()).not.toContain('euicc_gateway_');
     expect(await answer(await fetch(`${gateway.url}/healthz`))).toEqual({ status: 200, body: { status: 'ok' } });
   });
 });

@@ -14,6 +14,7 @@ import {
   ThingSpaceError,
   type ChangeDeviceIdentifierBody,
   type EidDeviceSwapBody,
+  type ThingSpaceCall,
   type ThingSpaceClientConfig,
 } from '../../thingspace/index.js';
 
@@ -1106,5 +1107,29 @@ describe('ThingSpace client: secrets stay secret', () => {
     expect(err.cause).toBeUndefined();
     expectNoSecret(logLines.join('\n'));
     await fake.start();
+  });
+});
+
+describe('ThingSpace client: every HTTP exchange is observed', () => {
+  test('token, login and the operation each report their endpoint, status and duration; a timeout its code', async () => {
+    const calls: ThingSpaceCall[] = [];
+    fake.operations.set(SWAP, () => ({ status: 202, body: { requestId: 'r-observed' } }));
+    const thingspace = createThingSpaceClient(config({ timeoutMs: 150 }), { observe: (call) => calls.push(call) });
+
+    await thingspace.eidDeviceSwap(swapBody);
+    fake.operations.set(SWAP, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return { status: 200, body: { requestId: 'late' } };
+    });
+    await rejection(thingspace.eidDeviceSwap(swapBody));
+
+    expect(calls.map(({ endpoint, status }) => ({ endpoint, status }))).toEqual([
+      { endpoint: 'oauthToken', status: '200' },
+      { endpoint: 'sessionLogin', status: '200' },
+      { endpoint: 'eidDeviceSwap', status: '202' },
+      { endpoint: 'eidDeviceSwap', status: 'TIMEOUT' },
+    ]);
+    for (const call of calls) expect(call.seconds).toBeGreaterThanOrEqual(0);
+    expect(calls[3]?.seconds).toBeGreaterThanOrEqual(0.1);
   });
 });
