@@ -76,6 +76,11 @@ describe('recorded saga histories', () => {
         'profile-shard-v3-activate-429.json',
         'change-profile-service-plan-v3-cancelled.json',
         'profile-shard-v3-cancelled.json',
+        // The light saga (patch light-saga): the store's calls as local activities, one upsert per phase.
+        'eid-device-swap-light-completed.json',
+        'eid-device-swap-light-hold-decide-retry.json',
+        'eid-device-swap-light-compensated.json',
+        'change-device-identifier-light-completed.json',
       ]),
     );
   });
