@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, runCli } from '../../client/cli.js';
-import type { CheckResult, SagaView } from '../../client/index.js';
+import { DOCTOR_CHECKS, type CheckResult, type SagaView } from '../../client/index.js';
 import { REPO_ROOT } from '../../scripts/lib/config-docs.js';
 import { requestLogLength, seedSwapPair, simRequests, startSystem, swapRequest, type TestSystem } from './harness.js';
 import { testServerAddress } from './temporal-env.js';
@@ -108,16 +108,7 @@ describe('euicc doctor', () => {
     expect({ code, ok, names: Object.keys(checks) }).toEqual({
       code: EXIT.ok,
       ok: true,
-      names: [
-        'temporal',
-        'namespace',
-        'search attributes',
-        'worker',
-        'gateway',
-        'thingspace credentials',
-        'callback registrations',
-        'payload key',
-      ],
+      names: [...DOCTOR_CHECKS],
     });
   });
 
