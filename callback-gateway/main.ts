@@ -2,21 +2,16 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import { dataConverterFor } from '../codec/index.js';
-import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
+import { gatewaySchema, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createApp } from './app.js';
 import { createDispatcher } from './dispatcher.js';
 import { temporalSignaler } from './signal.js';
 
+// Refuses the default secrets outside a sandbox on loopback (config/index.ts `sandboxProblems`).
 const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
-if (
-  !isLoopback(config.GATEWAY_HOST) &&
-  [config.CALLBACK_PASSWORD, config.CALLBACK_PASSWORD_PREVIOUS].includes(DEFAULT_CALLBACK_PASSWORD)
-) {
-  throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
-}
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { CALLBACK_SERVICES } from '../contracts/index.js';
-import { parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
+import { DEFAULT_SIMULATOR_URL, parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { probeTemporal, startDevServer, type DevServer } from './lib/dev-server.js';
 import { startPart, waitForHttp, type Part } from './lib/processes.js';
@@ -34,7 +34,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}/api`;
 const useSimulator =
-  config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;
+  config.THINGSPACE_BASE_URL === DEFAULT_SIMULATOR_URL || config.THINGSPACE_BASE_URL === simulatorUrl;
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
@@ -82,6 +82,7 @@ try {
   await registerCallbacks(thingspace, {
     accountName: config.THINGSPACE_ACCOUNT_NAME,
     baseUrl: callbackBase,
+    pathToken: config.CALLBACK_PATH_TOKEN,
     username: config.CALLBACK_USERNAME,
     password: config.CALLBACK_PASSWORD,
   });

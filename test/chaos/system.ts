@@ -17,7 +17,8 @@ import { createThingSpaceClient } from '../../thingspace/index.js';
 import { ACCOUNT } from '../integration/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password' };
+const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password-24' };
+const CALLBACK_PATH_TOKEN = 'chaos-callback-path-token-0123456789';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -156,6 +157,7 @@ export class ChaosSystem {
         GATEWAY_HOST: '127.0.0.1',
         CALLBACK_USERNAME: CALLBACKS.username,
         CALLBACK_PASSWORD: CALLBACKS.password,
+        CALLBACK_PATH_TOKEN,
         ...options.gatewayEnv,
       },
       worker: {
@@ -177,6 +179,7 @@ export class ChaosSystem {
     await registerCallbacks(thingspace, {
       accountName: ACCOUNT,
       baseUrl: `${this.gatewayUrl}/callbacks`,
+      pathToken: CALLBACK_PATH_TOKEN,
       ...CALLBACKS,
     });
 

@@ -46,6 +46,7 @@ const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const BASE_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const DATABASE = `euicc_two_gateways_${process.pid}_${Date.now()}`;
 const CALLBACKS = { username: 'two-gateways-callbacks', password: 'two-gateways-callback-password' };
+const CALLBACK_PATH_TOKEN = 'two-gateways-callback-path-token-0123';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -243,6 +244,7 @@ beforeAll(async () => {
     GATEWAY_HOST: '127.0.0.1',
     CALLBACK_USERNAME: CALLBACKS.username,
     CALLBACK_PASSWORD: CALLBACKS.password,
+    CALLBACK_PATH_TOKEN,
     DISPATCH_INTERVAL_MS: '50',
   };
   delete env.TEMPORAL_NAMESPACE;
@@ -258,7 +260,12 @@ beforeAll(async () => {
   balancer = await roundRobin(gateways.map((g) => g.url));
 
   const thingspace = createThingSpaceClient({ baseUrl: `${sim.url}/api`, ...SIM });
-  await registerCallbacks(thingspace, { accountName: ACCOUNT, baseUrl: `${balancer.url}/callbacks`, ...CALLBACKS });
+  await registerCallbacks(thingspace, {
+    accountName: ACCOUNT,
+    baseUrl: `${balancer.url}/callbacks`,
+    pathToken: CALLBACK_PATH_TOKEN,
+    ...CALLBACKS,
+  });
 
   connection = await Connection.connect({ address });
   client = new Client({ connection });
@@ -551,7 +558,7 @@ it('the same callback posted to both gateways at once is stored once and applied
     callbacks.map(({ service, body }) =>
       Promise.all(
         gateways.map(async (g, copy) => {
-          const res = await postJson(`${g.url}/callbacks/${service}`, {
+          const res = await postJson(`${g.url}/callbacks/${CALLBACK_PATH_TOKEN}/${service}`, {
             ...CALLBACKS,
             ...body,
             callbackCount: copy + 1,
