@@ -19,14 +19,32 @@ import { isRecord } from '../contracts/json.js';
 import type { Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
 import { operatorRouter } from './operator.js';
+import { rateLimiter, sourceAllowlist } from './sources.js';
 
 export interface GatewayDeps {
   store: Store;
   /** `previousPassword` is accepted too: ThingSpace keeps sending the old one for minutes after a change. */
   credentials: { username: string; password: string; previousPassword?: string };
   logger: Logger;
-  /** Largest accepted body, in express's notation ('1mb'). */
+  /** Largest accepted body, in express's notation (default '64kb'). */
   maxBody?: string;
+  /**
+   * The secret first path segment of the callback URLs (`/callbacks/<token>/<service>[/<account>]`), compared
+   * in constant time: a second factor besides the credentials in the body.
+   */
+  pathToken?: string;
+  /**
+   * Also serve the untokenised paths of earlier releases (`/callbacks`, `/callbacks/<service>`,
+   * `/callbacks/<service>/<account>`), authenticated by the body's credentials alone. Default: only when no
+   * `pathToken` is given.
+   */
+  legacyPaths?: boolean;
+  /** Sources (CIDRs or addresses) allowed to post callbacks; unset or empty: any. */
+  allowedSources?: readonly string[];
+  /** express's `trust proxy`: which proxies' X-Forwarded-For names the source (default false: none). */
+  trustProxy?: boolean | number | string;
+  /** Callbacks a minute one source may post (token bucket); unset or 0: no limit. */
+  rateLimitPerMinute?: number;
   /** Called after a new callback is stored, so the dispatcher can run at once. */
   onStored?: () => void;
   /** Serve inbox counters on GET /metrics (default true). */
@@ -75,10 +93,21 @@ export function callbackKeys(body: Record<string, unknown>, account?: string): s
 /** Longest account name accepted in a callback URL; ThingSpace's are like `0000123456-00001`. */
 const MAX_ACCOUNT_LENGTH = 200;
 
+/** Callbacks refused before their body was read, by reason; served on /metrics. */
+export interface Refusals {
+  source: number;
+  rate_limited: number;
+  token: number;
+}
+
 export function createApp(deps: GatewayDeps): express.Express {
   const { store, credentials, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Explicit: without it express ignores X-Forwarded-For, so a sender cannot pick its own address.
+  app.set('trust proxy', deps.trustProxy ?? false);
+  const refusals: Refusals = { source: 0, rate_limited: 0, token: 0 };
+  const legacyPaths = deps.legacyPaths ?? deps.pathToken === undefined;
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -98,6 +127,9 @@ export function createApp(deps: GatewayDeps): express.Express {
     app.get('/metrics', async (_req, res) => {
       const counts = await store.counts();
       const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
+      for (const [reason, value] of Object.entries(refusals)) {
+        lines.push(`euicc_gateway_callbacks_refused{reason="${reason}"} ${value}`);
+      }
       res.type('text/plain').send(`${lines.join('\n')}\n`);
     });
   }
@@ -118,7 +150,37 @@ export function createApp(deps: GatewayDeps): express.Express {
     );
   }
 
-  const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });
+  const json = express.json({ limit: deps.maxBody ?? '64kb', type: () => true });
+
+  // Before the body is read: the source's network, its rate, then the URL's token.
+  const allowed = sourceAllowlist(deps.allowedSources);
+  const limiter = deps.rateLimitPerMinute ? rateLimiter(deps.rateLimitPerMinute) : undefined;
+  const screen = (req: Request, res: Response, next: NextFunction) => {
+    if (!allowed(req.ip)) {
+      refusals.source += 1;
+      logger.warn({ source: req.ip }, 'Callback refused: source not in CALLBACK_ALLOWED_SOURCES');
+      res.status(403).json({ error: 'forbidden', message: 'This source may not post callbacks' });
+      return;
+    }
+    if (limiter && !limiter.take(req.ip ?? '')) {
+      refusals.rate_limited += 1;
+      res
+        .status(429)
+        .set('Retry-After', '1')
+        .json({ error: 'rate_limited', message: 'Too many callbacks from this source; send it again later' });
+      return;
+    }
+    next();
+  };
+  const tokenMatches = (given: string) => deps.pathToken !== undefined && safeEqual(given, deps.pathToken);
+  const wrongToken = (res: Response) => {
+    refusals.token += 1;
+    logger.warn('Callback refused: wrong or missing path token');
+    res.status(401).json({
+      error: 'unauthorized',
+      message: "The callback URL's token does not match; register the callbacks again (npm run register-callbacks)",
+    });
+  };
 
   const receive = async (req: Request, res: Response, serviceParam?: string, account?: string) => {
     // Credentials first: nothing from an unauthenticated sender is stored or echoed.
@@ -189,13 +251,36 @@ export function createApp(deps: GatewayDeps): express.Express {
     next();
   };
 
-  app.post('/callbacks', requireJson, json, (req, res) => receive(req, res));
-  app.post('/callbacks/:service', requireJson, json, (req, res) => receive(req, res, String(req.params.service)));
-  // The URL registered per account (scripts/lib/register-callbacks.ts): ThingSpace's callbacks name no
-  // account, so the URL tells whose they are. `/callbacks/:service` stays for registrations made before.
-  app.post('/callbacks/:service/:account', requireJson, json, (req, res) =>
+  // `/callbacks/<token>/<service>/<account>`: what register-callbacks registers.
+  app.post('/callbacks/:token/:service/:account', screen, (req, res, next) => {
+    if (!tokenMatches(String(req.params.token))) return wrongToken(res);
+    next();
+  });
+  app.post('/callbacks/:token/:service/:account', requireJson, json, (req, res) =>
     receive(req, res, String(req.params.service), String(req.params.account)),
   );
+  // `/callbacks/<token>/<service>`, or (legacy) `/callbacks/<service>/<account>`: a service name is never a
+  // token (tokens are 32 characters or more).
+  app.post('/callbacks/:first/:second', screen, (req, res, next) => {
+    const first = String(req.params.first);
+    res.locals.legacy = legacyPaths && (deps.pathToken === undefined || matchService(first) !== undefined);
+    if (!res.locals.legacy && !tokenMatches(first)) return wrongToken(res);
+    next();
+  });
+  app.post('/callbacks/:first/:second', requireJson, json, (req, res) =>
+    res.locals.legacy
+      ? receive(req, res, String(req.params.first), String(req.params.second))
+      : receive(req, res, String(req.params.second)),
+  );
+  if (legacyPaths) {
+    // The paths of earlier releases: the body's credentials alone (docs/security.md, "Callback URLs").
+    app.post('/callbacks', screen, requireJson, json, (req, res) => receive(req, res));
+    app.post('/callbacks/:service', screen, requireJson, json, (req, res) =>
+      receive(req, res, String(req.params.service)),
+    );
+  } else {
+    app.post(['/callbacks', '/callbacks/:token'], screen, (_req, res) => wrongToken(res));
+  }
 
   // Body-parser errors (too large, malformed JSON) become deliberate JSON answers.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -212,6 +297,9 @@ export function createApp(deps: GatewayDeps): express.Express {
       logger.error({ err }, 'Unexpected gateway error');
       res.status(500).json({ error: 'internal', message: 'Unexpected error' });
     }
+  });
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
   });
   return app;
 }

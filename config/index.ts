@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { cidrProblem } from './cidr.js';
 import { payloadKeyProblem } from './payload-keys.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
@@ -229,7 +230,57 @@ export const gatewaySchema = z.object({
     .max(40)
     .optional()
     .describe('Also accepted while ThingSpace still sends the old password after a change'),
-  CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
+  CALLBACK_MAX_BODY: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 64kb or 1mb')
+    .default('64kb')
+    .describe("Largest callback body accepted (ThingSpace's are a few KB); larger ones get 413"),
+  CALLBACK_LEGACY_PATHS: bool(false).describe(
+    'Also accept the untokenised callback URLs of earlier releases. ' +
+      'Those (/callbacks/<service>/<account>) are checked by the body credentials alone: ' +
+      'for an upgrade, until register-callbacks has run',
+  ),
+  CALLBACK_ALLOWED_SOURCES: z
+    .string()
+    .superRefine((value, ctx) => {
+      for (const entry of value.split(',')) {
+        const problem = cidrProblem(entry.trim());
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }
+    })
+    .transform((value) => value.split(',').map((entry) => entry.trim()))
+    .optional()
+    .describe(
+      "Comma-separated CIDRs or addresses allowed to post callbacks (ThingSpace's egress); others get 403. " +
+        'Unset: any source. Behind a proxy, set GATEWAY_TRUST_PROXY too',
+    ),
+  GATEWAY_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine(
+      (value) =>
+        value === 'false' ||
+        /^[1-9]\d?$/.test(value) ||
+        value.split(',').every((entry) => {
+          const e = entry.trim();
+          return ['loopback', 'linklocal', 'uniquelocal'].includes(e) || cidrProblem(e) === undefined;
+        }),
+      'must be false, a number of proxy hops, or comma-separated proxy addresses/CIDRs (never true: anyone could ' +
+        'pick their source)',
+    )
+    .transform((value): boolean | number | string =>
+      value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
+    )
+    .describe(
+      "Proxies whose X-Forwarded-For names a callback's source. " +
+        'Default false: none; else a hop count, or their addresses/CIDRs (loopback, uniquelocal, 10.0.0.0/8)',
+    ),
+  CALLBACK_RATE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe('Callbacks a minute one source may post, in bursts of as many; more get 429. 0: no limit'),
   DISPATCH_INTERVAL_MS: z.coerce
     .number()
     .int()

@@ -38,7 +38,10 @@ const GATEWAY_DEFAULTS = {
   LOG_LEVEL: 'info',
   GATEWAY_PORT: 3000,
   GATEWAY_HOST: '127.0.0.1',
-  CALLBACK_MAX_BODY: '1mb',
+  CALLBACK_MAX_BODY: '64kb',
+  CALLBACK_LEGACY_PATHS: false,
+  GATEWAY_TRUST_PROXY: false,
+  CALLBACK_RATE_LIMIT: 600,
   DISPATCH_INTERVAL_MS: 250,
   GATEWAY_METRICS: true,
   PARK_TTL_MS: 86_400_000,
@@ -87,6 +90,9 @@ describe('parseConfig with the gateway schema', () => {
       GATEWAY_PORT: 9001,
       GATEWAY_HOST: '0.0.0.0',
       CALLBACK_MAX_BODY: '256kb',
+      CALLBACK_LEGACY_PATHS: false,
+      GATEWAY_TRUST_PROXY: false,
+      CALLBACK_RATE_LIMIT: 600,
       DISPATCH_INTERVAL_MS: 100,
       GATEWAY_METRICS: false,
       PARK_TTL_MS: 86_400_000,
@@ -447,5 +453,37 @@ describe('no default secrets outside a sandbox', () => {
     expect(() => parseConfig(startSchema, {})).not.toThrow();
     expect(() => parseConfig(workerSchema, {})).not.toThrow();
     expect(() => parseConfig(gatewaySchema, {})).not.toThrow();
+  });
+});
+
+describe('callback source settings', () => {
+  it('reads CIDR allowlists and explicit trust proxy settings', () => {
+    const config = parseConfig(gatewaySchema, {
+      CALLBACK_ALLOWED_SOURCES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
+      GATEWAY_TRUST_PROXY: 'loopback,10.1.0.0/16',
+      CALLBACK_RATE_LIMIT: '0',
+    });
+    expect(config.CALLBACK_ALLOWED_SOURCES).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+    expect(config.GATEWAY_TRUST_PROXY).toBe('loopback,10.1.0.0/16');
+    expect(config.CALLBACK_RATE_LIMIT).toBe(0);
+    expect(parseConfig(gatewaySchema, { GATEWAY_TRUST_PROXY: '2' }).GATEWAY_TRUST_PROXY).toBe(2);
+  });
+
+  it.each(['10.0.0.0/33', 'ten.0.0.0/8', '10.0.0.0/8/1'])('refuses the allowlist entry %p, naming it', (entry) => {
+    expect(failure(() => parseConfig(gatewaySchema, { CALLBACK_ALLOWED_SOURCES: entry })).message).toMatch(
+      /^Invalid configuration: CALLBACK_ALLOWED_SOURCES: /,
+    );
+  });
+
+  it('refuses GATEWAY_TRUST_PROXY=true: any sender could pick its own source address', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { GATEWAY_TRUST_PROXY: 'true' })).message).toMatch(
+      /^Invalid configuration: GATEWAY_TRUST_PROXY: must be false, a number of proxy hops/,
+    );
+  });
+
+  it('refuses a CALLBACK_MAX_BODY express cannot read', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { CALLBACK_MAX_BODY: 'lots' })).message).toBe(
+      'Invalid configuration: CALLBACK_MAX_BODY: must be a size such as 64kb or 1mb',
+    );
   });
 });

@@ -313,6 +313,9 @@ describe('callback gateway app over real HTTP', () => {
           'euicc_gateway_callbacks_parked 0',
           'euicc_gateway_callbacks_orphaned 0',
           'euicc_gateway_callbacks_deadLetter 0',
+          'euicc_gateway_callbacks_refused{reason="source"} 0',
+          'euicc_gateway_callbacks_refused{reason="rate_limited"} 0',
+          'euicc_gateway_callbacks_refused{reason="token"} 0',
           '',
         ].join('\n'),
       );
