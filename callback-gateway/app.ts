@@ -298,8 +298,5 @@ export function createApp(deps: GatewayDeps): express.Express {
       res.status(500).json({ error: 'internal', message: 'Unexpected error' });
     }
   });
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
-  });
   return app;
 }

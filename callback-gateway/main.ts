@@ -23,6 +23,8 @@ const dispatcher = createDispatcher({
   signal: temporalSignaler(client),
   logger,
   intervalMs: config.DISPATCH_INTERVAL_MS,
+  maxAttempts: config.DISPATCH_MAX_ATTEMPTS,
+  maxSignalBytes: config.SIGNAL_MAX_BYTES,
 });
 const app = createApp({
   store,

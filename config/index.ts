@@ -287,6 +287,22 @@ export const gatewaySchema = z.object({
     .positive()
     .default(250)
     .describe('How often the dispatcher looks for pending callbacks, in ms'),
+  DISPATCH_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10)
+    .describe(
+      'Refused signals after which a callback moves to the dead-letter list. ' +
+        'Temporal being unreachable does not count; rows batched with it are then sent on their own',
+    ),
+  SIGNAL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .max(2 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Most bytes of callback events in one signal (Temporal refuses payloads over 2 MB); default 256 KB'),
   GATEWAY_METRICS: bool(true).describe('Serve inbox counters on GET /metrics'),
   OPERATOR_TOKEN: operatorToken
     .optional()

@@ -83,13 +83,6 @@ describe('the callback path token (a second factor)', () => {
       'euicc_gateway_callbacks_refused{reason="token"} 1',
     );
   });
-
-  it('answers an unknown path with a JSON 404', async () => {
-    await start();
-    const response = await fetch(`${gateway.url}/nothing-here`);
-    expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: 'not_found', message: 'No such endpoint' });
-  });
 });
 
 describe('source allowlist and trust proxy', () => {
