@@ -16,7 +16,7 @@ import {
   type CallbackService,
 } from '../contracts/index.js';
 import { isRecord } from '../contracts/json.js';
-import type { Store } from '../store/index.js';
+import type { InboxCounts, Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
 import { operatorRouter } from './operator.js';
 import { rateLimiter, sourceAllowlist } from './sources.js';
@@ -45,6 +45,10 @@ export interface GatewayDeps {
   trustProxy?: boolean | number | string;
   /** Callbacks a minute one source may post (token bucket); unset or 0: no limit. */
   rateLimitPerMinute?: number;
+  /** Refusal counters, shared by the public app (which counts) and the operator app (which shows them). */
+  refusals?: Refusals;
+  /** How old the inbox counts on /metrics and /operator/counts may be, in ms (default 0: read each time). */
+  countsMaxAgeMs?: number;
   /** Called after a new callback is stored, so the dispatcher can run at once. */
   onStored?: () => void;
   /** Serve inbox counters on GET /metrics (default true). */
@@ -100,13 +104,93 @@ export interface Refusals {
   token: number;
 }
 
+export const newRefusals = (): Refusals => ({ source: 0, rate_limited: 0, token: 0 });
+
+/**
+ * The public and the operator app on one express app (tests, and embedding the gateway on one port). The
+ * gateway process serves them on two ports (`createPublicApp` on GATEWAY_PORT, `createOperatorApp` on
+ * OPERATOR_PORT, loopback by default).
+ */
 export function createApp(deps: GatewayDeps): express.Express {
+  const shared = { ...deps, refusals: deps.refusals ?? newRefusals() };
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOperatorApp(shared));
+  app.use(createPublicApp(shared));
+  return app;
+}
+
+/**
+ * The internal app: inbox counters on /metrics, the operator API on /operator and the codec endpoint on
+ * /codec (the last two only with an operator token). Served on OPERATOR_PORT, bound to loopback by default.
+ */
+export function createOperatorApp(deps: GatewayDeps): express.Express {
+  const { store, logger } = deps;
+  const refusals = deps.refusals ?? newRefusals();
+  const app = express();
+  app.disable('x-powered-by');
+  const counts = cachedCounts(store, deps.countsMaxAgeMs ?? 0);
+  if (deps.metrics ?? true) {
+    app.get('/metrics', async (_req, res) => {
+      const current = await counts();
+      const lines = Object.entries(current).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
+      for (const [reason, value] of Object.entries(refusals)) {
+        lines.push(`euicc_gateway_callbacks_refused{reason="${reason}"} ${value}`);
+      }
+      res.type('text/plain').send(`${lines.join('\n')}\n`);
+    });
+  }
+
+  if (deps.operatorToken !== undefined) {
+    app.use(
+      '/operator',
+      operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed, counts }),
+    );
+  }
+
+  if (deps.payloadCodec !== undefined && deps.operatorToken !== undefined) {
+    app.use(
+      '/codec',
+      codecRouter({
+        codec: deps.payloadCodec,
+        token: deps.operatorToken,
+        logger,
+        ...(deps.codecOrigins && { allowedOrigins: deps.codecOrigins }),
+      }),
+    );
+  }
+
+  return app;
+}
+
+/**
+ * The store's counts, read at most once per `maxAgeMs` however many requests ask (one read in flight at a
+ * time): /metrics and /operator/counts cost no table scan per request. 0: read each time.
+ */
+export function cachedCounts(store: Pick<Store, 'counts'>, maxAgeMs: number): () => Promise<InboxCounts> {
+  let last: { at: number; value: Promise<InboxCounts> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at >= maxAgeMs) {
+      const value = store.counts();
+      last = { at: now, value };
+      // A failed read is not kept.
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
+    }
+    return last.value;
+  };
+}
+
+/** The public app: only /callbacks, /healthz and /readyz, on GATEWAY_PORT. */
+export function createPublicApp(deps: GatewayDeps): express.Express {
   const { store, credentials, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   // Explicit: without it express ignores X-Forwarded-For, so a sender cannot pick its own address.
   app.set('trust proxy', deps.trustProxy ?? false);
-  const refusals: Refusals = { source: 0, rate_limited: 0, token: 0 };
+  const refusals = deps.refusals ?? newRefusals();
   const legacyPaths = deps.legacyPaths ?? deps.pathToken === undefined;
 
   app.get('/healthz', (_req, res) => {
@@ -122,33 +206,6 @@ export function createApp(deps: GatewayDeps): express.Express {
       res.status(503).json({ status: 'unavailable' });
     }
   });
-
-  if (deps.metrics ?? true) {
-    app.get('/metrics', async (_req, res) => {
-      const counts = await store.counts();
-      const lines = Object.entries(counts).map(([name, value]) => `euicc_gateway_callbacks_${name} ${value}`);
-      for (const [reason, value] of Object.entries(refusals)) {
-        lines.push(`euicc_gateway_callbacks_refused{reason="${reason}"} ${value}`);
-      }
-      res.type('text/plain').send(`${lines.join('\n')}\n`);
-    });
-  }
-
-  if (deps.operatorToken !== undefined) {
-    app.use('/operator', operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed }));
-  }
-
-  if (deps.payloadCodec !== undefined && deps.operatorToken !== undefined) {
-    app.use(
-      '/codec',
-      codecRouter({
-        codec: deps.payloadCodec,
-        token: deps.operatorToken,
-        logger,
-        ...(deps.codecOrigins && { allowedOrigins: deps.codecOrigins }),
-      }),
-    );
-  }
 
   const json = express.json({ limit: deps.maxBody ?? '64kb', type: () => true });
 

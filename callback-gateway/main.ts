@@ -5,7 +5,7 @@ import { dataConverterFor } from '../codec/index.js';
 import { gatewaySchema, parseConfig } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
-import { createApp } from './app.js';
+import { createOperatorApp, createPublicApp, newRefusals, type GatewayDeps } from './app.js';
 import { createDispatcher } from './dispatcher.js';
 import { temporalSignaler } from './signal.js';
 
@@ -26,7 +26,7 @@ const dispatcher = createDispatcher({
   maxAttempts: config.DISPATCH_MAX_ATTEMPTS,
   maxSignalBytes: config.SIGNAL_MAX_BYTES,
 });
-const app = createApp({
+const deps: GatewayDeps = {
   store,
   logger,
   credentials: {
@@ -47,7 +47,9 @@ const app = createApp({
   onReplayed: () => dispatcher.kick(),
   payloadCodec: dataConverter?.payloadCodecs?.[0],
   codecOrigins: config.CODEC_CORS_ORIGINS,
-});
+  refusals: newRefusals(),
+  countsMaxAgeMs: config.METRICS_MAX_AGE_MS,
+};
 
 async function expireParked(): Promise<void> {
   try {
@@ -61,21 +63,33 @@ async function expireParked(): Promise<void> {
 }
 const parkSweep = setInterval(() => void expireParked(), config.PARK_SWEEP_INTERVAL_MS);
 
-const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
+// Two ports: the public one ThingSpace calls, and the internal one for operators, Prometheus and the UI.
+const server: Server = createPublicApp(deps).listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
   dispatcher.start();
+  logger.info({ url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}` }, 'Callback gateway listening');
+});
+const operatorServer: Server = createOperatorApp(deps).listen(config.OPERATOR_PORT, config.OPERATOR_HOST, () => {
   logger.info(
     {
-      url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
+      url: `http://${config.OPERATOR_HOST}:${config.OPERATOR_PORT}`,
+      metrics: config.GATEWAY_METRICS,
       operatorApi: config.OPERATOR_TOKEN !== undefined,
       codecEndpoint: config.OPERATOR_TOKEN !== undefined && dataConverter !== undefined,
     },
-    'Callback gateway listening',
+    'Callback gateway internal port listening',
   );
 });
+for (const listening of [server, operatorServer]) {
+  listening.once('error', (err) => {
+    logger.fatal({ err }, 'Callback gateway cannot listen');
+    process.exit(1);
+  });
+}
 
 async function shutdown(): Promise<void> {
   logger.info('Callback gateway stopping');
   server.close();
+  operatorServer.close();
   clearInterval(parkSweep);
   await dispatcher.stop();
   await connection.close().catch(() => undefined);

@@ -18,7 +18,7 @@ Commands:
   counts                                      the inbox counters
 
 Environment:
-  GATEWAY_URL      the callback gateway (default http://127.0.0.1:3000)
+  GATEWAY_URL      the gateway's internal port (default http://127.0.0.1:3001)
   OPERATOR_TOKEN   the gateway's OPERATOR_TOKEN (required by every command)
 
 Exit status: 0 done, 1 the gateway refused or could not be reached, 2 usage error.

@@ -222,8 +222,19 @@ export const gatewaySchema = z.object({
   ...nodeEnv,
   ...payloadEncryption,
   ...logging,
-  GATEWAY_PORT: port(3000).describe('Port the gateway listens on'),
+  GATEWAY_PORT: port(3000).describe('Public port of the gateway: only /callbacks, /healthz and /readyz'),
   GATEWAY_HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on; 0.0.0.0 in containers'),
+  OPERATOR_PORT: port(3001).describe('Internal port of the gateway: /operator, /codec and /metrics'),
+  OPERATOR_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Interface of the internal port; keep it on loopback or a private network (0.0.0.0 in containers)'),
+  METRICS_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe('How old the inbox counts on /metrics and /operator/counts may be, in ms: one count per period'),
   CALLBACK_PASSWORD_PREVIOUS: z
     .string()
     .min(MIN_CALLBACK_PASSWORD)
@@ -335,6 +346,7 @@ export const startSchema = z.object({
   ...logging,
   ...nodeEnv,
   GATEWAY_PORT: port(3000).describe('Port npm start gives the gateway'),
+  OPERATOR_PORT: port(3001).describe("Port of the gateway's internal endpoints (/operator, /codec, /metrics)"),
   SIMULATOR_PORT: port(3100).describe('Port npm start gives the simulator'),
   OPERATOR_TOKEN: operatorToken
     .optional()
@@ -369,8 +381,8 @@ export const cliSchema = z.object({
   GATEWAY_URL: z
     .string()
     .url()
-    .default('http://127.0.0.1:3000')
-    .describe("The callback gateway's base URL (a path prefix in front of /operator is kept)"),
+    .default('http://127.0.0.1:3001')
+    .describe("The callback gateway's internal port, OPERATOR_PORT (a path prefix in front of /operator is kept)"),
   OPERATOR_TOKEN: operatorToken.describe("The gateway's OPERATOR_TOKEN"),
 });
 

@@ -37,11 +37,12 @@ const useSimulator =
   config.THINGSPACE_BASE_URL === DEFAULT_SIMULATOR_URL || config.THINGSPACE_BASE_URL === simulatorUrl;
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
+const operatorUrl = `http://127.0.0.1:${config.OPERATOR_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
 // The gateway serves the codec endpoint only to holders of the operator token (callback-gateway/codec-endpoints.ts).
 const codecEndpoint =
   config.PAYLOAD_ENCRYPTION_KEY !== undefined && config.OPERATOR_TOKEN !== undefined
-    ? `${gatewayUrl}/codec`
+    ? `${operatorUrl}/codec`
     : undefined;
 
 try {
@@ -94,6 +95,7 @@ try {
   say(
     `  Callback gateway   ${gatewayUrl} (callbacks of ${config.THINGSPACE_ACCOUNT_NAME} registered for ${CALLBACK_SERVICES.join(', ')})`,
   );
+  say(`  Gateway internal   ${operatorUrl} (/metrics; /operator and /codec with OPERATOR_TOKEN)`);
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
   if (config.PAYLOAD_ENCRYPTION_KEY !== undefined) {
     say(

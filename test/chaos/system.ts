@@ -154,6 +154,7 @@ export class ChaosSystem {
         ...base,
         TEMPORAL_ADDRESS: address,
         GATEWAY_PORT: String(gatewayPort),
+        OPERATOR_PORT: String(await findFreePort()),
         GATEWAY_HOST: '127.0.0.1',
         CALLBACK_USERNAME: CALLBACKS.username,
         CALLBACK_PASSWORD: CALLBACKS.password,

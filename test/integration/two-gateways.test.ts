@@ -72,6 +72,8 @@ interface GatewayLog {
 interface GatewayProcess {
   name: string;
   url: string;
+  /** The internal port: /metrics. */
+  operatorUrl: string;
   child: ChildProcess;
   log: GatewayLog;
 }
@@ -98,9 +100,9 @@ function descendants(pid: number): number[] {
 }
 
 /** `tsx callback-gateway/main.ts`; keeps counts of its log lines and echoes its warnings and errors. */
-function spawnGateway(name: string, port: number, env: NodeJS.ProcessEnv): GatewayProcess {
+function spawnGateway(name: string, port: number, operatorPort: number, env: NodeJS.ProcessEnv): GatewayProcess {
   const child = spawn(TSX, [join(ROOT, 'callback-gateway/main.ts')], {
-    env: { ...env, GATEWAY_PORT: String(port) },
+    env: { ...env, GATEWAY_PORT: String(port), OPERATOR_PORT: String(operatorPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: GatewayLog = { stored: 0, storedDuplicates: 0, signals: 0, signalledEvents: 0 };
@@ -122,7 +124,7 @@ function spawnGateway(name: string, port: number, env: NodeJS.ProcessEnv): Gatew
     if ((entry.level ?? 0) >= 40) say(`[${name}] ${line}`);
   };
   for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', onLine);
-  return { name, url: `http://127.0.0.1:${port}`, child, log };
+  return { name, url: `http://127.0.0.1:${port}`, operatorUrl: `http://127.0.0.1:${operatorPort}`, child, log };
 }
 
 async function stopGateway(gateway: GatewayProcess): Promise<void> {
@@ -246,6 +248,7 @@ beforeAll(async () => {
     CALLBACK_PASSWORD: CALLBACKS.password,
     CALLBACK_PATH_TOKEN,
     DISPATCH_INTERVAL_MS: '50',
+    METRICS_MAX_AGE_MS: '0',
   };
   delete env.TEMPORAL_NAMESPACE;
   delete env.OPERATOR_TOKEN;
@@ -253,8 +256,8 @@ beforeAll(async () => {
   // The in-process worker and the history reads below use plain payloads.
   delete env.PAYLOAD_ENCRYPTION_KEY;
   gateways = [
-    spawnGateway('gateway-a', await findFreePort(), env),
-    spawnGateway('gateway-b', await findFreePort(), env),
+    spawnGateway('gateway-a', await findFreePort(), await findFreePort(), env),
+    spawnGateway('gateway-b', await findFreePort(), await findFreePort(), env),
   ];
   await Promise.all(gateways.map((g) => waitForHttp(`${g.url}/readyz`, 60_000)));
   balancer = await roundRobin(gateways.map((g) => g.url));
@@ -350,11 +353,13 @@ async function signalledInboxIds(handles: WorkflowHandle[]): Promise<Map<string,
 
 /** The inbox counters each gateway serves on GET /metrics. */
 async function metricsOf(gateway: GatewayProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const text = await (await fetch(`${gateway.operatorUrl}/metrics`)).text();
   return Object.fromEntries(
     text
       .trim()
       .split('\n')
+      // The inbox counters; the refusal counters carry a label.
+      .filter((line) => !line.includes('{'))
       .map((line) => line.split(' '))
       .map(([name, value]) => [String(name).replace('euicc_gateway_callbacks_', ''), Number(value)]),
   );

@@ -122,8 +122,9 @@ describe('docker-compose.yml', () => {
       return 'accepted';
     };
 
-    it('publishes nothing but the gateway public port on every interface, the Temporal UI on loopback only', () => {
-      expect(published([])).toEqual(['temporal-ui 127.0.0.1:8080', 'gateway 0.0.0.0:3000']);
+    it('publishes nothing but the gateway public port on every interface; the UI and internal port on loopback', () => {
+      expect(published([])).toEqual(['temporal-ui 127.0.0.1:8080', 'gateway 0.0.0.0:3000', 'gateway 127.0.0.1:3001']);
+      expect(environmentOf('gateway')).toMatchObject({ GATEWAY_PORT: '3000', OPERATOR_PORT: '3001' });
       expect(services.temporal?.ports).toBeUndefined();
     });
 
@@ -134,6 +135,7 @@ describe('docker-compose.yml', () => {
         'temporal-ui 127.0.0.1:8080',
         'simulator 127.0.0.1:3100',
         'gateway 0.0.0.0:3000',
+        'gateway 127.0.0.1:3001',
       ]);
       // Without the profile, register-callbacks must not pull the simulator in.
       const dependsOn = services['register-callbacks']?.depends_on as Record<string, { required?: boolean }>;
