@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { TASK_QUEUE } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflows' entry: TypeScript when run from source (tsx), JavaScript when compiled (`npm run build:prod`). */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+);
 
 export interface LifecycleWorkerOptions {
   connection: NativeConnection;

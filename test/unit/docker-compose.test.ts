@@ -199,12 +199,22 @@ describe('docker-compose.yml', () => {
     });
   });
 
-  it.each(Object.keys(APP_SCHEMAS))('starts %s from an entry file that exists', (name) => {
-    const command = services[name]?.command;
-    expect(Array.isArray(command)).toBe(true);
-    const entry = (command as string[]).find((part) => part.endsWith('.ts'));
-    expect(entry && existsSync(new URL(`../../${entry}`, import.meta.url))).toBe(true);
-  });
+  it.each(Object.keys(APP_SCHEMAS))(
+    'starts %s with node from the compiled entry of a source file that exists',
+    (name) => {
+      const command = services[name]?.command;
+      expect(Array.isArray(command)).toBe(true);
+      expect((command as string[])[0]).toBe('node');
+      const entry = (command as string[]).find((part) => part.startsWith('dist/') && part.endsWith('.js'));
+      const source = entry?.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      expect(source && existsSync(new URL(`../../${source}`, import.meta.url))).toBe(true);
+      // The production build compiles it (tsconfig.build.json).
+      const build = JSON.parse(readFileSync(new URL('../../tsconfig.build.json', import.meta.url), 'utf8')) as {
+        include: string[];
+      };
+      expect(build.include.some((root) => source === root || source?.startsWith(`${root}/`))).toBe(true);
+    },
+  );
 
   it('depends only on services it defines', () => {
     for (const service of Object.values(services)) {
