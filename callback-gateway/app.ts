@@ -78,7 +78,9 @@ export function inferService(body: Record<string, unknown>): CallbackService | u
   if ('goToStateResponse' in response) return 'StateService';
   if ('deviceProfileResponse' in response) return 'DeviceProfileService';
   if ('deactivateResponse' in response || 'changeIdentifierResponse' in response) return 'CarrierService';
-  const fault = isRecord(body.faultResponse) ? String(body.faultResponse.faultcode ?? '') : '';
+  const code = isRecord(body.faultResponse) ? body.faultResponse.faultcode : undefined;
+  // Only a string names a service; String() of an arbitrary JSON value can throw.
+  const fault = typeof code === 'string' ? code : '';
   return matchService(fault.split('.')[0] ?? '');
 }
 
@@ -338,6 +340,11 @@ export function createPublicApp(deps: GatewayDeps): express.Express {
   } else {
     app.post(['/callbacks', '/callbacks/:token'], screen, (_req, res) => wrongToken(res));
   }
+
+  // Any other path under /callbacks (an empty segment, too many): a JSON answer like the others.
+  app.use('/callbacks', (_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not_found', message: 'No callback endpoint at this path' });
+  });
 
   // Body-parser errors (too large, malformed JSON) become deliberate JSON answers.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -54,3 +54,20 @@ export function boundEvent(event: CallbackEvent): CallbackEvent {
 export function eventBytes(event: CallbackEvent): number {
   return Buffer.byteLength(JSON.stringify(event), 'utf8');
 }
+
+const FAULT_TEXT_FIELDS = ['faultcode', 'faultCode', 'faultstring', 'faultString'];
+
+/**
+ * The body as the normaliser can read it: a fault code or text that is an object or array (not ThingSpace's,
+ * which are strings) becomes its JSON, because turning such a value into text can throw
+ * (`[{"toString": null}]`). The inbox keeps the body as it came.
+ */
+export function normalizableBody(body: Record<string, unknown>): Record<string, unknown> {
+  const fault = body.faultResponse;
+  if (typeof fault !== 'object' || fault === null || Array.isArray(fault)) return body;
+  const safe: Record<string, unknown> = { ...(fault as Record<string, unknown>) };
+  for (const field of FAULT_TEXT_FIELDS) {
+    if (typeof safe[field] === 'object' && safe[field] !== null) safe[field] = JSON.stringify(safe[field]);
+  }
+  return { ...body, faultResponse: safe };
+}

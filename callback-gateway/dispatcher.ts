@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
 import type { DispatchItem, SagaRef, Store } from '../store/index.js';
-import { boundEvent, eventBytes } from './bounds.js';
+import { boundEvent, eventBytes, normalizableBody } from './bounds.js';
 
 /** Sends events to one saga run. Throws `WorkflowGone` when that run is no longer running. */
 export type SignalSaga = (saga: SagaRef, events: CallbackEvent[]) => Promise<void>;
@@ -103,7 +103,7 @@ const RETRY_MS = 2_000;
 /** The event a saga receives; `matchedBy` lets it weigh a callback matched only by a device. */
 function toEvent(item: DispatchItem): CallbackEvent {
   const { record } = item;
-  const event = normalizeCallback(record.service, record.body, {
+  const event = normalizeCallback(record.service, normalizableBody(record.body), {
     fingerprint: record.fingerprint,
     inboxId: record.id,
     receivedAt: record.receivedAt,
@@ -125,7 +125,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let again = false;
 
   async function deliver(saga: SagaRef, items: DispatchItem[]): Promise<void> {
-    const events = items.map((item) => ({ id: item.record.id, event: toEvent(item) }));
+    const events: { id: number; event: CallbackEvent }[] = [];
+    for (const item of items) {
+      try {
+        events.push({ id: item.record.id, event: toEvent(item) });
+      } catch (err) {
+        // A body the normaliser cannot read must not hold back the others, round after round.
+        const reason = `cannot be normalised: ${(err as Error).message}`.slice(0, 500);
+        await store.recordFailedAttempt([item.record.id], reason, 1, RETRY_MS);
+        logger.error({ ...saga, inboxId: item.record.id, reason }, 'Callback moved to the dead-letter list');
+      }
+    }
     for (const chunk of chunkEvents(events, (e) => eventBytes(e.event), maxEvents, maxBytes)) {
       await deliverChunk(saga, chunk);
     }

@@ -94,6 +94,32 @@ describe('normalisation caps what a saga receives; the inbox keeps the original'
   });
 });
 
+describe('a fault whose code cannot become text (found by fuzzing)', () => {
+  it('is delivered with the code as JSON, and does not hold back the round', async () => {
+    const store = openSqliteStore(':memory:');
+    const hostile = await storeCallback(store, 'req-hostile', {
+      status: 'Failed',
+      faultResponse: { faultcode: [{ toString: null }], faultstring: { valueOf: null } },
+    });
+    const other = await storeCallback(store, 'req-other');
+    const signalled: CallbackEvent[] = [];
+    const dispatcher = createDispatcher({
+      store,
+      logger,
+      signal: async (_saga, events) => {
+        signalled.push(...events);
+      },
+    });
+    expect(await dispatcher.runOnce()).toBe(2);
+    expect(signalled.find((e) => e.inboxId === hostile)?.fault).toEqual({
+      code: '[{"toString":null}]',
+      message: '{"valueOf":null}',
+    });
+    expect((await store.list('delivered', 10)).map((r) => r.id).sort()).toEqual([hostile, other]);
+    await store.close();
+  });
+});
+
 describe('signals within a byte budget', () => {
   it('chunkEvents keeps each chunk within the count and the bytes, a larger item alone', () => {
     const sizes = [40, 40, 40, 200, 10, 10, 10, 10];
