@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import { dataConverterFor } from '../codec/index.js';
 import { gatewaySchema, parseConfig } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createOperatorApp, createPublicApp, newRefusals, type GatewayDeps } from './app.js';
@@ -14,7 +15,7 @@ const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
-const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const connection = Connection.lazy(temporalConnectionOptions(config));
 // The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
 const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });

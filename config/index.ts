@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { cidrProblem } from './cidr.js';
 import { payloadKeyProblem } from './payload-keys.js';
+import { temporalConnection, temporalConnectionProblems } from './temporal-connection.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
 export const SIM = {
@@ -26,6 +27,7 @@ const bool = (fallback: boolean) =>
 const temporal = {
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend, host:port'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+  ...temporalConnection,
 };
 
 const store = {
@@ -367,6 +369,12 @@ export const registerCallbacksSchema = startSchema
   .omit({
     TEMPORAL_ADDRESS: true,
     TEMPORAL_NAMESPACE: true,
+    TEMPORAL_TLS_CERT: true,
+    TEMPORAL_TLS_KEY: true,
+    TEMPORAL_TLS_CA: true,
+    TEMPORAL_TLS_SERVER_NAME: true,
+    TEMPORAL_TLS: true,
+    TEMPORAL_API_KEY: true,
     DATA_DIR: true,
     DATABASE_URL: true,
     PAYLOAD_ENCRYPTION_KEY: true,
@@ -495,7 +503,9 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
       .join('; ');
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
-  const refused = isRecord(result.data) ? sandboxProblems(result.data) : [];
+  const refused = isRecord(result.data)
+    ? [...sandboxProblems(result.data), ...temporalConnectionProblems(result.data)]
+    : [];
   if (refused.length > 0) throw new ConfigError(`Invalid configuration: ${refused.join('; ')}`);
   return result.data;
 }
