@@ -16,19 +16,41 @@ import {
   type CallbackService,
 } from '../contracts/index.js';
 import { isRecord } from '../contracts/json.js';
-import type { Store } from '../store/index.js';
+import type { InboxCounts, Store } from '../store/index.js';
 import { fingerprint, safeEqual } from './auth.js';
 import { type CallbackOutcome, createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { operatorRouter } from './operator.js';
 import { traceCallbackPost } from './tracing.js';
+import { rateLimiter, sourceAllowlist } from './sources.js';
 
 export interface GatewayDeps {
   store: Store;
   /** `previousPassword` is accepted too: ThingSpace keeps sending the old one for minutes after a change. */
   credentials: { username: string; password: string; previousPassword?: string };
   logger: Logger;
-  /** Largest accepted body, in express's notation ('1mb'). */
+  /** Largest accepted body, in express's notation (default '64kb'). */
   maxBody?: string;
+  /**
+   * The secret first path segment of the callback URLs (`/callbacks/<token>/<service>[/<account>]`), compared
+   * in constant time: a second factor besides the credentials in the body.
+   */
+  pathToken?: string;
+  /**
+   * Also serve the untokenised paths of earlier releases (`/callbacks`, `/callbacks/<service>`,
+   * `/callbacks/<service>/<account>`), authenticated by the body's credentials alone. Default: only when no
+   * `pathToken` is given.
+   */
+  legacyPaths?: boolean;
+  /** Sources (CIDRs or addresses) allowed to post callbacks; unset or empty: any. */
+  allowedSources?: readonly string[];
+  /** express's `trust proxy`: which proxies' X-Forwarded-For names the source (default false: none). */
+  trustProxy?: boolean | number | string;
+  /** Callbacks a minute one source may post (token bucket); unset or 0: no limit. */
+  rateLimitPerMinute?: number;
+  /** Refusal counters, shared by the public app (which counts) and the operator app (which shows them). */
+  refusals?: Refusals;
+  /** How old the inbox counts on /metrics and /operator/counts may be, in ms (default 0: read each time). */
+  countsMaxAgeMs?: number;
   /** Called after a new callback is stored, so the dispatcher can run at once. */
   onStored?: () => void;
   /** Serve the Prometheus metrics on GET /metrics (default true). */
@@ -60,7 +82,9 @@ export function inferService(body: Record<string, unknown>): CallbackService | u
   if ('goToStateResponse' in response) return 'StateService';
   if ('deviceProfileResponse' in response) return 'DeviceProfileService';
   if ('deactivateResponse' in response || 'changeIdentifierResponse' in response) return 'CarrierService';
-  const fault = isRecord(body.faultResponse) ? String(body.faultResponse.faultcode ?? '') : '';
+  const code = isRecord(body.faultResponse) ? body.faultResponse.faultcode : undefined;
+  // Only a string names a service; String() of an arbitrary JSON value can throw.
+  const fault = typeof code === 'string' ? code : '';
   return matchService(fault.split('.')[0] ?? '');
 }
 
@@ -79,11 +103,111 @@ export function callbackKeys(body: Record<string, unknown>, account?: string): s
 /** Longest account name accepted in a callback URL; ThingSpace's are like `0000123456-00001`. */
 const MAX_ACCOUNT_LENGTH = 200;
 
+/** Callbacks refused before their body was read, by reason; served on /metrics. */
+export interface Refusals {
+  source: number;
+  rate_limited: number;
+  token: number;
+}
+
+export const newRefusals = (): Refusals => ({ source: 0, rate_limited: 0, token: 0 });
+
+/**
+ * The public and the operator app on one express app (tests, and embedding the gateway on one port). The
+ * gateway process serves them on two ports (`createPublicApp` on GATEWAY_PORT, `createOperatorApp` on
+ * OPERATOR_PORT, loopback by default).
+ */
 export function createApp(deps: GatewayDeps): express.Express {
+  const shared = {
+    ...deps,
+    refusals: deps.refusals ?? newRefusals(),
+    gatewayMetrics: deps.gatewayMetrics ?? createGatewayMetrics(),
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOperatorApp(shared));
+  app.use(createPublicApp(shared));
+  return app;
+}
+
+/**
+ * The internal app: inbox counters on /metrics, the operator API on /operator and the codec endpoint on
+ * /codec (the last two only with an operator token). Served on OPERATOR_PORT, bound to loopback by default.
+ */
+export function createOperatorApp(deps: GatewayDeps): express.Express {
+  const { store, logger } = deps;
+  const refusals = deps.refusals ?? newRefusals();
+  const app = express();
+  app.disable('x-powered-by');
+  const counts = cachedCounts(store, deps.countsMaxAgeMs ?? 0);
+  // The public app counts into the same registry (createApp, and the gateway process, share it).
+  const gatewayMetrics = deps.gatewayMetrics ?? createGatewayMetrics();
+  if (deps.metrics ?? true) {
+    app.get('/metrics', async (_req, res) => {
+      const refused = Object.entries(refusals).map(
+        ([reason, value]) => `euicc_gateway_callbacks_refused{reason="${reason}"} ${value}`,
+      );
+      const text = [
+        '# HELP euicc_gateway_callbacks_refused Callbacks refused before their body was read, by reason',
+        '# TYPE euicc_gateway_callbacks_refused counter',
+        ...refused,
+      ].join('\n');
+      res.type(gatewayMetrics.contentType).send(`${await gatewayMetrics.text(counts)}${text}\n`);
+    });
+  }
+
+  if (deps.operatorToken !== undefined) {
+    app.use(
+      '/operator',
+      operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed, counts }),
+    );
+  }
+
+  if (deps.payloadCodec !== undefined && deps.operatorToken !== undefined) {
+    app.use(
+      '/codec',
+      codecRouter({
+        codec: deps.payloadCodec,
+        token: deps.operatorToken,
+        logger,
+        ...(deps.codecOrigins && { allowedOrigins: deps.codecOrigins }),
+      }),
+    );
+  }
+
+  return app;
+}
+
+/**
+ * The store's counts, read at most once per `maxAgeMs` however many requests ask (one read in flight at a
+ * time): /metrics and /operator/counts cost no table scan per request. 0: read each time.
+ */
+export function cachedCounts(store: Pick<Store, 'counts'>, maxAgeMs: number): () => Promise<InboxCounts> {
+  let last: { at: number; value: Promise<InboxCounts> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at >= maxAgeMs) {
+      const value = store.counts();
+      last = { at: now, value };
+      // A failed read is not kept.
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
+    }
+    return last.value;
+  };
+}
+
+/** The public app: only /callbacks, /healthz and /readyz, on GATEWAY_PORT. */
+export function createPublicApp(deps: GatewayDeps): express.Express {
   const { store, credentials, logger } = deps;
   const gatewayMetrics = deps.gatewayMetrics ?? createGatewayMetrics();
   const app = express();
   app.disable('x-powered-by');
+  // Explicit: without it express ignores X-Forwarded-For, so a sender cannot pick its own address.
+  app.set('trust proxy', deps.trustProxy ?? false);
+  const refusals = deps.refusals ?? newRefusals();
+  const legacyPaths = deps.legacyPaths ?? deps.pathToken === undefined;
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -99,29 +223,37 @@ export function createApp(deps: GatewayDeps): express.Express {
     }
   });
 
-  if (deps.metrics ?? true) {
-    app.get('/metrics', async (_req, res) => {
-      res.type(gatewayMetrics.contentType).send(await gatewayMetrics.text(() => store.counts()));
+  const json = express.json({ limit: deps.maxBody ?? '64kb', type: () => true });
+
+  // Before the body is read: the source's network, its rate, then the URL's token.
+  const allowed = sourceAllowlist(deps.allowedSources);
+  const limiter = deps.rateLimitPerMinute ? rateLimiter(deps.rateLimitPerMinute) : undefined;
+  const screen = (req: Request, res: Response, next: NextFunction) => {
+    if (!allowed(req.ip)) {
+      refusals.source += 1;
+      logger.warn({ source: req.ip }, 'Callback refused: source not in CALLBACK_ALLOWED_SOURCES');
+      res.status(403).json({ error: 'forbidden', message: 'This source may not post callbacks' });
+      return;
+    }
+    if (limiter && !limiter.take(req.ip ?? '')) {
+      refusals.rate_limited += 1;
+      res
+        .status(429)
+        .set('Retry-After', '1')
+        .json({ error: 'rate_limited', message: 'Too many callbacks from this source; send it again later' });
+      return;
+    }
+    next();
+  };
+  const tokenMatches = (given: string) => deps.pathToken !== undefined && safeEqual(given, deps.pathToken);
+  const wrongToken = (res: Response) => {
+    refusals.token += 1;
+    logger.warn('Callback refused: wrong or missing path token');
+    res.status(401).json({
+      error: 'unauthorized',
+      message: "The callback URL's token does not match; register the callbacks again (npm run register-callbacks)",
     });
-  }
-
-  if (deps.operatorToken !== undefined) {
-    app.use('/operator', operatorRouter({ store, token: deps.operatorToken, logger, onReplayed: deps.onReplayed }));
-  }
-
-  if (deps.payloadCodec !== undefined && deps.operatorToken !== undefined) {
-    app.use(
-      '/codec',
-      codecRouter({
-        codec: deps.payloadCodec,
-        token: deps.operatorToken,
-        logger,
-        ...(deps.codecOrigins && { allowedOrigins: deps.codecOrigins }),
-      }),
-    );
-  }
-
-  const json = express.json({ limit: deps.maxBody ?? '1mb', type: () => true });
+  };
 
   const receive = async (req: Request, res: Response, serviceParam?: string, account?: string) => {
     // Credentials first: nothing from an unauthenticated sender is stored or echoed.
@@ -207,13 +339,41 @@ export function createApp(deps: GatewayDeps): express.Express {
     });
     next();
   });
-  app.post('/callbacks', requireJson, json, (req, res) => receive(req, res));
-  app.post('/callbacks/:service', requireJson, json, (req, res) => receive(req, res, String(req.params.service)));
-  // The URL registered per account (scripts/lib/register-callbacks.ts): ThingSpace's callbacks name no
-  // account, so the URL tells whose they are. `/callbacks/:service` stays for registrations made before.
-  app.post('/callbacks/:service/:account', requireJson, json, (req, res) =>
+  // `/callbacks/<token>/<service>/<account>`: what register-callbacks registers.
+  app.post('/callbacks/:token/:service/:account', screen, (req, res, next) => {
+    if (!tokenMatches(String(req.params.token))) return wrongToken(res);
+    next();
+  });
+  app.post('/callbacks/:token/:service/:account', requireJson, json, (req, res) =>
     receive(req, res, String(req.params.service), String(req.params.account)),
   );
+  // `/callbacks/<token>/<service>`, or (legacy) `/callbacks/<service>/<account>`: a service name is never a
+  // token (tokens are 32 characters or more).
+  app.post('/callbacks/:first/:second', screen, (req, res, next) => {
+    const first = String(req.params.first);
+    res.locals.legacy = legacyPaths && (deps.pathToken === undefined || matchService(first) !== undefined);
+    if (!res.locals.legacy && !tokenMatches(first)) return wrongToken(res);
+    next();
+  });
+  app.post('/callbacks/:first/:second', requireJson, json, (req, res) =>
+    res.locals.legacy
+      ? receive(req, res, String(req.params.first), String(req.params.second))
+      : receive(req, res, String(req.params.second)),
+  );
+  if (legacyPaths) {
+    // The paths of earlier releases: the body's credentials alone (docs/security.md, "Callback URLs").
+    app.post('/callbacks', screen, requireJson, json, (req, res) => receive(req, res));
+    app.post('/callbacks/:service', screen, requireJson, json, (req, res) =>
+      receive(req, res, String(req.params.service)),
+    );
+  } else {
+    app.post(['/callbacks', '/callbacks/:token'], screen, (_req, res) => wrongToken(res));
+  }
+
+  // Any other path under /callbacks (an empty segment, too many): a JSON answer like the others.
+  app.use('/callbacks', (_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not_found', message: 'No callback endpoint at this path' });
+  });
 
   // Body-parser errors (too large, malformed JSON) become deliberate JSON answers.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { normalizeCallback, type CallbackEvent } from '../contracts/index.js';
 import type { DispatchItem, SagaRef, Store } from '../store/index.js';
+import { boundEvent, eventBytes, normalizableBody } from './bounds.js';
 import type { GatewayMetrics } from './metrics.js';
 import { traceDispatch } from './tracing.js';
 
@@ -40,6 +41,56 @@ export interface DispatcherOptions {
   metrics?: Pick<GatewayMetrics, 'callback' | 'dispatched'>;
   /** Clock for the dispatch lag. */
   now?: () => number;
+  /** Most bytes of events (JSON) in one signal; an event larger than this goes alone. */
+  maxSignalBytes?: number;
+  /**
+   * Failed signals after which a callback goes to the dead-letter list; failures because Temporal is
+   * unreachable do not count.
+   */
+  maxAttempts?: number;
+}
+
+/** gRPC codes of a Temporal that is unreachable, overloaded or slow: the callback is not at fault. */
+const TRANSIENT_CODES = new Set([1, 4, 10, 14]);
+const RESOURCE_EXHAUSTED = 8;
+
+/** Whether a signal failed because Temporal could not be reached (try again, count nothing). */
+export function isTransient(err: unknown): boolean {
+  const codes: unknown[] = [];
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    codes.push((e as { code?: unknown }).code);
+    e = (e as { cause?: unknown }).cause;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (codes.some((c) => typeof c === 'number' && TRANSIENT_CODES.has(c))) return true;
+  // Rate limits are transient; a message over gRPC's size limit is the callback's fault.
+  if (codes.includes(RESOURCE_EXHAUSTED)) return !/larger than|size/i.test(message);
+  if (codes.some((c) => typeof c === 'number')) return false;
+  return /connect|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|unavailable|deadline/i.test(message);
+}
+
+/** Splits events into signals of at most `maxEvents` events and `maxBytes` bytes (a larger event alone). */
+export function chunkEvents<T>(
+  items: readonly T[],
+  bytes: (item: T) => number,
+  maxEvents: number,
+  maxBytes: number,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const n = bytes(item);
+    if (current.length > 0 && (current.length >= maxEvents || size + n > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 export interface Dispatcher {
@@ -58,13 +109,20 @@ const RETRY_MS = 2_000;
 /** The event a saga receives; `matchedBy` lets it weigh a callback matched only by a device. */
 function toEvent(item: DispatchItem): CallbackEvent {
   const { record } = item;
-  const event = normalizeCallback(record.service, record.body, {
+  const event = normalizeCallback(record.service, normalizableBody(record.body), {
     fingerprint: record.fingerprint,
     inboxId: record.id,
     receivedAt: record.receivedAt,
   });
   if (item.matchedBy) event.matchedBy = item.matchedBy;
-  return event;
+  return boundEvent(event);
+}
+
+/** A callback on its way to a saga: its inbox row and the event the saga receives. */
+interface Pending {
+  id: number;
+  event: CallbackEvent;
+  item: DispatchItem;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
@@ -72,6 +130,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const intervalMs = options.intervalMs ?? 250;
   const batchSize = options.batchSize ?? 500;
   const maxEvents = options.maxEventsPerSignal ?? 100;
+  const maxBytes = options.maxSignalBytes ?? 256 * 1024;
+  const maxAttempts = options.maxAttempts ?? 10;
   const now = options.now ?? Date.now;
   /** Counts `items` under `outcome`, by service. */
   const count = (items: DispatchItem[], outcome: 'parked' | 'delivered' | 'orphaned'): void => {
@@ -90,37 +150,67 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let again = false;
 
   async function deliver(saga: SagaRef, items: DispatchItem[]): Promise<void> {
-    for (let i = 0; i < items.length; i += maxEvents) {
-      const chunk = items.slice(i, i + maxEvents);
-      const ids = chunk.map((item) => item.record.id);
+    const events: Pending[] = [];
+    for (const item of items) {
       try {
-        await traceDispatch(saga, ids, () => signal(saga, chunk.map(toEvent)));
-        await store.markDelivered(ids, saga);
-        delivered(chunk);
-        logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');
+        events.push({ id: item.record.id, event: toEvent(item), item });
       } catch (err) {
-        if (err instanceof WorkflowGone) {
-          // A gateway that died between the signal and its bookkeeping leaves delivered rows pending; the
-          // closed run's history says which of them it got.
-          const received = ids.filter((id) => err.received.has(id));
-          const orphaned = ids.filter((id) => !err.received.has(id));
-          if (received.length > 0) {
-            await store.markDelivered(received, saga);
-            delivered(chunk.filter((item) => err.received.has(item.record.id)));
-            logger.info({ ...saga, count: received.length }, 'Callbacks delivered before the saga closed');
-          }
-          if (orphaned.length > 0) {
-            await store.markOrphaned(orphaned, saga, 'saga no longer running');
-            count(
-              chunk.filter((item) => !err.received.has(item.record.id)),
-              'orphaned',
-            );
-            logger.warn({ ...saga, count: orphaned.length }, 'Callbacks orphaned: saga no longer running');
-          }
-        } else {
-          await store.releaseLease(ids, RETRY_MS);
-          logger.warn({ ...saga, err: (err as Error).message }, 'Signal failed; callbacks stay pending');
+        // A body the normaliser cannot read must not hold back the others, round after round.
+        const reason = `cannot be normalised: ${(err as Error).message}`.slice(0, 500);
+        await store.recordFailedAttempt([item.record.id], reason, 1, RETRY_MS);
+        logger.error({ ...saga, inboxId: item.record.id, reason }, 'Callback moved to the dead-letter list');
+      }
+    }
+    for (const chunk of chunkEvents(events, (e) => eventBytes(e.event), maxEvents, maxBytes)) {
+      await deliverChunk(saga, chunk);
+    }
+  }
+
+  async function deliverChunk(saga: SagaRef, chunk: Pending[]): Promise<void> {
+    const ids = chunk.map((c) => c.id);
+    const items = (pick: (id: number) => boolean) => chunk.filter((c) => pick(c.id)).map((c) => c.item);
+    try {
+      await traceDispatch(saga, ids, () =>
+        signal(
+          saga,
+          chunk.map((c) => c.event),
+        ),
+      );
+      await store.markDelivered(ids, saga);
+      delivered(items(() => true));
+      logger.info({ ...saga, count: ids.length }, 'Callbacks delivered');
+    } catch (err) {
+      if (err instanceof WorkflowGone) {
+        // A gateway that died between the signal and its bookkeeping leaves delivered rows pending; the
+        // closed run's history says which of them it got.
+        const received = ids.filter((id) => err.received.has(id));
+        const orphaned = ids.filter((id) => !err.received.has(id));
+        if (received.length > 0) {
+          await store.markDelivered(received, saga);
+          delivered(items((id) => err.received.has(id)));
+          logger.info({ ...saga, count: received.length }, 'Callbacks delivered before the saga closed');
         }
+        if (orphaned.length > 0) {
+          await store.markOrphaned(orphaned, saga, 'saga no longer running');
+          count(
+            items((id) => !err.received.has(id)),
+            'orphaned',
+          );
+          logger.warn({ ...saga, count: orphaned.length }, 'Callbacks orphaned: saga no longer running');
+        }
+      } else if (isTransient(err)) {
+        await store.releaseLease(ids, RETRY_MS);
+        logger.warn({ ...saga, err: (err as Error).message }, 'Signal failed; callbacks stay pending');
+      } else if (chunk.length > 1) {
+        // One of them may be at fault: each on its own, so the others are not held back with it.
+        logger.warn({ ...saga, count: ids.length, err: (err as Error).message }, 'Signal refused; sending one by one');
+        for (const one of chunk) await deliverChunk(saga, [one]);
+      } else {
+        const reason = `signal refused: ${(err as Error).message}`.slice(0, 500);
+        const dead = await store.recordFailedAttempt(ids, reason, maxAttempts, RETRY_MS);
+        if (dead.length > 0)
+          logger.error({ ...saga, inboxIds: dead, reason }, 'Callback moved to the dead-letter list');
+        else logger.warn({ ...saga, inboxIds: ids, reason }, 'Signal refused; the callback will be tried again');
       }
     }
   }

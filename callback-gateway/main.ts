@@ -2,27 +2,23 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import { dataConverterFor } from '../codec/index.js';
-import { ConfigError, DEFAULT_CALLBACK_PASSWORD, gatewaySchema, isLoopback, parseConfig } from '../config/index.js';
+import { gatewaySchema, parseConfig } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { startTracing, tracingClientInterceptors } from '../telemetry/tracing.js';
-import { createApp } from './app.js';
+import { createOperatorApp, createPublicApp, newRefusals, type GatewayDeps } from './app.js';
 import { createDispatcher } from './dispatcher.js';
 import { createGatewayMetrics } from './metrics.js';
 import { temporalSignaler } from './signal.js';
 
+// Refuses the default secrets outside a sandbox on loopback (config/index.ts `sandboxProblems`).
 const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
-if (
-  !isLoopback(config.GATEWAY_HOST) &&
-  [config.CALLBACK_PASSWORD, config.CALLBACK_PASSWORD_PREVIOUS].includes(DEFAULT_CALLBACK_PASSWORD)
-) {
-  throw new ConfigError('CALLBACK_PASSWORD must be set when the gateway listens beyond loopback (GATEWAY_HOST)');
-}
 const tracing = startTracing({ serviceName: 'euicc-gateway', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const store = await openStore(config);
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
-const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const connection = Connection.lazy(temporalConnectionOptions(config));
 // The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
 // With tracing, each signal carries the dispatch span's context in its header (callback-gateway/tracing.ts).
@@ -39,8 +35,10 @@ const dispatcher = createDispatcher({
   signal: temporalSignaler(client),
   logger,
   intervalMs: config.DISPATCH_INTERVAL_MS,
+  maxAttempts: config.DISPATCH_MAX_ATTEMPTS,
+  maxSignalBytes: config.SIGNAL_MAX_BYTES,
 });
-const app = createApp({
+const deps: GatewayDeps = {
   store,
   logger,
   credentials: {
@@ -49,6 +47,11 @@ const app = createApp({
     ...(config.CALLBACK_PASSWORD_PREVIOUS ? { previousPassword: config.CALLBACK_PASSWORD_PREVIOUS } : {}),
   },
   maxBody: config.CALLBACK_MAX_BODY,
+  pathToken: config.CALLBACK_PATH_TOKEN,
+  legacyPaths: config.CALLBACK_LEGACY_PATHS,
+  allowedSources: config.CALLBACK_ALLOWED_SOURCES,
+  trustProxy: config.GATEWAY_TRUST_PROXY,
+  rateLimitPerMinute: config.CALLBACK_RATE_LIMIT,
   metrics: config.GATEWAY_METRICS,
   gatewayMetrics: metrics,
   onStored: () => dispatcher.kick(),
@@ -57,7 +60,9 @@ const app = createApp({
   onReplayed: () => dispatcher.kick(),
   payloadCodec: dataConverter?.payloadCodecs?.[0],
   codecOrigins: config.CODEC_CORS_ORIGINS,
-});
+  refusals: newRefusals(),
+  countsMaxAgeMs: config.METRICS_MAX_AGE_MS,
+};
 
 async function expireParked(): Promise<void> {
   try {
@@ -73,22 +78,34 @@ async function expireParked(): Promise<void> {
 }
 const parkSweep = setInterval(() => void expireParked(), config.PARK_SWEEP_INTERVAL_MS);
 
-const server: Server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
+// Two ports: the public one ThingSpace calls, and the internal one for operators, Prometheus and the UI.
+const server: Server = createPublicApp(deps).listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
   dispatcher.start();
+  logger.info({ url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}` }, 'Callback gateway listening');
+});
+const operatorServer: Server = createOperatorApp(deps).listen(config.OPERATOR_PORT, config.OPERATOR_HOST, () => {
   logger.info(
     {
-      url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
+      url: `http://${config.OPERATOR_HOST}:${config.OPERATOR_PORT}`,
+      metrics: config.GATEWAY_METRICS,
       operatorApi: config.OPERATOR_TOKEN !== undefined,
       codecEndpoint: config.OPERATOR_TOKEN !== undefined && dataConverter !== undefined,
       tracing: tracing !== undefined,
     },
-    'Callback gateway listening',
+    'Callback gateway internal port listening',
   );
 });
+for (const listening of [server, operatorServer]) {
+  listening.once('error', (err) => {
+    logger.fatal({ err }, 'Callback gateway cannot listen');
+    process.exit(1);
+  });
+}
 
 async function shutdown(): Promise<void> {
   logger.info('Callback gateway stopping');
   server.close();
+  operatorServer.close();
   clearInterval(parkSweep);
   await dispatcher.stop();
   await connection.close().catch(() => undefined);

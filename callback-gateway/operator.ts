@@ -6,7 +6,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { callbackDeviceIds, type DeviceId } from '../contracts/index.js';
-import type { InboxRecord, InboxState, Store } from '../store/index.js';
+import type { InboxCounts, InboxRecord, InboxState, Store } from '../store/index.js';
 import { requireBearerToken } from './auth.js';
 
 export interface OperatorDeps {
@@ -16,6 +16,8 @@ export interface OperatorDeps {
   logger: Logger;
   /** Called after a replay put a callback back to pending, so the dispatcher can run at once. */
   onReplayed?: () => void;
+  /** Where /counts reads the inbox counts (default the store, each time). */
+  counts?: () => Promise<InboxCounts>;
 }
 
 /** The states `GET /operator/callbacks?state=` accepts. */
@@ -137,7 +139,7 @@ export function operatorRouter(deps: OperatorDeps): Router {
   });
 
   router.get('/counts', async (_req, res) => {
-    res.json(await store.counts());
+    res.json(await (deps.counts ?? (() => store.counts()))());
   });
 
   router.use((_req, res) => {

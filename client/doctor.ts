@@ -29,6 +29,8 @@ export type DoctorConfig = Pick<
   | 'TEMPORAL_ADDRESS'
   | 'TEMPORAL_NAMESPACE'
   | 'GATEWAY_URL'
+  | 'GATEWAY_PUBLIC_URL'
+  | 'CALLBACK_PATH_TOKEN'
   | 'THINGSPACE_BASE_URL'
   | 'THINGSPACE_CLIENT_ID'
   | 'THINGSPACE_CLIENT_SECRET'
@@ -232,7 +234,8 @@ async function temporalChecks(
 }
 
 async function gatewayCheck(config: DoctorConfig, fetchImpl: typeof fetch, timeoutMs: number): Promise<CheckResult> {
-  const base = config.GATEWAY_URL.endsWith('/') ? config.GATEWAY_URL : `${config.GATEWAY_URL}/`;
+  const publicUrl = config.GATEWAY_PUBLIC_URL;
+  const base = publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
   const url = new URL('readyz', base);
   try {
     const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -266,21 +269,23 @@ async function thingspaceChecks(config: DoctorConfig, given?: ThingSpaceClient):
   }
   const results = [pass('thingspace credentials', `token and session login accepted by ${config.THINGSPACE_BASE_URL}`)];
 
-  const base = config.CALLBACK_PUBLIC_URL ?? `${config.GATEWAY_URL.replace(/\/$/, '')}/callbacks`;
+  const base = config.CALLBACK_PUBLIC_URL ?? `${config.GATEWAY_PUBLIC_URL.replace(/\/$/, '')}/callbacks`;
+  // The path token is a secret: never printed.
+  const shown = (url: string) => url.split(config.CALLBACK_PATH_TOKEN).join('<token>');
   try {
     const registered = await thingspace.listCallbacks(account);
     const problems = CALLBACK_SERVICES.flatMap((service) => {
-      const expected = callbackUrl(base, service, account);
+      const expected = callbackUrl(base, config.CALLBACK_PATH_TOKEN, service, account);
       const found = registered.find((r) => r.serviceName === service);
       if (!found) return [`${service} not registered`];
-      return found.url === expected ? [] : [`${service} points at ${found.url}`];
+      return found.url === expected ? [] : [`${service} points at ${shown(found.url)}`];
     });
     results.push(
       problems.length === 0
         ? pass('callback registrations', `${CALLBACK_SERVICES.join(', ')} of ${account} point at ${base}`)
         : fail(
             'callback registrations',
-            `${problems.join('; ')}; expected ${base}/<service>/${account}: run npm run register-callbacks`,
+            `${problems.join('; ')}; expected ${base}/<token>/<service>/${account}: run npm run register-callbacks`,
           ),
     );
   } catch (err) {

@@ -5,10 +5,12 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { cidrProblem } from './cidr.js';
 import { payloadKeyProblem } from './payload-keys.js';
+import { temporalConnection, temporalConnectionProblems } from './temporal-connection.js';
 
 /** Simulator's default credentials; real deployments set the THINGSPACE_* variables. */
-const SIM = {
+export const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
   username: 'sim-user',
@@ -25,6 +27,7 @@ const bool = (fallback: boolean) =>
 const temporal = {
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend, host:port'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+  ...temporalConnection,
 };
 
 const store = {
@@ -43,14 +46,46 @@ const store = {
     ),
 };
 
-const thingspace = {
-  THINGSPACE_BASE_URL: z
+/** The simulator's API on this machine, the default THINGSPACE_BASE_URL. */
+export const DEFAULT_SIMULATOR_URL = 'http://127.0.0.1:3100/api';
+
+/**
+ * Whether a ThingSpace base URL is the simulator's: plain HTTP to a loopback address or to compose's
+ * `simulator` service, path `/api`. A process whose THINGSPACE_BASE_URL is the simulator runs in a sandbox,
+ * where the embedded default secrets are allowed; anywhere else they are refused (`sandboxProblems`).
+ */
+export function isSimulatorUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return (
+    parsed.protocol === 'http:' && (isLoopback(host) || host === 'simulator') && /^\/api\/?$/.test(parsed.pathname)
+  );
+}
+
+const thingspaceBaseUrl = z
+  .string()
+  .url()
+  .default(DEFAULT_SIMULATOR_URL)
+  .describe(
+    'ThingSpace API base URL; the default is the simulator (a sandbox). ' +
+      'Only with the simulator are the default secrets allowed. Another value makes npm start skip the simulator',
+  );
+
+/** Refuses the simulator outside development: NODE_ENV=production with the simulator's URL stops the start. */
+const nodeEnv = {
+  NODE_ENV: z
     .string()
-    .url()
-    .default('http://127.0.0.1:3100/api')
-    .describe(
-      'ThingSpace API base URL; the default is the simulator. Another value makes npm start skip the simulator',
-    ),
+    .optional()
+    .describe("production refuses the simulator's THINGSPACE_BASE_URL and every default secret"),
+};
+
+const thingspace = {
+  THINGSPACE_BASE_URL: thingspaceBaseUrl,
   THINGSPACE_CLIENT_ID: z
     .string()
     .min(1)
@@ -87,8 +122,21 @@ const thingspace = {
     ),
 };
 
-/** Fine on loopback; the gateway refuses to listen elsewhere with it. */
+/** Fine in a sandbox on loopback; refused elsewhere (`sandboxProblems`). */
 export const DEFAULT_CALLBACK_PASSWORD = 'change-me-callback-secret';
+
+/** The sandbox's callback path token; refused like the default password. */
+export const DEFAULT_CALLBACK_PATH_TOKEN = 'sandbox-callback-path-token-not-secret';
+
+/** The shortest callback password accepted; ThingSpace takes at most 40 characters. */
+export const MIN_CALLBACK_PASSWORD = 24;
+
+/** The callback path token: a path segment, URL-safe, long enough not to be guessed. */
+const callbackPathToken = z
+  .string()
+  .min(32)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be URL-safe: letters, digits, - and _ (openssl rand -hex 24)');
 
 // ThingSpace limits callback credentials to 40 characters (thingspace-api-notes.md).
 const callbackCredentials = {
@@ -100,12 +148,19 @@ const callbackCredentials = {
     .describe('User name ThingSpace puts in each callback (at most 40 characters)'),
   CALLBACK_PASSWORD: z
     .string()
-    .min(8)
+    .min(MIN_CALLBACK_PASSWORD)
     .max(40)
     .default(DEFAULT_CALLBACK_PASSWORD)
     .describe(
-      'Password ThingSpace puts in each callback (8-40 characters). ' +
-        'The default is refused when GATEWAY_HOST is not loopback: set your own',
+      'Password ThingSpace puts in each callback (24-40 characters). ' +
+        'The default is refused outside a sandbox on loopback: set your own (openssl rand -base64 30)',
+    ),
+  CALLBACK_PATH_TOKEN: callbackPathToken
+    .default(DEFAULT_CALLBACK_PATH_TOKEN)
+    .describe(
+      'Secret path segment of the callback URLs, 32-128 URL-safe characters. ' +
+        'They are registered as /callbacks/<token>/<service>/<account>. ' +
+        'The default is refused outside a sandbox on loopback: set your own (openssl rand -hex 24)',
     ),
 };
 
@@ -196,29 +251,111 @@ export const workerSchema = z.object({
   TEMPORAL_METRICS_PORT: port(9465).describe(
     "Loopback port of the Temporal runtime's Prometheus exporter, read and served again on WORKER_METRICS_PORT",
   ),
+  ...nodeEnv,
 });
 export const gatewaySchema = z.object({
   ...temporal,
   ...store,
+  THINGSPACE_BASE_URL: thingspaceBaseUrl.describe(
+    "Read only to tell a sandbox: the simulator's URL allows the default callback password and path token",
+  ),
   ...callbackCredentials,
+  ...nodeEnv,
   ...payloadEncryption,
   ...logging,
   ...tracing,
-  GATEWAY_PORT: port(3000).describe('Port the gateway listens on'),
+  GATEWAY_PORT: port(3000).describe('Public port of the gateway: only /callbacks, /healthz and /readyz'),
   GATEWAY_HOST: z.string().default('127.0.0.1').describe('Interface the gateway listens on; 0.0.0.0 in containers'),
+  OPERATOR_PORT: port(3001).describe('Internal port of the gateway: /operator, /codec and /metrics'),
+  OPERATOR_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Interface of the internal port; keep it on loopback or a private network (0.0.0.0 in containers)'),
+  METRICS_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe('How old the inbox counts on /metrics and /operator/counts may be, in ms: one count per period'),
   CALLBACK_PASSWORD_PREVIOUS: z
     .string()
-    .min(8)
+    .min(MIN_CALLBACK_PASSWORD)
     .max(40)
     .optional()
     .describe('Also accepted while ThingSpace still sends the old password after a change'),
-  CALLBACK_MAX_BODY: z.string().default('1mb').describe('Largest callback body accepted'),
+  CALLBACK_MAX_BODY: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 64kb or 1mb')
+    .default('64kb')
+    .describe("Largest callback body accepted (ThingSpace's are a few KB); larger ones get 413"),
+  CALLBACK_LEGACY_PATHS: bool(false).describe(
+    'Also accept the untokenised callback URLs of earlier releases. ' +
+      'Those (/callbacks/<service>/<account>) are checked by the body credentials alone: ' +
+      'for an upgrade, until register-callbacks has run',
+  ),
+  CALLBACK_ALLOWED_SOURCES: z
+    .string()
+    .superRefine((value, ctx) => {
+      for (const entry of value.split(',')) {
+        const problem = cidrProblem(entry.trim());
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }
+    })
+    .transform((value) => value.split(',').map((entry) => entry.trim()))
+    .optional()
+    .describe(
+      "Comma-separated CIDRs or addresses allowed to post callbacks (ThingSpace's egress); others get 403. " +
+        'Unset: any source. Behind a proxy, set GATEWAY_TRUST_PROXY too',
+    ),
+  GATEWAY_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine(
+      (value) =>
+        value === 'false' ||
+        /^[1-9]\d?$/.test(value) ||
+        value.split(',').every((entry) => {
+          const e = entry.trim();
+          return ['loopback', 'linklocal', 'uniquelocal'].includes(e) || cidrProblem(e) === undefined;
+        }),
+      'must be false, a number of proxy hops, or comma-separated proxy addresses/CIDRs (never true: anyone could ' +
+        'pick their source)',
+    )
+    .transform((value): boolean | number | string =>
+      value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
+    )
+    .describe(
+      "Proxies whose X-Forwarded-For names a callback's source. " +
+        'Default false: none; else a hop count, or their addresses/CIDRs (loopback, uniquelocal, 10.0.0.0/8)',
+    ),
+  CALLBACK_RATE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe('Callbacks a minute one source may post, in bursts of as many; more get 429. 0: no limit'),
   DISPATCH_INTERVAL_MS: z.coerce
     .number()
     .int()
     .positive()
     .default(250)
     .describe('How often the dispatcher looks for pending callbacks, in ms'),
+  DISPATCH_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10)
+    .describe(
+      'Refused signals after which a callback moves to the dead-letter list. ' +
+        'Temporal being unreachable does not count; rows batched with it are then sent on their own',
+    ),
+  SIGNAL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .max(2 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Most bytes of callback events in one signal (Temporal refuses payloads over 2 MB); default 256 KB'),
   GATEWAY_METRICS: bool(true).describe('Serve Prometheus metrics (callbacks, latencies, inbox depth) on GET /metrics'),
   OPERATOR_TOKEN: operatorToken
     .optional()
@@ -249,7 +386,9 @@ export const startSchema = z.object({
   ...callbackCredentials,
   ...payloadEncryption,
   ...logging,
+  ...nodeEnv,
   GATEWAY_PORT: port(3000).describe('Port npm start gives the gateway'),
+  OPERATOR_PORT: port(3001).describe("Port of the gateway's internal endpoints (/operator, /codec, /metrics)"),
   SIMULATOR_PORT: port(3100).describe('Port npm start gives the simulator'),
   WORKER_METRICS_PORT: port(9464).describe("Port of the worker's /metrics that npm start prints; 0: none"),
   OPERATOR_TOKEN: operatorToken
@@ -260,11 +399,31 @@ export const startSchema = z.object({
     .url()
     .optional()
     .describe(
-      "The URL ThingSpace calls, /<service>/<account> appended; unset: the local gateway's /callbacks. " +
-        'An HTTPS URL in front of the gateway, e.g. https://callbacks.example.com/callbacks; ' +
+      "The URL ThingSpace calls, /<token>/<service>/<account> appended; unset: the local gateway's /callbacks. " +
+        'HTTPS (unless on loopback or in a sandbox), in front of the gateway, e.g. https://callbacks.example.com/callbacks; ' +
         'npm run register-callbacks requires it',
     ),
 });
+
+/** `npm run register-callbacks`: ThingSpace and the callback credentials only; the public URL is required. */
+export const registerCallbacksSchema = startSchema
+  .omit({
+    TEMPORAL_ADDRESS: true,
+    TEMPORAL_NAMESPACE: true,
+    TEMPORAL_TLS_CERT: true,
+    TEMPORAL_TLS_KEY: true,
+    TEMPORAL_TLS_CA: true,
+    TEMPORAL_TLS_SERVER_NAME: true,
+    TEMPORAL_TLS: true,
+    TEMPORAL_API_KEY: true,
+    DATA_DIR: true,
+    DATABASE_URL: true,
+    PAYLOAD_ENCRYPTION_KEY: true,
+    GATEWAY_PORT: true,
+    SIMULATOR_PORT: true,
+    OPERATOR_TOKEN: true,
+  })
+  .extend({ CALLBACK_PUBLIC_URL: z.string().url().describe('URL ThingSpace calls') });
 
 /**
  * The ops CLI (`npx euicc`) and the client's `doctor`: the operator API (GATEWAY_URL, OPERATOR_TOKEN), Temporal
@@ -281,8 +440,13 @@ export const cliSchema = z.object({
   GATEWAY_URL: z
     .string()
     .url()
+    .default('http://127.0.0.1:3001')
+    .describe("The callback gateway's internal port, OPERATOR_PORT (a path prefix in front of /operator is kept)"),
+  GATEWAY_PUBLIC_URL: z
+    .string()
+    .url()
     .default('http://127.0.0.1:3000')
-    .describe("The callback gateway's base URL (a path prefix in front of /operator and /readyz is kept)"),
+    .describe("The callback gateway's public port: euicc doctor asks its /readyz"),
   OPERATOR_TOKEN: operatorToken
     .optional()
     .describe("The gateway's OPERATOR_TOKEN; required by callbacks, callback, replay and counts"),
@@ -291,9 +455,12 @@ export const cliSchema = z.object({
     .url()
     .optional()
     .describe(
-      'The URL euicc doctor expects in the callback registrations, /<service>/<account> appended; ' +
-        'unset: GATEWAY_URL/callbacks, as npm start registers them',
+      'The URL euicc doctor expects in the callback registrations, /<token>/<service>/<account> appended; ' +
+        'unset: GATEWAY_PUBLIC_URL/callbacks, as npm start registers them',
     ),
+  CALLBACK_PATH_TOKEN: callbackCredentials.CALLBACK_PATH_TOKEN.describe(
+    'The secret path segment euicc doctor expects in the callback registrations',
+  ),
 });
 
 /** Loopback addresses: a gateway bound only there is not reachable from other machines. */
@@ -328,7 +495,70 @@ export function thingspaceClientSettings(
   };
 }
 
-/** Parses `env` with `schema`; throws one ConfigError naming every bad variable (never its value). */
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Hosts of a URL that only this machine reaches. */
+function isLoopbackUrl(url: URL): boolean {
+  return isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/**
+ * What a parsed configuration may not combine, each problem naming its variable: the embedded defaults are
+ * for a sandbox (THINGSPACE_BASE_URL is the simulator) and are refused anywhere else, production refuses the
+ * simulator, a callback URL ThingSpace reaches over a network is HTTPS, and outside a sandbox payloads are
+ * encrypted. Rules apply to the variables a schema has, so each process checks what it reads.
+ */
+export function sandboxProblems(config: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const has = (name: string) => name in config;
+  const baseUrl = config.THINGSPACE_BASE_URL;
+  const sandbox = typeof baseUrl === 'string' && isSimulatorUrl(baseUrl);
+  const outside = 'when THINGSPACE_BASE_URL is not the simulator';
+  if (sandbox && config.NODE_ENV === 'production') {
+    problems.push("THINGSPACE_BASE_URL: the simulator's URL is refused when NODE_ENV=production; set ThingSpace's");
+  }
+  if (typeof baseUrl === 'string' && !sandbox) {
+    const simDefaults: [string, string][] = [
+      ['THINGSPACE_CLIENT_ID', SIM.clientId],
+      ['THINGSPACE_CLIENT_SECRET', SIM.clientSecret],
+      ['THINGSPACE_USERNAME', SIM.username],
+      ['THINGSPACE_PASSWORD', SIM.password],
+    ];
+    for (const [name, value] of simDefaults) {
+      if (config[name] === value) problems.push(`${name}: the simulator's value is refused ${outside}; set your own`);
+    }
+    // Every process that talks to Temporal: customers' names and addresses never reach it in clear.
+    if (has('TEMPORAL_ADDRESS') && config.PAYLOAD_ENCRYPTION_KEY === undefined) {
+      problems.push(`PAYLOAD_ENCRYPTION_KEY: required ${outside} (openssl rand -base64 32)`);
+    }
+  }
+  // The gateway refuses the defaults beyond loopback too: anyone who reaches it could know them.
+  const exposed = typeof config.GATEWAY_HOST === 'string' && !isLoopback(config.GATEWAY_HOST);
+  if (!sandbox || exposed) {
+    const where = !sandbox ? outside : 'when the gateway listens beyond loopback (GATEWAY_HOST)';
+    for (const name of ['CALLBACK_PASSWORD', 'CALLBACK_PASSWORD_PREVIOUS']) {
+      if (config[name] === DEFAULT_CALLBACK_PASSWORD) problems.push(`${name}: the default is refused ${where}`);
+    }
+    if (config.CALLBACK_PATH_TOKEN === DEFAULT_CALLBACK_PATH_TOKEN) {
+      problems.push(`CALLBACK_PATH_TOKEN: the default is refused ${where} (openssl rand -hex 24)`);
+    }
+  }
+  // ThingSpace sends the callback credentials in each body: over a network, only through TLS. The simulator
+  // calls the gateway by its compose name over plain HTTP, with no real secret at stake.
+  if (!sandbox && typeof config.CALLBACK_PUBLIC_URL === 'string') {
+    const url = new URL(config.CALLBACK_PUBLIC_URL);
+    if (url.protocol !== 'https:' && !isLoopbackUrl(url)) {
+      problems.push(`CALLBACK_PUBLIC_URL: must be https:// unless its host is loopback, ${outside}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Parses `env` with `schema`, then checks `sandboxProblems`; throws one ConfigError naming every bad
+ * variable (never its value).
+ */
 export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
@@ -342,6 +572,10 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
       .join('; ');
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
+  const refused = isRecord(result.data)
+    ? [...sandboxProblems(result.data), ...temporalConnectionProblems(result.data)]
+    : [];
+  if (refused.length > 0) throw new ConfigError(`Invalid configuration: ${refused.join('; ')}`);
   return result.data;
 }
 

@@ -158,10 +158,13 @@ export function scopedKey(account: string, key: string): string {
 }
 
 /**
- * The URL ThingSpace posts an account's callbacks of one service to: `<base>/<service>/<account>`. The
- * callbacks themselves name no account, so the path tells the gateway whose they are, and it correlates
- * them only with that account's sagas (callback-gateway/app.ts).
+ * The URL ThingSpace posts an account's callbacks of one service to: `<base>/<token>/<service>/<account>`.
+ * The token is a second secret besides the credentials in the body (callback-gateway/app.ts); the callbacks
+ * themselves name no account, so the path tells the gateway whose they are, and it correlates them only with
+ * that account's sagas.
  */
-export function callbackUrl(baseUrl: string, service: string, accountName: string): string {
-  return `${baseUrl.replace(/\/$/, '')}/${encodeURIComponent(service)}/${encodeURIComponent(accountName)}`;
+export function callbackUrl(baseUrl: string, pathToken: string, service: string, accountName: string): string {
+  return [baseUrl.replace(/\/$/, ''), pathToken, service, accountName]
+    .map((p, i) => (i ? encodeURIComponent(p) : p))
+    .join('/');
 }

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { CALLBACK_SERVICES } from '../contracts/index.js';
-import { parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
+import { DEFAULT_SIMULATOR_URL, parseConfig, startSchema, thingspaceClientSettings } from '../config/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { probeTemporal, startDevServer, type DevServer } from './lib/dev-server.js';
 import { startPart, waitForHttp, type Part } from './lib/processes.js';
@@ -34,14 +34,15 @@ process.on('SIGTERM', () => void stopAll(0));
 
 const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}/api`;
 const useSimulator =
-  config.THINGSPACE_BASE_URL === 'http://127.0.0.1:3100/api' || config.THINGSPACE_BASE_URL === simulatorUrl;
+  config.THINGSPACE_BASE_URL === DEFAULT_SIMULATOR_URL || config.THINGSPACE_BASE_URL === simulatorUrl;
 const thingspaceBaseUrl = useSimulator ? simulatorUrl : config.THINGSPACE_BASE_URL;
 const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
+const operatorUrl = `http://127.0.0.1:${config.OPERATOR_PORT}`;
 const callbackBase = config.CALLBACK_PUBLIC_URL ?? `${gatewayUrl}/callbacks`;
 // The gateway serves the codec endpoint only to holders of the operator token (callback-gateway/codec-endpoints.ts).
 const codecEndpoint =
   config.PAYLOAD_ENCRYPTION_KEY !== undefined && config.OPERATOR_TOKEN !== undefined
-    ? `${gatewayUrl}/codec`
+    ? `${operatorUrl}/codec`
     : undefined;
 
 try {
@@ -82,6 +83,7 @@ try {
   await registerCallbacks(thingspace, {
     accountName: config.THINGSPACE_ACCOUNT_NAME,
     baseUrl: callbackBase,
+    pathToken: config.CALLBACK_PATH_TOKEN,
     username: config.CALLBACK_USERNAME,
     password: config.CALLBACK_PASSWORD,
   });
@@ -93,6 +95,7 @@ try {
   say(
     `  Callback gateway   ${gatewayUrl} (callbacks of ${config.THINGSPACE_ACCOUNT_NAME} registered for ${CALLBACK_SERVICES.join(', ')})`,
   );
+  say(`  Gateway internal   ${operatorUrl} (/metrics; /operator and /codec with OPERATOR_TOKEN)`);
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
   if (config.WORKER_METRICS_PORT !== 0) {
     say(`  Worker metrics     http://127.0.0.1:${config.WORKER_METRICS_PORT}/metrics (gateway: ${gatewayUrl}/metrics)`);

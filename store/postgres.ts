@@ -94,6 +94,8 @@ CREATE INDEX IF NOT EXISTS correlations_run ON ${s}.correlations (workflow_id, r
 -- Added later (tables of earlier releases gain them in place; their rows keep NULL, and the old rules):
 -- the account of the URL a callback came to; NULL: unknown.
 ALTER TABLE ${s}.inbox ADD COLUMN IF NOT EXISTS account text;
+-- failed signals of the callback (Temporal unreachable does not count); reset by a replay.
+ALTER TABLE ${s}.inbox ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0;
 -- the account a key is scoped by; NULL: an unscoped key (a run that claimed without an account).
 ALTER TABLE ${s}.correlations ADD COLUMN IF NOT EXISTS account text;
 -- for a scoped key, the key without its account: what account-less callbacks and busy checks look up.
@@ -447,6 +449,21 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       await setState(list, 'orphaned', saga, reason);
     },
 
+    async recordFailedAttempt(list, reason, maxAttempts, retryInMs) {
+      if (list.length === 0) return [];
+      const result = await pool.query<{ id: string; state: string }>(
+        `UPDATE ${inbox} SET attempts = attempts + 1,
+           state = CASE WHEN attempts + 1 >= $1 THEN 'deadLetter' ELSE state END,
+           reason = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE reason END,
+           lease_until = CASE WHEN attempts + 1 >= $1 THEN '-infinity'::timestamptz ELSE $3::timestamptz END,
+           updated_at = $4
+         WHERE id = ANY ($5::bigint[]) AND state = 'pending'
+         RETURNING id, state`,
+        [maxAttempts, reason, new Date(Date.now() + retryInMs).toISOString(), now(), ids(list)],
+      );
+      return result.rows.filter((row) => row.state === 'deadLetter').map((row) => Number(row.id));
+    },
+
     async releaseLease(list, retryInMs) {
       if (list.length === 0) return;
       await pool.query(`UPDATE ${inbox} SET lease_until = $1 WHERE id = ANY ($2::bigint[])`, [
@@ -525,7 +542,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
     async replay(id) {
       const result = await pool.query(
-        `UPDATE ${inbox} SET state = 'pending', reason = NULL, lease_until = '-infinity', updated_at = $1
+        `UPDATE ${inbox} SET state = 'pending', reason = NULL, attempts = 0, lease_until = '-infinity',
+           updated_at = $1
          WHERE id = $2 AND state IN ('parked', 'deadLetter', 'orphaned')`,
         [now(), Math.trunc(id)],
       );

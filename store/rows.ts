@@ -11,6 +11,8 @@ export interface InboxRowColumns {
   workflow_id: string | null;
   run_id: string | null;
   reason: string | null;
+  /** NULL in a row read before the column existed. */
+  attempts?: number | null;
 }
 
 /** An inbox row as an InboxRecord, its optional fields present only when set. */
@@ -31,5 +33,6 @@ export function inboxRecord(
   if (row.workflow_id) record.workflowId = row.workflow_id;
   if (row.run_id) record.runId = row.run_id;
   if (row.reason) record.reason = row.reason;
+  if (row.attempts) record.failedAttempts = row.attempts;
   return record;
 }

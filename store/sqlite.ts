@@ -82,6 +82,8 @@ const ADDED_COLUMNS: { table: string; column: string; type: string }[] = [
   { table: 'correlations', column: 'unscoped_key', type: 'TEXT' },
   // For a device claim, the inbox's highest id when it was made; NULL: claimed before this column.
   { table: 'correlations', column: 'inbox_high_water', type: 'INTEGER' },
+  // Failed signals of the callback (Temporal unreachable does not count); reset by a replay.
+  { table: 'inbox', column: 'attempts', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 
 const INDEXES_ON_ADDED = `
@@ -335,6 +337,24 @@ export function openSqliteStore(file: string): Store {
     async markOrphaned(ids, saga, reason) {
       setState(ids, 'orphaned', saga, reason);
     },
+    async recordFailedAttempt(ids, reason, maxAttempts, retryInMs) {
+      if (ids.length === 0) return [];
+      const rows = db
+        .prepare(
+          `UPDATE inbox SET attempts = attempts + 1,
+             state = CASE WHEN attempts + 1 >= ? THEN 'deadLetter' ELSE state END,
+             reason = CASE WHEN attempts + 1 >= ? THEN ? ELSE reason END,
+             lease_until = CASE WHEN attempts + 1 >= ? THEN 0 ELSE ? END,
+             updated_at = ?
+           WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
+           RETURNING id, state`,
+        )
+        .all(maxAttempts, maxAttempts, reason, maxAttempts, Date.now() + retryInMs, now(), ...ids) as {
+        id: number;
+        state: string;
+      }[];
+      return rows.filter((row) => row.state === 'deadLetter').map((row) => row.id);
+    },
     async releaseLease(ids, retryInMs) {
       if (ids.length === 0) return;
       db.prepare(`UPDATE inbox SET lease_until = ? WHERE id IN (${placeholders(ids.length)})`).run(
@@ -371,7 +391,7 @@ export function openSqliteStore(file: string): Store {
       return (
         db
           .prepare(
-            `UPDATE inbox SET state = 'pending', reason = NULL, lease_until = 0, updated_at = ?
+            `UPDATE inbox SET state = 'pending', reason = NULL, attempts = 0, lease_until = 0, updated_at = ?
              WHERE id = ? AND state IN ('parked', 'deadLetter', 'orphaned')`,
           )
           .run(now(), id).changes === 1

@@ -31,6 +31,8 @@ export interface InboxRecord {
   workflowId?: string;
   runId?: string;
   reason?: string;
+  /** Signals of it that failed for a reason other than Temporal being unreachable; absent when none. */
+  failedAttempts?: number;
 }
 
 export interface NewCallback {
@@ -90,6 +92,12 @@ export interface Store extends SubmitIntents {
   markOrphaned(ids: number[], saga: SagaRef, reason: string): Promise<void>;
   /** Gives leased rows back so they are tried again after `retryInMs`. */
   releaseLease(ids: number[], retryInMs: number): Promise<void>;
+  /**
+   * Counts a failed delivery attempt of each pending row: a row reaching `maxAttempts` moves to the
+   * dead-letter list with `reason`, the others are given back to be tried again after `retryInMs`.
+   * Resolves with the ids that moved to the dead-letter list.
+   */
+  recordFailedAttempt(ids: number[], reason: string, maxAttempts: number, retryInMs: number): Promise<number[]>;
   /**
    * Claims device keys (`kind:id`, unscoped) for a saga run; idempotent for the same run. With an
    * account the keys are stored scoped by it and the run's account is recorded (for

@@ -170,6 +170,39 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.list('pending', 10)).toEqual([pendingRecord(1, a)]);
       });
 
+      it('failed attempts are counted; the row reaching the limit goes to the dead-letter list with the reason', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const b = callback('r-2', ['requestid:r-2']);
+        await store.recordCallback(a);
+        await store.recordCallback(b);
+        await store.leasePending(10, LEASE_MS);
+        expect(await store.recordFailedAttempt([1, 2], 'payload too large', 2, 0)).toEqual([]);
+        expect(await store.list('pending', 10)).toEqual([
+          { ...pendingRecord(2, b), failedAttempts: 1 },
+          { ...pendingRecord(1, a), failedAttempts: 1 },
+        ]);
+        await store.leasePending(10, LEASE_MS);
+        expect(await store.recordFailedAttempt([1], 'payload too large', 2, 60_000)).toEqual([1]);
+        const [dead] = await store.list('deadLetter', 10);
+        expect(dead).toMatchObject({ id: 1, state: 'deadLetter', reason: 'payload too large', failedAttempts: 2 });
+        // The other row is back after its delay (0 here), not dead-lettered.
+        await store.releaseLease([2], 0);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([
+          { record: { ...pendingRecord(2, b), failedAttempts: 1 } },
+        ]);
+        // A replay starts the count again.
+        expect(await store.replay(1)).toBe(true);
+        expect(await store.get(1)).toEqual(pendingRecord(1, a));
+      });
+
+      it('a failed attempt keeps the row back for the retry delay', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        await store.recordCallback(a);
+        await store.leasePending(10, LEASE_MS);
+        await store.recordFailedAttempt([1], 'x', 5, 60_000);
+        expect(await store.leasePending(10, LEASE_MS)).toEqual([]);
+      });
+
       it('delivered rows are never leased again', async () => {
         await store.recordCallback(callback('r-1', ['requestid:r-1']));
         await store.addCorrelationKeys(SWAP_A, ['requestid:r-1']);

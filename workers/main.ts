@@ -4,6 +4,7 @@ import { NativeConnection, Runtime, DefaultLogger, type LogLevel, type RuntimeOp
 import { createActivities } from '../activities/index.js';
 import { dataConverterFor } from '../codec/index.js';
 import { parseConfig, thingspaceClientSettings, workerSchema } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
 import { openStore } from '../store/index.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
@@ -64,7 +65,7 @@ async function connect(): Promise<NativeConnection> {
   // Temporal may still be starting (npm start launches both): wait rather than crash.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      return await NativeConnection.connect(temporalConnectionOptions(config));
     } catch (err) {
       if (attempt >= 60) throw err;
       if (attempt === 1) logger.info({ address: config.TEMPORAL_ADDRESS }, 'Waiting for Temporal');

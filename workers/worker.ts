@@ -8,9 +8,14 @@ import { TASK_QUEUE } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
 import type { SagaMetricsSinks } from './saga-metrics-interceptor.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** `ts` when run from source (tsx), `js` when compiled (`npm run build:prod`). */
+const SOURCE_EXTENSION = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+/** The workflows' entry: TypeScript when run from source (tsx), JavaScript when compiled (`npm run build:prod`). */
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index.${SOURCE_EXTENSION}`, import.meta.url));
 /** The workflow interceptor module that reports each saga's end to the `sagaMetrics` sink. */
-export const SAGA_METRICS_INTERCEPTOR_PATH = fileURLToPath(new URL('./saga-metrics-interceptor.ts', import.meta.url));
+export const SAGA_METRICS_INTERCEPTOR_PATH = fileURLToPath(
+  new URL(`./saga-metrics-interceptor.${SOURCE_EXTENSION}`, import.meta.url),
+);
 
 /**
  * The workflow interceptor modules every bundle carries: the saga metrics, and with `tracing` the extra

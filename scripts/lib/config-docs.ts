@@ -50,7 +50,7 @@ export const OTHER_VARIABLES: readonly { name: string; readBy: string; fallback:
     name: 'TEMPORAL_CODEC_ENDPOINT',
     readBy: 'docker compose',
     fallback: 'unset',
-    description: "Codec endpoint the Temporal UI's browser calls, e.g. `http://localhost:3000/codec`",
+    description: "Codec endpoint the Temporal UI's browser calls, e.g. `http://localhost:3001/codec`",
   },
   {
     name: 'TEMPORAL_DB_PASSWORD',

@@ -6,6 +6,7 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { z } from 'zod';
 import { dataConverterFor } from '../../codec/index.js';
 import { parseConfig, payloadEncryptionKey } from '../../config/index.js';
+import { temporalConnection, temporalConnectionOptions } from '../../config/temporal-connection.js';
 
 export const config = parseConfig(
   z.object({
@@ -15,6 +16,7 @@ export const config = parseConfig(
     THINGSPACE_ACCOUNT_NAME: z.string().default('0000123456-00001'),
     TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
     PAYLOAD_ENCRYPTION_KEY: payloadEncryptionKey,
+    ...temporalConnection,
   }),
   process.env,
 );
@@ -64,7 +66,7 @@ export function noDevicesLeft(what: string): never {
 
 export async function connect(): Promise<Client> {
   return new Client({
-    connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }),
+    connection: await Connection.connect(temporalConnectionOptions(config)),
     namespace: config.TEMPORAL_NAMESPACE,
     // Encrypts the requests it starts, as the worker does, and reads the sagas' encrypted results and status.
     dataConverter: dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY),

@@ -17,7 +17,8 @@ import { createThingSpaceClient } from '../../thingspace/index.js';
 import { ACCOUNT } from '../integration/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password' };
+const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password-24' };
+const CALLBACK_PATH_TOKEN = 'chaos-callback-path-token-0123456789';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -153,9 +154,11 @@ export class ChaosSystem {
         ...base,
         TEMPORAL_ADDRESS: address,
         GATEWAY_PORT: String(gatewayPort),
+        OPERATOR_PORT: String(await findFreePort()),
         GATEWAY_HOST: '127.0.0.1',
         CALLBACK_USERNAME: CALLBACKS.username,
         CALLBACK_PASSWORD: CALLBACKS.password,
+        CALLBACK_PATH_TOKEN,
         ...options.gatewayEnv,
       },
       worker: {
@@ -179,6 +182,7 @@ export class ChaosSystem {
     await registerCallbacks(thingspace, {
       accountName: ACCOUNT,
       baseUrl: `${this.gatewayUrl}/callbacks`,
+      pathToken: CALLBACK_PATH_TOKEN,
       ...CALLBACKS,
     });
 

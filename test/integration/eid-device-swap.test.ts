@@ -4,6 +4,7 @@ import { FailureType, searchAttributes, WORKFLOW_TYPES, type EidDeviceSwapResult
 import {
   ACCOUNT,
   CALLBACK_CREDENTIALS,
+  CALLBACK_PATH_TOKEN,
   SIM_SECRETS,
   seedSwapPair,
   failureOf,
@@ -247,7 +248,7 @@ describe('eidDeviceSwap saga', () => {
       status: 'Failed',
       faultResponse: { faultcode: 'StateService.REQUEST_FAILED.UnexpectedError', faultstring: 'late' },
     };
-    const res = await fetch(`${system.gatewayUrl}/callbacks/StateService`, {
+    const res = await fetch(`${system.gatewayUrl}/callbacks/${CALLBACK_PATH_TOKEN}/StateService`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(late),
@@ -327,7 +328,7 @@ describe('eidDeviceSwap saga', () => {
       deviceIds: [imei],
       deviceResponse: { goToStateResponse: { deviceIds: [imei], serviceName: 'WiFi', stateName: 'WiFi Activate' } },
     };
-    const res = await fetch(`${system.gatewayUrl}/callbacks/StateService`, {
+    const res = await fetch(`${system.gatewayUrl}/callbacks/${CALLBACK_PATH_TOKEN}/StateService`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(forged),

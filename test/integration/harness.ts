@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { createActivities } from '../../activities/index.js';
 import { createApp } from '../../callback-gateway/app.js';
+import { registerCallbacks } from '../../scripts/lib/register-callbacks.js';
 import { createDispatcher, type Dispatcher } from '../../callback-gateway/dispatcher.js';
 import { temporalSignaler } from '../../callback-gateway/signal.js';
 import { dataConverterFor } from '../../codec/index.js';
-import { CALLBACK_SERVICES, type DeviceId, type EidDeviceSwapRequest } from '../../contracts/index.js';
+import { type DeviceId, type EidDeviceSwapRequest } from '../../contracts/index.js';
 import { createSimulator } from '../../simulator/app.js';
 import { openSqliteStore, type Store } from '../../store/index.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
@@ -26,6 +27,8 @@ import { listen } from '../fixtures/http.js';
 
 export const ACCOUNT = '0000123456-00001';
 export const CALLBACK_CREDENTIALS = { username: 'test-callbacks', password: 'test-callback-password' };
+/** The secret path segment of the registered callback URLs (`/callbacks/<token>/<service>/<account>`). */
+export const CALLBACK_PATH_TOKEN = 'integration-callback-path-token-0123456789';
 const SIM_CREDENTIALS = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -122,18 +125,24 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   });
   const dispatcher = createDispatcher({ store, signal: temporalSignaler(client), logger, intervalMs: 50 });
   const gateway = await listen(
-    createApp({ store, logger, credentials: CALLBACK_CREDENTIALS, onStored: () => dispatcher.kick() }),
+    createApp({
+      store,
+      logger,
+      credentials: CALLBACK_CREDENTIALS,
+      pathToken: CALLBACK_PATH_TOKEN,
+      onStored: () => dispatcher.kick(),
+    }),
   );
   dispatcher.start();
 
   const thingspace = createThingSpaceClient({ baseUrl: `${sim.url}/api`, ...SIM_CREDENTIALS });
-  for (const service of CALLBACK_SERVICES) {
-    await thingspace.registerCallback(ACCOUNT, {
-      name: service,
-      url: `${gateway.url}/callbacks/${service}/${encodeURIComponent(ACCOUNT)}`,
-      ...CALLBACK_CREDENTIALS,
-    });
-  }
+  // What npm start and npm run register-callbacks register: the tokenised URL of each service.
+  await registerCallbacks(thingspace, {
+    accountName: ACCOUNT,
+    baseUrl: `${gateway.url}/callbacks`,
+    pathToken: CALLBACK_PATH_TOKEN,
+    ...CALLBACK_CREDENTIALS,
+  });
 
   const taskQueue = `it-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });

@@ -21,7 +21,8 @@ import { ACCOUNT, seedSwapPair, swapRequest, waitFor } from './harness.js';
 import { connectTestClient, testServerAddress, type TestClient } from './temporal-env.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CALLBACKS = { username: 'metrics-callbacks', password: 'metrics-callback-password' };
+const CALLBACKS = { username: 'metrics-callbacks', password: 'metrics-callback-password-24chars' };
+const PATH_TOKEN = 'metrics-callback-path-token-0123456789';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -35,6 +36,8 @@ let sim: Listening;
 let parts: Part[] = [];
 let temporal: TestClient;
 let gatewayUrl: string;
+/** The gateway's internal port: /metrics. */
+let operatorUrl: string;
 let workerMetricsUrl: string;
 
 async function simCall<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -70,7 +73,12 @@ beforeAll(async () => {
   simulator = createSimulator({ callbackDelayMs: 20, retryIntervalMs: 200, seed: 11 });
   sim = await listen(simulator.app);
   temporal = await connectTestClient();
-  const [gatewayPort, workerPort, runtimePort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [gatewayPort, operatorPort, workerPort, runtimePort] = [
+    await findFreePort(),
+    await findFreePort(),
+    await findFreePort(),
+    await findFreePort(),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FORCE_COLOR: '0',
@@ -83,6 +91,7 @@ beforeAll(async () => {
     delete env[name];
   }
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  operatorUrl = `http://127.0.0.1:${operatorPort}`;
   workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
   parts = [
     startPart('gateway', join(ROOT, 'callback-gateway/main.ts'), {
@@ -91,6 +100,8 @@ beforeAll(async () => {
       GATEWAY_HOST: '127.0.0.1',
       CALLBACK_USERNAME: CALLBACKS.username,
       CALLBACK_PASSWORD: CALLBACKS.password,
+      CALLBACK_PATH_TOKEN: PATH_TOKEN,
+      OPERATOR_PORT: String(operatorPort),
       DISPATCH_INTERVAL_MS: '50',
     }),
     startPart('worker', join(ROOT, 'workers/main.ts'), {
@@ -102,7 +113,12 @@ beforeAll(async () => {
   ];
   await Promise.all([waitForHttp(`${gatewayUrl}/readyz`), waitForHttp(workerMetricsUrl)]);
   const thingspace = createThingSpaceClient({ baseUrl: `${sim.url}/api`, ...SIM });
-  await registerCallbacks(thingspace, { accountName: ACCOUNT, baseUrl: `${gatewayUrl}/callbacks`, ...CALLBACKS });
+  await registerCallbacks(thingspace, {
+    accountName: ACCOUNT,
+    baseUrl: `${gatewayUrl}/callbacks`,
+    pathToken: PATH_TOKEN,
+    ...CALLBACKS,
+  });
 });
 
 afterAll(async () => {
@@ -119,7 +135,7 @@ test('after a swap, the gateway and the worker answer /metrics in Prometheus tex
   const swap = await startEidDeviceSwap(temporal.client, swapRequest(pair));
   await swap.result();
 
-  const gateway = await metricsText(`${gatewayUrl}/metrics`);
+  const gateway = await metricsText(`${operatorUrl}/metrics`);
   expect(gateway.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   expect(familiesWithoutHelpOrType(gateway.text)).toEqual([]);
   // A swap's three callbacks: deactivation and identifier change (CarrierService), GoToState (StateService).

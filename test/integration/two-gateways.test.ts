@@ -46,6 +46,7 @@ const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const BASE_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const DATABASE = `euicc_two_gateways_${process.pid}_${Date.now()}`;
 const CALLBACKS = { username: 'two-gateways-callbacks', password: 'two-gateways-callback-password' };
+const CALLBACK_PATH_TOKEN = 'two-gateways-callback-path-token-0123';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -71,6 +72,8 @@ interface GatewayLog {
 interface GatewayProcess {
   name: string;
   url: string;
+  /** The internal port: /metrics. */
+  operatorUrl: string;
   child: ChildProcess;
   log: GatewayLog;
 }
@@ -97,9 +100,9 @@ function descendants(pid: number): number[] {
 }
 
 /** `tsx callback-gateway/main.ts`; keeps counts of its log lines and echoes its warnings and errors. */
-function spawnGateway(name: string, port: number, env: NodeJS.ProcessEnv): GatewayProcess {
+function spawnGateway(name: string, port: number, operatorPort: number, env: NodeJS.ProcessEnv): GatewayProcess {
   const child = spawn(TSX, [join(ROOT, 'callback-gateway/main.ts')], {
-    env: { ...env, GATEWAY_PORT: String(port) },
+    env: { ...env, GATEWAY_PORT: String(port), OPERATOR_PORT: String(operatorPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: GatewayLog = { stored: 0, storedDuplicates: 0, signals: 0, signalledEvents: 0 };
@@ -121,7 +124,7 @@ function spawnGateway(name: string, port: number, env: NodeJS.ProcessEnv): Gatew
     if ((entry.level ?? 0) >= 40) say(`[${name}] ${line}`);
   };
   for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', onLine);
-  return { name, url: `http://127.0.0.1:${port}`, child, log };
+  return { name, url: `http://127.0.0.1:${port}`, operatorUrl: `http://127.0.0.1:${operatorPort}`, child, log };
 }
 
 async function stopGateway(gateway: GatewayProcess): Promise<void> {
@@ -243,7 +246,9 @@ beforeAll(async () => {
     GATEWAY_HOST: '127.0.0.1',
     CALLBACK_USERNAME: CALLBACKS.username,
     CALLBACK_PASSWORD: CALLBACKS.password,
+    CALLBACK_PATH_TOKEN,
     DISPATCH_INTERVAL_MS: '50',
+    METRICS_MAX_AGE_MS: '0',
   };
   delete env.TEMPORAL_NAMESPACE;
   delete env.OPERATOR_TOKEN;
@@ -251,14 +256,19 @@ beforeAll(async () => {
   // The in-process worker and the history reads below use plain payloads.
   delete env.PAYLOAD_ENCRYPTION_KEY;
   gateways = [
-    spawnGateway('gateway-a', await findFreePort(), env),
-    spawnGateway('gateway-b', await findFreePort(), env),
+    spawnGateway('gateway-a', await findFreePort(), await findFreePort(), env),
+    spawnGateway('gateway-b', await findFreePort(), await findFreePort(), env),
   ];
   await Promise.all(gateways.map((g) => waitForHttp(`${g.url}/readyz`, 60_000)));
   balancer = await roundRobin(gateways.map((g) => g.url));
 
   const thingspace = createThingSpaceClient({ baseUrl: `${sim.url}/api`, ...SIM });
-  await registerCallbacks(thingspace, { accountName: ACCOUNT, baseUrl: `${balancer.url}/callbacks`, ...CALLBACKS });
+  await registerCallbacks(thingspace, {
+    accountName: ACCOUNT,
+    baseUrl: `${balancer.url}/callbacks`,
+    pathToken: CALLBACK_PATH_TOKEN,
+    ...CALLBACKS,
+  });
 
   connection = await Connection.connect({ address });
   client = new Client({ connection });
@@ -347,7 +357,7 @@ async function signalledInboxIds(handles: WorkflowHandle[]): Promise<Map<string,
 
 /** The inbox counters each gateway serves on GET /metrics (gauges read from the shared inbox). */
 async function metricsOf(gateway: GatewayProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const text = await (await fetch(`${gateway.operatorUrl}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const state = /^euicc_gateway_inbox_callbacks\{state="(\w+)"\} (\d+)$/.exec(line);
@@ -556,7 +566,7 @@ it('the same callback posted to both gateways at once is stored once and applied
     callbacks.map(({ service, body }) =>
       Promise.all(
         gateways.map(async (g, copy) => {
-          const res = await postJson(`${g.url}/callbacks/${service}`, {
+          const res = await postJson(`${g.url}/callbacks/${CALLBACK_PATH_TOKEN}/${service}`, {
             ...CALLBACKS,
             ...body,
             callbackCount: copy + 1,

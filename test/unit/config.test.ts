@@ -4,12 +4,17 @@ import {
   DEFAULT_CALLBACK_PASSWORD,
   gatewaySchema,
   isLoopback,
+  isSimulatorUrl,
   parseConfig,
+  registerCallbacksSchema,
   sqliteFile,
   startSchema,
   thingspaceClientSettings,
   workerSchema,
 } from '../../config/index.js';
+
+/** A well-formed payload key (32 bytes, base64), required outside a sandbox. */
+const KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** What parseConfig threw, as a plain object so that the whole of it can be compared. */
 function failure(run: () => unknown): { name: string; message: string } {
@@ -27,12 +32,22 @@ const GATEWAY_DEFAULTS = {
   TEMPORAL_NAMESPACE: 'default',
   DATA_DIR: '.data',
   CALLBACK_USERNAME: 'euicc-callbacks',
+  THINGSPACE_BASE_URL: 'http://127.0.0.1:3100/api',
   CALLBACK_PASSWORD: 'change-me-callback-secret',
+  CALLBACK_PATH_TOKEN: 'sandbox-callback-path-token-not-secret',
   LOG_LEVEL: 'info',
   GATEWAY_PORT: 3000,
   GATEWAY_HOST: '127.0.0.1',
-  CALLBACK_MAX_BODY: '1mb',
+  OPERATOR_PORT: 3001,
+  OPERATOR_HOST: '127.0.0.1',
+  METRICS_MAX_AGE_MS: 5_000,
+  CALLBACK_MAX_BODY: '64kb',
+  CALLBACK_LEGACY_PATHS: false,
+  GATEWAY_TRUST_PROXY: false,
+  CALLBACK_RATE_LIMIT: 600,
   DISPATCH_INTERVAL_MS: 250,
+  DISPATCH_MAX_ATTEMPTS: 10,
+  SIGNAL_MAX_BYTES: 262_144,
   GATEWAY_METRICS: true,
   PARK_TTL_MS: 86_400_000,
   PARK_SWEEP_INTERVAL_MS: 60_000,
@@ -57,8 +72,9 @@ describe('parseConfig with the gateway schema', () => {
       TEMPORAL_NAMESPACE: 'euicc-prod',
       DATA_DIR: '/var/lib/euicc',
       CALLBACK_USERNAME: 'ts-callbacks',
-      CALLBACK_PASSWORD: 'a-long-callback-secret',
-      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
+      CALLBACK_PASSWORD: 'a-long-enough-callback-secret',
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-long-callback-secret',
+      CALLBACK_PATH_TOKEN: 'a-path-token-of-thirty-two-chars-x',
       LOG_LEVEL: 'warn',
       GATEWAY_PORT: '9001',
       GATEWAY_HOST: '0.0.0.0',
@@ -71,13 +87,23 @@ describe('parseConfig with the gateway schema', () => {
       TEMPORAL_NAMESPACE: 'euicc-prod',
       DATA_DIR: '/var/lib/euicc',
       CALLBACK_USERNAME: 'ts-callbacks',
-      CALLBACK_PASSWORD: 'a-long-callback-secret',
-      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
+      CALLBACK_PASSWORD: 'a-long-enough-callback-secret',
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-long-callback-secret',
+      CALLBACK_PATH_TOKEN: 'a-path-token-of-thirty-two-chars-x',
+      THINGSPACE_BASE_URL: 'http://127.0.0.1:3100/api',
       LOG_LEVEL: 'warn',
       GATEWAY_PORT: 9001,
       GATEWAY_HOST: '0.0.0.0',
+      OPERATOR_PORT: 3001,
+      OPERATOR_HOST: '127.0.0.1',
+      METRICS_MAX_AGE_MS: 5_000,
       CALLBACK_MAX_BODY: '256kb',
+      CALLBACK_LEGACY_PATHS: false,
+      GATEWAY_TRUST_PROXY: false,
+      CALLBACK_RATE_LIMIT: 600,
       DISPATCH_INTERVAL_MS: 100,
+      DISPATCH_MAX_ATTEMPTS: 10,
+      SIGNAL_MAX_BYTES: 262_144,
       GATEWAY_METRICS: false,
       PARK_TTL_MS: 86_400_000,
       PARK_SWEEP_INTERVAL_MS: 60_000,
@@ -127,7 +153,7 @@ describe('parseConfig with the gateway schema', () => {
     ).toEqual({
       name: 'ConfigError',
       message:
-        'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s); ' +
+        'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 24 character(s); ' +
         'GATEWAY_PORT: Number must be less than or equal to 65535; DISPATCH_INTERVAL_MS: Number must be greater than 0',
     });
   });
@@ -139,7 +165,7 @@ describe('parseConfig with the gateway schema', () => {
     const long = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD: tooLong }));
     expect(short).toEqual({
       name: 'ConfigError',
-      message: 'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s)',
+      message: 'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 24 character(s)',
     });
     expect(long).toEqual({
       name: 'ConfigError',
@@ -150,7 +176,7 @@ describe('parseConfig with the gateway schema', () => {
 
   it('a three-character callback password is named without its value', () => {
     const { message } = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD: 'Zq9' }));
-    expect(message).toBe('Invalid configuration: CALLBACK_PASSWORD: String must contain at least 8 character(s)');
+    expect(message).toBe('Invalid configuration: CALLBACK_PASSWORD: String must contain at least 24 character(s)');
     expect(message).not.toContain('Zq9');
   });
 
@@ -165,13 +191,13 @@ describe('parseConfig with the gateway schema', () => {
     expect(message).not.toContain('hunter2');
   });
 
-  it('the previous callback password, kept while ThingSpace still sends it, follows the same 8-40 rule', () => {
+  it('the previous callback password, kept while ThingSpace still sends it, follows the same 24-40 rule', () => {
     const tooShort = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: 'Zq9-old' }));
     const tooLong = failure(() => parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: `Zq9-${'o'.repeat(40)}` }));
     expect([tooShort, tooLong]).toEqual([
       {
         name: 'ConfigError',
-        message: 'Invalid configuration: CALLBACK_PASSWORD_PREVIOUS: String must contain at least 8 character(s)',
+        message: 'Invalid configuration: CALLBACK_PASSWORD_PREVIOUS: String must contain at least 24 character(s)',
       },
       {
         name: 'ConfigError',
@@ -179,9 +205,9 @@ describe('parseConfig with the gateway schema', () => {
       },
     ]);
     expect(`${tooShort.message}${tooLong.message}`).not.toContain('Zq9');
-    expect(parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret' })).toEqual({
+    expect(parseConfig(gatewaySchema, { CALLBACK_PASSWORD_PREVIOUS: 'the-old-long-callback-secret' })).toEqual({
       ...GATEWAY_DEFAULTS,
-      CALLBACK_PASSWORD_PREVIOUS: 'the-old-callback-secret',
+      CALLBACK_PASSWORD_PREVIOUS: 'the-old-long-callback-secret',
     });
   });
 
@@ -242,6 +268,7 @@ describe('parseConfig with the worker schema', () => {
       THINGSPACE_PASSWORD: 'api-password',
       THINGSPACE_ACCOUNT_NAME: '1223334444-01234',
       THINGSPACE_TIMEOUT_MS: '20000',
+      PAYLOAD_ENCRYPTION_KEY: KEY,
     });
     expect(config).toEqual({
       TEMPORAL_ADDRESS: '127.0.0.1:7233',
@@ -254,6 +281,7 @@ describe('parseConfig with the worker schema', () => {
       THINGSPACE_PASSWORD: 'api-password',
       THINGSPACE_ACCOUNT_NAME: '1223334444-01234',
       THINGSPACE_TIMEOUT_MS: 20_000,
+      PAYLOAD_ENCRYPTION_KEY: KEY,
       LOG_LEVEL: 'info',
       WORKER_METRICS_PORT: 9464,
       WORKER_METRICS_HOST: '127.0.0.1',
@@ -304,6 +332,9 @@ describe('thingspaceClientSettings', () => {
     THINGSPACE_USERNAME: 'user',
     THINGSPACE_PASSWORD: 'pass',
     THINGSPACE_TIMEOUT_MS: '12000',
+    PAYLOAD_ENCRYPTION_KEY: KEY,
+    CALLBACK_PASSWORD: 'a-long-enough-callback-secret',
+    CALLBACK_PATH_TOKEN: 'a-path-token-of-thirty-two-chars-x',
   };
 
   it('gives the worker, npm start and register-callbacks the same client settings, timeout included', () => {
@@ -321,5 +352,164 @@ describe('thingspaceClientSettings', () => {
       ...expected,
       baseUrl: 'http://127.0.0.1:3100/api',
     });
+  });
+});
+
+describe('no default secrets outside a sandbox', () => {
+  const REAL = 'https://thingspace.verizon.com/api';
+  const OWN = {
+    THINGSPACE_CLIENT_ID: 'client-id',
+    THINGSPACE_CLIENT_SECRET: 'client-secret',
+    THINGSPACE_USERNAME: 'api-user',
+    THINGSPACE_PASSWORD: 'api-password',
+    CALLBACK_PASSWORD: 'a-long-enough-callback-secret',
+    CALLBACK_PATH_TOKEN: 'a-path-token-of-thirty-two-chars-x',
+    PAYLOAD_ENCRYPTION_KEY: KEY,
+  };
+  const message = (schema: Parameters<typeof parseConfig>[0], env: Record<string, string>) =>
+    failure(() => parseConfig(schema, env)).message;
+
+  it.each([
+    'http://127.0.0.1:3100/api',
+    'http://localhost:41234/api',
+    'http://[::1]:3100/api/',
+    'http://simulator:3100/api',
+  ])('%p is the simulator: a sandbox', (url) => {
+    expect(isSimulatorUrl(url)).toBe(true);
+  });
+
+  it.each([
+    'https://thingspace.verizon.com/api',
+    'https://127.0.0.1:3100/api',
+    'http://10.0.0.5:3100/api',
+    'http://127.0.0.1:3100/api/m2m',
+    'not a url',
+  ])('%p is not the simulator', (url) => {
+    expect(isSimulatorUrl(url)).toBe(false);
+  });
+
+  it.each(['THINGSPACE_CLIENT_ID', 'THINGSPACE_CLIENT_SECRET', 'THINGSPACE_USERNAME', 'THINGSPACE_PASSWORD'])(
+    "the simulator's %s is refused when THINGSPACE_BASE_URL is real ThingSpace",
+    (variable) => {
+      const env: Record<string, string> = { ...OWN, THINGSPACE_BASE_URL: REAL };
+      delete env[variable];
+      for (const schema of [workerSchema, startSchema, registerCallbacksSchema]) {
+        expect(message(schema, { ...env, CALLBACK_PUBLIC_URL: 'https://callbacks.example.com/callbacks' })).toBe(
+          `Invalid configuration: ${variable}: the simulator's value is refused when THINGSPACE_BASE_URL is not the simulator; set your own`,
+        );
+      }
+    },
+  );
+
+  it.each([
+    ['CALLBACK_PASSWORD', 'CALLBACK_PASSWORD: the default is refused when THINGSPACE_BASE_URL is not the simulator'],
+    [
+      'CALLBACK_PATH_TOKEN',
+      'CALLBACK_PATH_TOKEN: the default is refused when THINGSPACE_BASE_URL is not the simulator (openssl rand -hex 24)',
+    ],
+  ])('the default %s is refused by the gateway and npm start outside a sandbox', (variable, problem) => {
+    const env: Record<string, string> = { ...OWN, THINGSPACE_BASE_URL: REAL };
+    delete env[variable];
+    expect(message(gatewaySchema, env)).toBe(`Invalid configuration: ${problem}`);
+    expect(message(startSchema, env)).toBe(`Invalid configuration: ${problem}`);
+  });
+
+  it('the default callback password and path token are refused when the gateway listens beyond loopback', () => {
+    expect(message(gatewaySchema, { GATEWAY_HOST: '0.0.0.0' })).toBe(
+      'Invalid configuration: ' +
+        'CALLBACK_PASSWORD: the default is refused when the gateway listens beyond loopback (GATEWAY_HOST); ' +
+        'CALLBACK_PATH_TOKEN: the default is refused when the gateway listens beyond loopback (GATEWAY_HOST) ' +
+        '(openssl rand -hex 24)',
+    );
+    expect(message(gatewaySchema, { GATEWAY_HOST: '0.0.0.0', CALLBACK_PATH_TOKEN: OWN.CALLBACK_PATH_TOKEN })).toMatch(
+      /^Invalid configuration: CALLBACK_PASSWORD: the default is refused/,
+    );
+  });
+
+  it('the default password is refused as CALLBACK_PASSWORD_PREVIOUS too', () => {
+    expect(
+      message(gatewaySchema, {
+        ...OWN,
+        THINGSPACE_BASE_URL: REAL,
+        CALLBACK_PASSWORD_PREVIOUS: DEFAULT_CALLBACK_PASSWORD,
+      }),
+    ).toMatch(/^Invalid configuration: CALLBACK_PASSWORD_PREVIOUS: the default is refused/);
+  });
+
+  it.each([workerSchema, gatewaySchema, startSchema])(
+    'PAYLOAD_ENCRYPTION_KEY is required when the simulator is not in use',
+    (schema) => {
+      const env: Record<string, string> = { ...OWN, THINGSPACE_BASE_URL: REAL };
+      delete env.PAYLOAD_ENCRYPTION_KEY;
+      expect(message(schema, env)).toBe(
+        'Invalid configuration: PAYLOAD_ENCRYPTION_KEY: required when THINGSPACE_BASE_URL is not the simulator ' +
+          '(openssl rand -base64 32)',
+      );
+      expect(() => parseConfig(schema, {})).not.toThrow();
+    },
+  );
+
+  it.each([workerSchema, gatewaySchema, startSchema, registerCallbacksSchema])(
+    "NODE_ENV=production refuses the simulator's URL",
+    (schema) => {
+      expect(
+        message(schema, { NODE_ENV: 'production', CALLBACK_PUBLIC_URL: 'http://127.0.0.1:3000/callbacks' }),
+      ).toMatch(/^Invalid configuration: THINGSPACE_BASE_URL: the simulator's URL is refused when NODE_ENV=production/);
+    },
+  );
+
+  it('a non-loopback CALLBACK_PUBLIC_URL must be https outside a sandbox', () => {
+    const env = { ...OWN, THINGSPACE_BASE_URL: REAL };
+    expect(message(startSchema, { ...env, CALLBACK_PUBLIC_URL: 'http://callbacks.example.com/callbacks' })).toBe(
+      'Invalid configuration: CALLBACK_PUBLIC_URL: must be https:// unless its host is loopback, ' +
+        'when THINGSPACE_BASE_URL is not the simulator',
+    );
+    for (const url of ['https://callbacks.example.com/callbacks', 'http://127.0.0.1:3000/callbacks']) {
+      expect(() => parseConfig(startSchema, { ...env, CALLBACK_PUBLIC_URL: url })).not.toThrow();
+    }
+  });
+
+  it('a callback password shorter than 24 characters is refused, the value never repeated', () => {
+    expect(message(gatewaySchema, { CALLBACK_PASSWORD: 'Zq9-twenty-three-chars!' })).toBe(
+      'Invalid configuration: CALLBACK_PASSWORD: String must contain at least 24 character(s)',
+    );
+  });
+
+  it('npm start on the embedded defaults is a sandbox and starts', () => {
+    expect(() => parseConfig(startSchema, {})).not.toThrow();
+    expect(() => parseConfig(workerSchema, {})).not.toThrow();
+    expect(() => parseConfig(gatewaySchema, {})).not.toThrow();
+  });
+});
+
+describe('callback source settings', () => {
+  it('reads CIDR allowlists and explicit trust proxy settings', () => {
+    const config = parseConfig(gatewaySchema, {
+      CALLBACK_ALLOWED_SOURCES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
+      GATEWAY_TRUST_PROXY: 'loopback,10.1.0.0/16',
+      CALLBACK_RATE_LIMIT: '0',
+    });
+    expect(config.CALLBACK_ALLOWED_SOURCES).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+    expect(config.GATEWAY_TRUST_PROXY).toBe('loopback,10.1.0.0/16');
+    expect(config.CALLBACK_RATE_LIMIT).toBe(0);
+    expect(parseConfig(gatewaySchema, { GATEWAY_TRUST_PROXY: '2' }).GATEWAY_TRUST_PROXY).toBe(2);
+  });
+
+  it.each(['10.0.0.0/33', 'ten.0.0.0/8', '10.0.0.0/8/1'])('refuses the allowlist entry %p, naming it', (entry) => {
+    expect(failure(() => parseConfig(gatewaySchema, { CALLBACK_ALLOWED_SOURCES: entry })).message).toMatch(
+      /^Invalid configuration: CALLBACK_ALLOWED_SOURCES: /,
+    );
+  });
+
+  it('refuses GATEWAY_TRUST_PROXY=true: any sender could pick its own source address', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { GATEWAY_TRUST_PROXY: 'true' })).message).toMatch(
+      /^Invalid configuration: GATEWAY_TRUST_PROXY: must be false, a number of proxy hops/,
+    );
+  });
+
+  it('refuses a CALLBACK_MAX_BODY express cannot read', () => {
+    expect(failure(() => parseConfig(gatewaySchema, { CALLBACK_MAX_BODY: 'lots' })).message).toBe(
+      'Invalid configuration: CALLBACK_MAX_BODY: must be a size such as 64kb or 1mb',
+    );
   });
 });

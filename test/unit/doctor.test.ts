@@ -8,11 +8,14 @@ import {
 } from '../../thingspace/index.js';
 
 const ACCOUNT = '0000123456-00001';
+const TOKEN = 'doctor-test-callback-path-token-0123456789';
 // Nothing listens on port 9: Temporal's checks fail or are skipped, quickly (timeoutMs below).
 const config: DoctorConfig = parseConfig(cliSchema, {
   TEMPORAL_ADDRESS: '127.0.0.1:9',
-  GATEWAY_URL: 'https://gw.example.com/euicc',
+  GATEWAY_URL: 'https://gw-internal.example.com/euicc',
+  GATEWAY_PUBLIC_URL: 'https://gw.example.com/euicc',
   CALLBACK_PUBLIC_URL: 'https://callbacks.example.com/callbacks',
+  CALLBACK_PATH_TOKEN: TOKEN,
 });
 
 /** A ThingSpace client that answers what the test says and counts what it was asked. */
@@ -36,7 +39,7 @@ const ready = (async () => Response.json({ status: 'ready' })) as unknown as typ
 const registration = (service: string, base = 'https://callbacks.example.com/callbacks') => ({
   accountName: ACCOUNT,
   serviceName: service,
-  url: `${base}/${service}/${ACCOUNT}`,
+  url: `${base}/${TOKEN}/${service}/${ACCOUNT}`,
 });
 
 async function run(thingspace: ThingSpaceClient, fetchImpl: typeof fetch = ready) {
@@ -69,8 +72,8 @@ describe('doctor', () => {
       registration('StateService', 'http://old-gateway:3000/callbacks'),
     ]);
     expect((await run(thingspace))['callback registrations']).toBe(
-      `fail: StateService points at http://old-gateway:3000/callbacks/StateService/${ACCOUNT}; ` +
-        `DeviceProfileService not registered; expected https://callbacks.example.com/callbacks/<service>/${ACCOUNT}: ` +
+      `fail: StateService points at http://old-gateway:3000/callbacks/<token>/StateService/${ACCOUNT}; ` +
+        `DeviceProfileService not registered; expected https://callbacks.example.com/callbacks/<token>/<service>/${ACCOUNT}: ` +
         'run npm run register-callbacks',
     );
   });

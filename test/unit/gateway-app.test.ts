@@ -320,6 +320,8 @@ describe('callback gateway app over real HTTP', () => {
         'euicc_gateway_callbacks_total{service="unknown",outcome="refused"} 1',
         'euicc_gateway_ack_seconds_count{status="2xx"} 3',
         'euicc_gateway_ack_seconds_count{status="4xx"} 1',
+        '# TYPE euicc_gateway_callbacks_refused counter',
+        'euicc_gateway_callbacks_refused{reason="token"} 0',
       ]) {
         expect(text.split('\n')).toContain(line);
       }
