@@ -4,7 +4,7 @@
  * Every part runs as its own process (test/chaos/system.ts): Temporal dev server, simulator, gateway, worker,
  * plus the baseline's bare HTTP app and worker. Writes bench/results/latest.json and prints a table.
  *
- *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--bulk N] [--smoke]
+ *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--paced-callbacks N] [--bulk N] [--smoke]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ interface Options {
   swaps: number;
   callbacks: number;
   rateCallbacks: number;
+  pacedCallbacks: number;
   bulk: number;
   smoke: boolean;
 }
@@ -37,12 +38,13 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const smoke = argv.includes('--smoke');
   const options: Options = smoke
-    ? { swaps: 5, callbacks: 300, rateCallbacks: 300, bulk: 200, smoke }
-    : { swaps: 200, callbacks: 10_000, rateCallbacks: 10_000, bulk: 10_000, smoke };
+    ? { swaps: 5, callbacks: 300, rateCallbacks: 300, pacedCallbacks: 60, bulk: 200, smoke }
+    : { swaps: 200, callbacks: 10_000, rateCallbacks: 10_000, pacedCallbacks: 1_200, bulk: 10_000, smoke };
   const flags: Record<string, keyof Options> = {
     '--swaps': 'swaps',
     '--callbacks': 'callbacks',
     '--rate-callbacks': 'rateCallbacks',
+    '--paced-callbacks': 'pacedCallbacks',
     '--bulk': 'bulk',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -129,12 +131,22 @@ interface RunOf<T> {
 }
 
 /** Starts `count` workflows at once with `start(i)`, waits for them all: end-to-end latencies, rate, CPU. */
-async function runAll<T extends WorkflowHandle>(count: number, start: (i: number) => Promise<T>): Promise<RunOf<T>> {
+/**
+ * Starts `count` workflows with `start(i)`, at once or one every `intervalMs`, and waits for them all:
+ * end-to-end latencies, rate, CPU.
+ */
+async function runAll<T extends WorkflowHandle>(
+  count: number,
+  start: (i: number) => Promise<T>,
+  intervalMs = 0,
+): Promise<RunOf<T>> {
   const cpuBefore = cpuSecondsOfTree();
   const began = performance.now();
   const latenciesMs: number[] = [];
   const handles = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
+      const wait = began + i * intervalMs - performance.now();
+      if (wait > 1) await sleep(wait);
       const since = performance.now();
       const handle = await start(i);
       await handle.result();
@@ -182,10 +194,35 @@ async function swapScenario(system: ChaosSystem, options: Options, runId: string
     mean(bareShapes.map((x) => x.workflowTasks)),
   );
   figure(s, 'CPU seconds per saga', 'cpu s', real.cpuSeconds / options.swaps, bare.cpuSeconds / options.swaps);
+}
+
+/** Callbacks per second scenario 3 aims at: swaps (three callbacks each) start at a third of it. */
+const CALLBACK_RATE = 200;
+
+async function callbackScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
+  const { client } = system;
+  const swaps = Math.ceil(options.pacedCallbacks / 3);
+  say(`\n== 3. callback to workflow: ${swaps} swaps started ${CALLBACK_RATE / 3}/s, three callbacks each`);
+  const pairs = await seedPairs(system, swaps);
+  const interval = 3_000 / CALLBACK_RATE;
+  const real = await runAll(
+    swaps,
+    (i) => startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
+    interval,
+  );
+  const bare = await runAll(
+    swaps,
+    (i) =>
+      client.workflow.start('baselineSwap', {
+        taskQueue: BASELINE_TASK_QUEUE,
+        workflowId: `bench-${runId}-paced-${i}`,
+        args: [],
+      }),
+    interval,
+  );
 
   // 3. Callback to workflow: the gateway's receipt of each callback (its inbox row) to the step it settled,
   // as the saga's status records it (workflow time); the baseline's signal carries its post time.
-  say('== 3. callback to workflow (from the swaps above)');
   const store = await openStore({ DATA_DIR: system.dir });
   const received = new Map<string, number[]>();
   try {
@@ -210,12 +247,11 @@ async function swapScenario(system: ChaosSystem, options: Options, runId: string
       if (post !== undefined) realToWorkflow.push(at - post);
     });
   }
-  const bareToWorkflow = (await Promise.all(bare.handles.map((h) => h.result() as Promise<AppliedSignal[]>))).flatMap(
-    (signals) => signals.map((x) => x.appliedAt - x.postedAt),
-  );
-  const spanS = (Math.max(...callbackTimes) - Math.min(...callbackTimes)) / 1000 || 1;
+  const bareSignals = (await Promise.all(bare.handles.map((h) => h.result() as Promise<AppliedSignal[]>))).flat();
+  const bareToWorkflow = bareSignals.map((x) => x.appliedAt - x.postedAt);
+  const rate = (times: number[]): number => times.length / ((Math.max(...times) - Math.min(...times)) / 1000 || 1);
   const c = 'callback to workflow';
-  figure(c, 'callbacks per second during the swaps', '/s', callbackTimes.length / spanS, bareToWorkflow.length / spanS);
+  figure(c, 'callbacks received per second', '/s', rate(callbackTimes), rate(bareSignals.map((x) => x.postedAt)));
   figure(c, 'POST to signal applied p50', 'ms', percentile(realToWorkflow, 50), percentile(bareToWorkflow, 50));
   figure(c, 'POST to signal applied p99', 'ms', percentile(realToWorkflow, 99), percentile(bareToWorkflow, 99));
 }
@@ -389,6 +425,7 @@ async function main(): Promise<void> {
     });
 
     await swapScenario(system, options, runId);
+    await callbackScenario(system, options, runId);
     await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
     await sleep(1_000);
     await bulkScenario(system, parts, options, runId);
