@@ -202,7 +202,7 @@ const CALLBACK_RATE = 200;
 async function callbackScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
   const { client } = system;
   const swaps = Math.ceil(options.pacedCallbacks / 3);
-  say(`\n== 3. callback to workflow: ${swaps} swaps started ${CALLBACK_RATE / 3}/s, three callbacks each`);
+  say(`\n== 3. callback to workflow: ${swaps} swaps started ${(CALLBACK_RATE / 3).toFixed(1)}/s, three callbacks each`);
   const pairs = await seedPairs(system, swaps);
   const interval = 3_000 / CALLBACK_RATE;
   const real = await runAll(
