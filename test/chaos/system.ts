@@ -17,8 +17,8 @@ import { createThingSpaceClient } from '../../thingspace/index.js';
 import { ACCOUNT } from '../integration/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password-24' };
-const CALLBACK_PATH_TOKEN = 'chaos-callback-path-token-0123456789';
+export const CALLBACKS = { username: 'chaos-callbacks', password: 'chaos-callback-password-24' };
+export const CALLBACK_PATH_TOKEN = 'chaos-callback-path-token-0123456789';
 const SIM = {
   clientId: 'sim-client-id',
   clientSecret: 'sim-client-secret',
@@ -188,6 +188,11 @@ export class ChaosSystem {
 
     this.connection = await Connection.connect({ address });
     this.client = new Client({ connection: this.connection });
+  }
+
+  /** Temporal's frontend address (host:port). */
+  get temporalAddress(): string {
+    return `127.0.0.1:${this.temporalPort}`;
   }
 
   /** The part running under `name` now (a restart replaces it). */

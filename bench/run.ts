@@ -1,0 +1,481 @@
+/**
+ * `npm run bench`: the system's throughput and latencies, each beside a bare baseline of the same shape
+ * measured in the same run (absolute times drift on shared machines; the ratio says what the product costs).
+ * Every part runs as its own process (test/chaos/system.ts): Temporal dev server, simulator, gateway, worker,
+ * plus the baseline's bare HTTP app and worker. Writes bench/results/latest.json and prints a table.
+ *
+ *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--paced-callbacks N] [--bulk N] [--smoke]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { startChangeProfileServicePlan, startEidDeviceSwap } from '../client/index.js';
+import type { EidDeviceSwapStatus } from '../contracts/index.js';
+import { findFreePort } from '../scripts/lib/dev-server.js';
+import { startPart, waitForHttp, type Part } from '../scripts/lib/processes.js';
+import { openStore } from '../store/index.js';
+import { ACCOUNT, swapRequest, type SeededPair } from '../test/integration/harness.js';
+import { callbackUrl } from '../contracts/index.js';
+import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem } from '../test/chaos/system.js';
+import { BASELINE_TASK_QUEUE } from './baseline-activities.js';
+import type { AppliedSignal } from './baseline-workflows.js';
+import { cpuSecondsOfTree, peakRssMiB, percentile, postLoad, sleep } from './measure.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+interface Options {
+  swaps: number;
+  callbacks: number;
+  rateCallbacks: number;
+  pacedCallbacks: number;
+  bulk: number;
+  smoke: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const smoke = argv.includes('--smoke');
+  const options: Options = smoke
+    ? { swaps: 5, callbacks: 300, rateCallbacks: 300, pacedCallbacks: 60, bulk: 200, smoke }
+    : { swaps: 200, callbacks: 10_000, rateCallbacks: 10_000, pacedCallbacks: 1_200, bulk: 10_000, smoke };
+  const flags: Record<string, keyof Options> = {
+    '--swaps': 'swaps',
+    '--callbacks': 'callbacks',
+    '--rate-callbacks': 'rateCallbacks',
+    '--paced-callbacks': 'pacedCallbacks',
+    '--bulk': 'bulk',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const key = flags[argv[i] ?? ''];
+    if (!key) continue;
+    const value = Number(argv[++i]);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${argv[i - 1]} takes a positive integer`);
+    (options as unknown as Record<string, number>)[key] = value;
+  }
+  return options;
+}
+
+export interface Figure {
+  scenario: string;
+  name: string;
+  unit: string;
+  value: number;
+  baseline: number;
+  /** value / baseline. */
+  ratio: number;
+}
+
+const figures: Figure[] = [];
+function figure(scenario: string, name: string, unit: string, value: number, baseline: number): void {
+  figures.push({ scenario, name, unit, value, baseline, ratio: value / baseline });
+}
+
+const CALLBACK_DELAY_MS = 50;
+const PLAN_BEFORE = 'M2M_4G';
+const PLAN_AFTER = 'M2M_5G_PLUS';
+
+/** `count` pairs of an active device with a line and a pre-active replacement, ids unique to this run. */
+async function seedPairs(system: ChaosSystem, count: number): Promise<SeededPair[]> {
+  const run = String(Date.now() % 100_000).padStart(5, '0');
+  const devices: Record<string, string>[] = [];
+  const pairs: SeededPair[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = `${run}${String(i).padStart(4, '0')}`;
+    const out = { eid: `890330233121500000000${n}01`, iccid: `8914800000${n}1`, imei: `35${n}1111`, mdn: `5${n}` };
+    const into = { eid: `890330233121500000000${n}02`, iccid: `8914800000${n}2`, imei: `35${n}2222` };
+    const common = { accountName: ACCOUNT, servicePlan: '4G 2GB' };
+    devices.push({ ...common, ...out, state: 'active' }, { ...common, ...into, state: 'pre-active' });
+    pairs.push({
+      swapOut: [
+        { kind: 'mdn', id: out.mdn },
+        { kind: 'eid', id: out.eid },
+        { kind: 'imei', id: out.imei },
+        { kind: 'iccid', id: out.iccid },
+      ],
+      swapIn: [
+        { kind: 'eid', id: into.eid },
+        { kind: 'imei', id: into.imei },
+      ],
+    });
+  }
+  await system.sim('POST', '/__sim/devices', { devices });
+  return pairs;
+}
+
+interface Shape {
+  events: number;
+  workflowTasks: number;
+  bytes: number;
+}
+
+/** Events, workflow tasks and JSON size of a workflow's history. */
+async function shapeOf(client: Client, workflowId: string): Promise<Shape> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  return {
+    events: events.length,
+    workflowTasks: events.filter((e) => e.workflowTaskCompletedEventAttributes).length,
+    bytes: JSON.stringify(history).length,
+  };
+}
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+interface RunOf<T> {
+  handles: T[];
+  latenciesMs: number[];
+  perSecond: number;
+  cpuSeconds: number;
+}
+
+/** Starts `count` workflows at once with `start(i)`, waits for them all: end-to-end latencies, rate, CPU. */
+/**
+ * Starts `count` workflows with `start(i)`, at once or one every `intervalMs`, and waits for them all:
+ * end-to-end latencies, rate, CPU.
+ */
+async function runAll<T extends WorkflowHandle>(
+  count: number,
+  start: (i: number) => Promise<T>,
+  intervalMs = 0,
+): Promise<RunOf<T>> {
+  const cpuBefore = cpuSecondsOfTree();
+  const began = performance.now();
+  const latenciesMs: number[] = [];
+  const handles = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const wait = began + i * intervalMs - performance.now();
+      if (wait > 1) await sleep(wait);
+      const since = performance.now();
+      const handle = await start(i);
+      await handle.result();
+      latenciesMs.push(performance.now() - since);
+      return handle;
+    }),
+  );
+  const seconds = (performance.now() - began) / 1000;
+  return { handles, latenciesMs, perSecond: count / seconds, cpuSeconds: cpuSecondsOfTree() - cpuBefore };
+}
+
+async function swapScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
+  const { client } = system;
+  say(`\n== 1. ${options.swaps} concurrent swap sagas, and the bare baseline`);
+  const pairs = await seedPairs(system, options.swaps);
+  const real = await runAll(options.swaps, (i) =>
+    startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
+  );
+  const bare = await runAll(options.swaps, (i) =>
+    client.workflow.start('baselineSwap', {
+      taskQueue: BASELINE_TASK_QUEUE,
+      workflowId: `bench-${runId}-swap-${i}`,
+      args: [],
+    }),
+  );
+  const sample = Math.min(10, options.swaps);
+  const realShapes = await Promise.all(real.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
+  const bareShapes = await Promise.all(bare.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
+  const s = 'swaps';
+  figure(s, 'sagas per second', '/s', real.perSecond, bare.perSecond);
+  figure(s, 'end-to-end latency p50', 'ms', percentile(real.latenciesMs, 50), percentile(bare.latenciesMs, 50));
+  figure(s, 'end-to-end latency p99', 'ms', percentile(real.latenciesMs, 99), percentile(bare.latenciesMs, 99));
+  figure(
+    s,
+    'history events per saga',
+    'events',
+    mean(realShapes.map((x) => x.events)),
+    mean(bareShapes.map((x) => x.events)),
+  );
+  figure(
+    s,
+    'workflow tasks per saga',
+    'tasks',
+    mean(realShapes.map((x) => x.workflowTasks)),
+    mean(bareShapes.map((x) => x.workflowTasks)),
+  );
+  figure(s, 'CPU seconds per saga', 'cpu s', real.cpuSeconds / options.swaps, bare.cpuSeconds / options.swaps);
+}
+
+/** Callbacks per second scenario 3 aims at: swaps (three callbacks each) start at a third of it. */
+const CALLBACK_RATE = 200;
+
+async function callbackScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
+  const { client } = system;
+  const swaps = Math.ceil(options.pacedCallbacks / 3);
+  say(`\n== 3. callback to workflow: ${swaps} swaps started ${(CALLBACK_RATE / 3).toFixed(1)}/s, three callbacks each`);
+  const pairs = await seedPairs(system, swaps);
+  const interval = 3_000 / CALLBACK_RATE;
+  const real = await runAll(
+    swaps,
+    (i) => startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
+    interval,
+  );
+  const bare = await runAll(
+    swaps,
+    (i) =>
+      client.workflow.start('baselineSwap', {
+        taskQueue: BASELINE_TASK_QUEUE,
+        workflowId: `bench-${runId}-paced-${i}`,
+        args: [],
+      }),
+    interval,
+  );
+
+  // 3. Callback to workflow: the gateway's receipt of each callback (its inbox row) to the step it settled,
+  // as the saga's status records it (workflow time); the baseline's signal carries its post time.
+  const store = await openStore({ DATA_DIR: system.dir });
+  const received = new Map<string, number[]>();
+  try {
+    for (const record of await store.list('delivered', 1_000_000)) {
+      if (!record.workflowId) continue;
+      received.set(record.workflowId, [...(received.get(record.workflowId) ?? []), Date.parse(record.receivedAt)]);
+    }
+  } finally {
+    await store.close();
+  }
+  const realToWorkflow: number[] = [];
+  const callbackTimes: number[] = [];
+  for (const handle of real.handles) {
+    const status = (await handle.query('status')) as EidDeviceSwapStatus;
+    const applied = Object.values(status.steps)
+      .flatMap((step) => (step.at ? [Date.parse(step.at)] : []))
+      .sort((a, b) => a - b);
+    const posts = (received.get(handle.workflowId) ?? []).sort((a, b) => a - b);
+    callbackTimes.push(...posts);
+    applied.forEach((at, i) => {
+      const post = posts[i];
+      if (post !== undefined) realToWorkflow.push(at - post);
+    });
+  }
+  const bareSignals = (await Promise.all(bare.handles.map((h) => h.result() as Promise<AppliedSignal[]>))).flat();
+  const bareToWorkflow = bareSignals.map((x) => x.appliedAt - x.postedAt);
+  const rate = (times: number[]): number => times.length / ((Math.max(...times) - Math.min(...times)) / 1000 || 1);
+  const c = 'callback to workflow';
+  figure(c, 'callbacks received per second', '/s', rate(callbackTimes), rate(bareSignals.map((x) => x.postedAt)));
+  figure(c, 'POST to signal applied p50', 'ms', percentile(realToWorkflow, 50), percentile(bareToWorkflow, 50));
+  figure(c, 'POST to signal applied p99', 'ms', percentile(realToWorkflow, 99), percentile(bareToWorkflow, 99));
+}
+
+async function ingestionScenario(gatewayUrl: string, baselineUrl: string, options: Options, runId: string) {
+  say(`\n== 2. callback ingestion: ${options.callbacks} callbacks over 64 keep-alive connections`);
+  const callback = (prefix: string) => (i: number) => ({
+    ...CALLBACKS,
+    requestId: `bench-${runId}-${prefix}-${i}`,
+    deviceIds: [{ id: `35${String(i).padStart(13, '0')}`, kind: 'imei' }],
+    deviceResponse: { deactivateResponse: { deactivated: true } },
+    status: 'Success',
+    callbackCount: 1,
+    maxCallbackThreshold: 4,
+  });
+  const url = callbackUrl(`${gatewayUrl}/callbacks`, CALLBACK_PATH_TOKEN, 'CarrierService', ACCOUNT);
+  const real = await postLoad(url, callback('max'), { count: options.callbacks, connections: 64 });
+  const bare = await postLoad(`${baselineUrl}/bare`, callback('max'), { count: options.callbacks, connections: 64 });
+  if (real.failed > 0) throw new Error(`the gateway refused ${real.failed} callbacks`);
+  const i = 'ingestion';
+  figure(i, 'callbacks acknowledged per second', '/s', real.perSecond, bare.perSecond);
+  figure(i, 'acknowledgement latency p50', 'ms', real.p50Ms, bare.p50Ms);
+  figure(i, 'acknowledgement latency p99', 'ms', real.p99Ms, bare.p99Ms);
+  figure(i, 'acknowledgement latency max', 'ms', real.maxMs, bare.maxMs);
+  say(`   at a fixed 1,000/s: ${options.rateCallbacks} callbacks`);
+  const load = { count: options.rateCallbacks, connections: 64, rate: 1_000 };
+  const realRate = await postLoad(url, callback('rate'), load);
+  const bareRate = await postLoad(`${baselineUrl}/bare`, callback('rate'), load);
+  figure(i, 'at 1,000/s: latency p50', 'ms', realRate.p50Ms, bareRate.p50Ms);
+  figure(i, 'at 1,000/s: latency p99', 'ms', realRate.p99Ms, bareRate.p99Ms);
+  figure(i, 'at 1,000/s: latency max', 'ms', realRate.maxMs, bareRate.maxMs);
+}
+
+async function bulkScenario(system: ChaosSystem, parts: Record<string, Part>, options: Options, runId: string) {
+  const { client } = system;
+  say(`\n== 4. bulk: changeProfileServicePlan of ${options.bulk} devices, and the bare baseline`);
+  const { devices } = await system.sim<{ devices: { eid: string; iccid: string }[] }>(
+    'POST',
+    '/__sim/devices/generate',
+    {
+      accountName: ACCOUNT,
+      count: options.bulk,
+      state: 'active',
+      servicePlan: PLAN_BEFORE,
+      withEid: true,
+      prefix: '7',
+    },
+  );
+  const shardSize = 1_000;
+  const shardConcurrency = 4;
+  let began = performance.now();
+  const handle = await startChangeProfileServicePlan(
+    client,
+    {
+      accountName: ACCOUNT,
+      servicePlan: PLAN_AFTER,
+      devices: devices.map((d) => ({
+        deviceIds: [
+          { kind: 'eid', id: d.eid },
+          { kind: 'iccid', id: d.iccid },
+        ],
+      })),
+    },
+    { operationId: `bench-${runId}`, shardSize, shardConcurrency, failurePolicy: 'fail', stepTimeout: '10 minutes' },
+  );
+  await handle.result();
+  const realSeconds = (performance.now() - began) / 1000;
+  began = performance.now();
+  const bareId = `bench-${runId}-bulk`;
+  await client.workflow.execute('baselineBulk', {
+    taskQueue: BASELINE_TASK_QUEUE,
+    workflowId: bareId,
+    args: [options.bulk, shardSize, shardConcurrency],
+  });
+  const bareSeconds = (performance.now() - began) / 1000;
+  const shards = Math.ceil(options.bulk / shardSize);
+  const realShapes = await Promise.all(
+    [handle.workflowId, ...Array.from({ length: shards }, (_, n) => `${handle.workflowId}/r0-s${n}`)].map((id) =>
+      shapeOf(client, id),
+    ),
+  );
+  const bareShapes = await Promise.all(
+    [bareId, ...Array.from({ length: shards }, (_, n) => `${bareId}/s${n}`)].map((id) => shapeOf(client, id)),
+  );
+  const b = 'bulk';
+  figure(b, `${options.bulk} devices: time`, 's', realSeconds, bareSeconds);
+  figure(
+    b,
+    'largest history: events',
+    'events',
+    Math.max(...realShapes.map((x) => x.events)),
+    Math.max(...bareShapes.map((x) => x.events)),
+  );
+  figure(
+    b,
+    'largest history: size',
+    'KiB',
+    Math.max(...realShapes.map((x) => x.bytes)) / 1024,
+    Math.max(...bareShapes.map((x) => x.bytes)) / 1024,
+  );
+  const rss = (part: Part | undefined): number => peakRssMiB(part?.child.pid);
+  figure(b, 'peak RSS: worker (whole run)', 'MiB', rss(system.part('worker')), rss(parts.worker));
+  figure(b, 'peak RSS: gateway (whole run)', 'MiB', rss(system.part('gateway')), rss(parts.gateway));
+  figure(b, 'peak RSS: simulator (whole run)', 'MiB', rss(system.part('simulator')), rss(parts.gateway));
+}
+
+/**
+ * Waits until the gateway has dispatched every stored callback (the ingestion's callbacks match no saga and
+ * are orphaned one by one), so that the bulk scenario does not pay for the ingestion's backlog.
+ */
+async function drainInbox(dataDir: string): Promise<void> {
+  const store = await openStore({ DATA_DIR: dataDir });
+  try {
+    const deadline = Date.now() + 5 * 60_000;
+    while ((await store.counts()).pending > 0) {
+      if (Date.now() > deadline) throw new Error('the gateway did not dispatch the ingested callbacks in 5 minutes');
+      await sleep(500);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** The figures of a results file that lack a finite value, baseline or ratio, or are missing. */
+export function incompleteFigures(results: { figures?: Figure[] }): string[] {
+  const found = results.figures ?? [];
+  const problems = found
+    .filter((f) => ![f.value, f.baseline, f.ratio].every(Number.isFinite))
+    .map((f) => `${f.scenario}: ${f.name}`);
+  if (found.length !== EXPECTED_FIGURES) problems.push(`${found.length} figures, not ${EXPECTED_FIGURES}`);
+  return problems;
+}
+
+function machine(): Record<string, string | number> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    ramGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    commit,
+  };
+}
+
+const format = (n: number): string =>
+  !Number.isFinite(n) ? String(n) : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2);
+
+function table(): string {
+  const rows = figures.map((f) => [
+    f.scenario,
+    f.name,
+    `${format(f.value)} ${f.unit}`,
+    `${format(f.baseline)} ${f.unit}`,
+    `×${format(f.ratio)}`,
+  ]);
+  const head = ['scenario', 'figure', 'euicc-orchestrator', 'bare baseline', 'ratio'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** Every figure there, with a finite value and baseline: what the smoke run (CI) checks. */
+export const EXPECTED_FIGURES = 22;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const runId = String(Date.now());
+  const startedAt = new Date().toISOString();
+  say(`bench: ${JSON.stringify(options)}`);
+  const system = await ChaosSystem.start({
+    simulatorEnv: { SIM_CALLBACK_DELAY_MS: String(CALLBACK_DELAY_MS) },
+  });
+  const parts: Record<string, Part> = {};
+  try {
+    const baselinePort = await findFreePort();
+    const baselineUrl = `http://127.0.0.1:${baselinePort}`;
+    const address = system.temporalAddress;
+    const env = { ...process.env, TEMPORAL_ADDRESS: address, BASELINE_URL: baselineUrl, FORCE_COLOR: '0' };
+    parts.gateway = startPart('baseline-gateway', join(ROOT, 'bench/baseline-gateway.ts'), {
+      ...env,
+      BASELINE_PORT: String(baselinePort),
+      BASELINE_CALLBACK_DELAY_MS: String(CALLBACK_DELAY_MS),
+    });
+    parts.worker = startPart('baseline-worker', join(ROOT, 'bench/baseline-worker.ts'), env);
+    await waitForHttp(`${baselineUrl}/healthz`);
+    // Both workers ready: one tiny round of each before measuring.
+    await startEidDeviceSwap(system.client, swapRequest((await seedPairs(system, 1))[0] as SeededPair)).then((h) =>
+      h.result(),
+    );
+    await system.client.workflow.execute('baselineSwap', {
+      taskQueue: BASELINE_TASK_QUEUE,
+      workflowId: `bench-${runId}-warm-up`,
+    });
+
+    await swapScenario(system, options, runId);
+    await callbackScenario(system, options, runId);
+    await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
+    await drainInbox(system.dir);
+    await bulkScenario(system, parts, options, runId);
+  } finally {
+    await Promise.all(Object.values(parts).map((p) => p.stop()));
+    await system.stop();
+  }
+
+  const results = { startedAt, finishedAt: new Date().toISOString(), machine: machine(), options, figures };
+  const file = join(ROOT, 'bench/results/latest.json');
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  say(`\n${table()}\n\nbench/results/latest.json written`);
+  // What CI relies on: the file as written has every figure, each with its baseline and ratio.
+  const incomplete = incompleteFigures(JSON.parse(readFileSync(file, 'utf8')) as { figures?: Figure[] });
+  if (incomplete.length > 0) throw new Error(`bench/results/latest.json is incomplete: ${incomplete.join('; ')}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,39 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { percentile, postLoad } from '../../bench/measure.js';
+
+describe("the bench's measures", () => {
+  it('takes percentiles by nearest rank', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile(values, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('posts every body over keep-alive connections, closed loop and at a fixed rate', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push(body);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const closed = await postLoad(url, (i) => ({ i }), { count: 50, connections: 8 });
+      expect(closed).toMatchObject({ sent: 50, failed: 0 });
+      const paced = await postLoad(url, (i) => ({ i }), { count: 20, connections: 4, rate: 200 });
+      expect(paced).toMatchObject({ sent: 20, failed: 0 });
+      expect(paced.seconds).toBeGreaterThanOrEqual(0.09);
+      expect(paced.p99Ms).toBeLessThanOrEqual(paced.maxMs);
+      expect(new Set(seen).size).toBe(50);
+    } finally {
+      server.close();
+    }
+  });
+});
