@@ -332,8 +332,11 @@ export const gatewaySchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(600)
-    .describe('Callbacks a minute one source may post, in bursts of as many; more get 429. 0: no limit'),
+    .default(60_000)
+    .describe(
+      'Callbacks a minute one source may post, in bursts of as many; more get 429 (ThingSpace sends them again). ' +
+        'Above what a 10,000-device operation sends, so it only stops floods. 0: no limit',
+    ),
   DISPATCH_INTERVAL_MS: z.coerce
     .number()
     .int()
