@@ -50,11 +50,18 @@ export interface DispatcherOptions {
   maxAttempts?: number;
 }
 
-/** gRPC codes of a Temporal that is unreachable, overloaded or slow: the callback is not at fault. */
-const TRANSIENT_CODES = new Set([1, 4, 10, 14]);
+/** gRPC codes by which Temporal refuses a signal for what it carries: a bad argument, or a payload too large. */
+const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
+const TOO_LARGE = /larger than|size|exceeds? .*limit/i;
 
-/** Whether a signal failed because Temporal could not be reached (try again, count nothing). */
+/**
+ * Whether a signal failed for a reason the callbacks it carries cannot cause (try again later, count nothing):
+ * Temporal unreachable, overloaded or rate-limited, but also refusing the gateway itself (an expired API key
+ * or certificate, a missing namespace, an internal error, a codec that cannot encrypt). Only a refusal of the
+ * payload — an invalid argument, a message over a size limit, an event that cannot be serialised — counts
+ * against the callback; an outage of any kind never dead-letters a genuine callback.
+ */
 export function isTransient(err: unknown): boolean {
   const codes: unknown[] = [];
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
@@ -62,11 +69,11 @@ export function isTransient(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (codes.some((c) => typeof c === 'number' && TRANSIENT_CODES.has(c))) return true;
-  // Rate limits are transient; a message over gRPC's size limit is the callback's fault.
-  if (codes.includes(RESOURCE_EXHAUSTED)) return !/larger than|size/i.test(message);
-  if (codes.some((c) => typeof c === 'number')) return false;
-  return /connect|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|unavailable|deadline/i.test(message);
+  if (codes.includes(INVALID_ARGUMENT)) return false;
+  if (codes.includes(RESOURCE_EXHAUSTED)) return !TOO_LARGE.test(message);
+  if (codes.some((c) => typeof c === 'number')) return true;
+  // Not a gRPC answer: an event the converter cannot serialise is the callback's fault; anything else is not.
+  return !(err instanceof TypeError || err instanceof RangeError);
 }
 
 /** Splits events into signals of at most `maxEvents` events and `maxBytes` bytes (a larger event alone). */

@@ -14,11 +14,20 @@ const tracer = trace.getTracer('euicc-orchestrator');
 const REMEMBERED = 10_000;
 const posted = new Map<number, SpanContext>();
 
+/**
+ * A callback path as traces may show it: the segment after `/callbacks/` may be the secret path token, so it
+ * is replaced whatever it is (`/callbacks/<token>/CarrierService/0000123456-00001`); no query string.
+ */
+export function maskedCallbackPath(url: string): string {
+  const path = url.split('?')[0] ?? '';
+  return path.replace(/^(\/callbacks\/)[^/]+/, '$1<token>');
+}
+
 /** Starts the span of a callback POST; it ends with the answer, named by `res.locals` (service, inbox id, outcome). */
 export function traceCallbackPost(req: Request, res: Response): void {
   const span = tracer.startSpan(`POST ${req.baseUrl}`, {
     kind: SpanKind.SERVER,
-    attributes: { 'http.request.method': req.method, 'url.path': req.originalUrl.split('?')[0] ?? '' },
+    attributes: { 'http.request.method': req.method, 'url.path': maskedCallbackPath(req.originalUrl) },
   });
   if (!span.isRecording()) return;
   res.on('finish', () => {

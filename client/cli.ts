@@ -10,6 +10,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { Presets, SingleBar } from 'cli-progress';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { cliSchema, ConfigError, parseConfig, type CliConfig } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import {
   dataConverterFor,
   decide,
@@ -186,7 +187,7 @@ async function withTemporal<T>(io: CliIo, config: CliConfig, use: (client: Clien
   let connection: Connection;
   try {
     connection = await Connection.connect({
-      address: config.TEMPORAL_ADDRESS,
+      ...temporalConnectionOptions(config),
       connectTimeout: io.connectTimeoutMs ?? 10_000,
     });
   } catch (err) {

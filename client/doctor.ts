@@ -11,6 +11,7 @@ import proto from '@temporalio/proto';
 import { EncryptionCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../codec/index.js';
 import type { CliConfig } from '../config/index.js';
 import { thingspaceClientSettings } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { CALLBACK_SERVICES, callbackUrl, SEARCH_ATTRIBUTE_DEFINITIONS, TASK_QUEUE } from '../contracts/index.js';
 import { createThingSpaceClient, ThingSpaceError, type ThingSpaceClient } from '../thingspace/index.js';
 
@@ -39,7 +40,19 @@ export type DoctorConfig = Pick<
   | 'THINGSPACE_ACCOUNT_NAME'
   | 'THINGSPACE_TIMEOUT_MS'
 > &
-  Partial<Pick<CliConfig, 'CALLBACK_PUBLIC_URL' | 'PAYLOAD_ENCRYPTION_KEY'>>;
+  Partial<
+    Pick<
+      CliConfig,
+      | 'CALLBACK_PUBLIC_URL'
+      | 'PAYLOAD_ENCRYPTION_KEY'
+      | 'TEMPORAL_TLS'
+      | 'TEMPORAL_TLS_CA'
+      | 'TEMPORAL_TLS_CERT'
+      | 'TEMPORAL_TLS_KEY'
+      | 'TEMPORAL_TLS_SERVER_NAME'
+      | 'TEMPORAL_API_KEY'
+    >
+  >;
 
 export interface DoctorOptions {
   /** A connection to reuse (a backend service's own); default one opened to TEMPORAL_ADDRESS and closed after. */
@@ -137,7 +150,7 @@ export async function doctor(config: DoctorConfig, options: DoctorOptions = {}):
   try {
     const reached =
       options.connection ??
-      (owned = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: timeoutMs }));
+      (owned = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: timeoutMs }));
     const info = await reached.withDeadline(deadline(), () => reached.workflowService.getSystemInfo({}));
     connection = reached;
     results.push(
@@ -237,13 +250,15 @@ async function gatewayCheck(config: DoctorConfig, fetchImpl: typeof fetch, timeo
   const publicUrl = config.GATEWAY_PUBLIC_URL;
   const base = publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
   const url = new URL('readyz', base);
+  // Without any user:password the URL may carry.
+  const where = `${url.origin}${url.pathname}`;
   try {
     const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await response.json().catch(() => undefined)) as { status?: string } | undefined;
-    if (response.ok && body?.status === 'ready') return pass('gateway', `${url.href} ready`);
-    return fail('gateway', `${url.href} answered HTTP ${response.status} ${body?.status ?? ''}`.trimEnd());
+    if (response.ok && body?.status === 'ready') return pass('gateway', `${where} ready`);
+    return fail('gateway', `${where} answered HTTP ${response.status} ${body?.status ?? ''}`.trimEnd());
   } catch (err) {
-    return fail('gateway', `cannot reach ${url.href}: ${reason(err)}`);
+    return fail('gateway', `cannot reach ${where}: ${reason(err)}`);
   }
 }
 
@@ -271,7 +286,12 @@ async function thingspaceChecks(config: DoctorConfig, given?: ThingSpaceClient):
 
   const base = config.CALLBACK_PUBLIC_URL ?? `${config.GATEWAY_PUBLIC_URL.replace(/\/$/, '')}/callbacks`;
   // The path token is a secret: never printed.
-  const shown = (url: string) => url.split(config.CALLBACK_PATH_TOKEN).join('<token>');
+  // A path token is a secret, whichever it is (a stale or another environment's too): never printed.
+  const shown = (url: string) =>
+    url
+      .split(config.CALLBACK_PATH_TOKEN)
+      .join('<token>')
+      .replace(/(\/callbacks\/)[^/]+/, '$1<token>');
   try {
     const registered = await thingspace.listCallbacks(account);
     const problems = CALLBACK_SERVICES.flatMap((service) => {

@@ -206,6 +206,12 @@ describe('delivery attempts and the dead-letter list', () => {
     [Object.assign(new Error('rate limited'), { code: 8 }), true],
     [refused('invalid'), false],
     [new TypeError('Converting circular structure to JSON'), false],
+    // Temporal refusing the gateway itself, not the callback: an outage, never a dead letter.
+    [Object.assign(new Error('API key expired'), { code: 16 }), true],
+    [Object.assign(new Error('permission denied'), { code: 7 }), true],
+    [Object.assign(new Error('internal error'), { code: 13 }), true],
+    [Object.assign(new Error('namespace default not found'), { code: 5 }), true],
+    [new Error('codec: cannot encrypt'), true],
   ])('isTransient(%p) is %p', (err, expected) => {
     expect(isTransient(err)).toBe(expected);
   });

@@ -3,6 +3,7 @@ import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { pino } from 'pino';
 import { createDispatcher } from '../../callback-gateway/dispatcher.js';
+import { maskedCallbackPath } from '../../callback-gateway/tracing.js';
 import { openSqliteStore } from '../../store/index.js';
 import { startTracing, type Tracing } from '../../telemetry/tracing.js';
 import { listenGateway, postJson } from '../fixtures/http.js';
@@ -55,4 +56,13 @@ test('two callbacks signalled together: the dispatch span is a child of the firs
     await gateway.close();
     await store.close();
   }
+});
+
+describe('maskedCallbackPath', () => {
+  it('never shows the segment that may be the path token', () => {
+    expect(maskedCallbackPath('/callbacks/s3cr3t-token-0123456789/CarrierService/0000123456-00001?x=1')).toBe(
+      '/callbacks/<token>/CarrierService/0000123456-00001',
+    );
+    expect(maskedCallbackPath('/callbacks/CarrierService')).toBe('/callbacks/<token>');
+  });
 });

@@ -37,10 +37,11 @@ export function readDecision(input: unknown): OperatorDecision | undefined {
 function refusal(
   input: unknown,
   state: { awaiting: boolean; pending: boolean; offers: (d: OperatorDecision) => boolean },
+  { needsOperator }: { needsOperator: boolean },
 ): string | undefined {
   const decision = readDecision(input);
   if (!decision) return `decision must be one of ${DECISIONS.join(', ')}`;
-  if (!decision.operator?.trim()) return 'operator is required: who decides';
+  if (needsOperator && !decision.operator?.trim()) return 'operator is required: who decides';
   if (!state.offers(decision)) return `${decision.decision} is not offered by this operation`;
   if (!state.awaiting) return 'the saga is not waiting for a decision';
   if (state.pending) return 'another decision is being taken';
@@ -59,6 +60,8 @@ export class OperatorDecisions {
   private pending: OperatorDecision | undefined;
   /** The decision the saga took last: an update's answer waits for it. */
   private taken: OperatorDecision | undefined;
+  /** The saga is ending (cancelled while a decision was on its way): an update still waiting is answered. */
+  private ended = false;
 
   /**
    * `offers`: whether the operation offers a decision at all (bulk sagas have no compensation). `phase`:
@@ -75,7 +78,8 @@ export class OperatorDecisions {
         log.warn('Operator decision ignored: not retry, compensate or abandon', {});
         return;
       }
-      const refused = refusal({ operator: 'signal', ...decision }, state());
+      // The signal keeps the rules it always had (no operator needed): runs it decided replay as they ran.
+      const refused = refusal(decision, state(), { needsOperator: false });
       this.received.push({ ...decision, at: new Date().toISOString(), acted: refused === undefined });
       if (refused === undefined) this.pending = decision;
       else log.warn('Operator decision ignored', { decision: decision.decision, reason: refused });
@@ -84,19 +88,26 @@ export class OperatorDecisions {
       operatorDecisionUpdate,
       async (input): Promise<DecisionOutcome> => {
         const decision = readDecision(input) as OperatorDecision;
-        this.received.push({ ...decision, at: new Date().toISOString(), acted: true });
+        const entry: ReceivedDecision = { ...decision, at: new Date().toISOString(), acted: true };
+        this.received.push(entry);
         this.pending = decision;
         // The saga takes it in its own time (this activation); the answer says where that led.
-        await condition(() => this.taken === decision);
-        return { acted: true, phase: phase() };
+        await condition(() => this.taken === decision || this.ended);
+        entry.acted = this.taken === decision;
+        return { acted: entry.acted, phase: phase() };
       },
       {
         validator: (input) => {
-          const refused = refusal(input, state());
+          const refused = refusal(input, state(), { needsOperator: true });
           if (refused) throw new Error(`Decision refused: ${refused}`);
         },
       },
     );
+  }
+
+  /** The saga is ending: a decision still on its way will not be taken, and its update is answered so. */
+  end(): void {
+    this.ended = true;
   }
 
   /**

@@ -220,6 +220,7 @@ export class RequestSaga<S extends string> {
       if (!ENDED.includes(this.phase.value)) this.phase.set('failed');
       throw sagaFailure(err);
     } finally {
+      this.decisions.end();
       // Runs even when the saga is cancelled: a device must never stay claimed by a closed saga.
       await CancellationScope.nonCancellable(() => this.store.releaseDevices());
     }
