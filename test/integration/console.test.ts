@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { EXIT, runCli } from '../../client/cli.js';
 import { DOCTOR_CHECKS, type CheckResult, type SagaView } from '../../client/index.js';
 import { REPO_ROOT } from '../../scripts/lib/config-docs.js';
-import { requestLogLength, seedSwapPair, simRequests, startSystem, swapRequest, type TestSystem } from './harness.js';
+import {
+  CALLBACK_PATH_TOKEN,
+  requestLogLength,
+  seedSwapPair,
+  simRequests,
+  startSystem,
+  swapRequest,
+  type TestSystem,
+} from './harness.js';
 import { testServerAddress } from './temporal-env.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -27,7 +35,10 @@ beforeAll(async () => {
   env = {
     TEMPORAL_ADDRESS: testServerAddress(),
     PAYLOAD_ENCRYPTION_KEY: KEY,
+    // The test gateway serves its public and internal endpoints on one port.
     GATEWAY_URL: system.gatewayUrl,
+    GATEWAY_PUBLIC_URL: system.gatewayUrl,
+    CALLBACK_PATH_TOKEN,
     THINGSPACE_BASE_URL: `${system.simulatorUrl}/api`,
   };
 });
@@ -125,7 +136,7 @@ describe('euicc doctor', () => {
 
   it('reports a missing worker, a gateway that is down, callbacks registered elsewhere and another payload key', async () => {
     const { code, ok, checks } = await doctorChecks(['--task-queue', `${system.taskQueue}-nobody`], {
-      GATEWAY_URL: 'http://127.0.0.1:9',
+      GATEWAY_PUBLIC_URL: 'http://127.0.0.1:9',
       CALLBACK_PUBLIC_URL: 'https://callbacks.example.com/callbacks',
       PAYLOAD_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     });
@@ -139,7 +150,10 @@ describe('euicc doctor', () => {
     expect(checks['callback registrations']).toEqual({
       check: 'callback registrations',
       status: 'fail',
-      detail: expect.stringContaining(`CarrierService points at ${system.gatewayUrl}/callbacks/CarrierService/`),
+      // The path token is a secret: never printed.
+      detail: expect.stringContaining(
+        `CarrierService points at ${system.gatewayUrl}/callbacks/<token>/CarrierService/`,
+      ),
     });
     expect(checks['payload key']?.status).toBe('skip'); // no saga on that task queue to compare with
 
