@@ -98,7 +98,9 @@ try {
   say(`  Gateway internal   ${operatorUrl} (/metrics; /operator and /codec with OPERATOR_TOKEN)`);
   say(`  ThingSpace         ${useSimulator ? `${thingspaceBaseUrl} (simulator)` : thingspaceBaseUrl}`);
   if (config.WORKER_METRICS_PORT !== 0) {
-    say(`  Worker metrics     http://127.0.0.1:${config.WORKER_METRICS_PORT}/metrics (gateway: ${operatorUrl}/metrics)`);
+    say(
+      `  Worker metrics     http://127.0.0.1:${config.WORKER_METRICS_PORT}/metrics (gateway: ${operatorUrl}/metrics)`,
+    );
   }
   if (config.PAYLOAD_ENCRYPTION_KEY !== undefined) {
     say(
