@@ -363,6 +363,35 @@ export interface ActivateDeviceProfilesRequest {
 
 export type BulkOperation = 'changeProfileServicePlan' | 'activateDeviceProfiles';
 
+/**
+ * The devices of a bulk operation kept in the store (store/operations.ts) rather than in the request,
+ * so that one operation can hold any number of them. `operationId` is the store's key (the saga's
+ * workflow id); `count` the devices stored.
+ */
+export interface StoredDeviceSet {
+  operationId: string;
+  count: number;
+}
+
+/** A bulk request whose devices are in the store: the ThingSpace body without `devices`, plus `deviceSet`. */
+export type StoredBulkRequest<R extends { devices: ProfileDevice[] }> = Omit<R, 'devices'> & {
+  deviceSet: StoredDeviceSet;
+};
+
+/** What a bulk saga takes: the plain ThingSpace body (devices inline) or the stored form. */
+export type ChangeProfileServicePlanInput =
+  | ChangeProfileServicePlanRequest
+  | StoredBulkRequest<ChangeProfileServicePlanRequest>;
+export type ActivateDeviceProfilesInput =
+  | ActivateDeviceProfilesRequest
+  | StoredBulkRequest<ActivateDeviceProfilesRequest>;
+
+/** True for the stored form of a bulk request. */
+export function isStoredBulkRequest(input: unknown): input is { deviceSet: StoredDeviceSet } {
+  const set = (input as { deviceSet?: unknown } | null)?.deviceSet as Partial<StoredDeviceSet> | undefined;
+  return typeof set === 'object' && set !== null && typeof set.operationId === 'string';
+}
+
 /** What ThingSpace said of one device's profile (deviceProfileResponse). */
 export interface ProfileReport {
   state?: string;
@@ -505,6 +534,8 @@ export type SagaStatus = SagaStatusByOperation[keyof SagaStatusByOperation];
 export interface BulkResult {
   operation: BulkOperation;
   accountName: string;
+  /** Where the devices are stored (bulk sagas from the store's release on): `euicc results <operationId>`. */
+  operationId?: string;
   counts: BulkCounts;
   /** Every device's outcome, in request order. */
   devices: BulkDeviceResult[];
@@ -517,4 +548,29 @@ export interface BulkResult {
   addressUpdateFailed?: number;
   abandoned?: { reason?: string; operator?: string };
   completedAt: string;
+}
+
+/**
+ * Result of a bulk saga started with its devices in the store: counts only, since a million devices do
+ * not fit in a result. Each device's outcome is read from the store: `euicc results <operationId>` or
+ * the client's `results()`.
+ */
+export interface BulkSummary {
+  operation: BulkOperation;
+  accountName: string;
+  operationId: string;
+  counts: BulkCounts & { skipped: number };
+  /** ThingSpace requests sent, over every round. */
+  requests: number;
+  resubmissions: number;
+  addressUpdateFailed?: number;
+  abandoned?: { reason?: string; operator?: string };
+  /** Runs of the coordinator (it continues as new to keep its history small). */
+  runs: number;
+  completedAt: string;
+}
+
+/** True for a bulk saga's summary (devices in the store), false for a result that lists its devices. */
+export function isBulkSummary(result: BulkResult | BulkSummary): result is BulkSummary {
+  return !Array.isArray((result as Partial<BulkResult>).devices);
 }
