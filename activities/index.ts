@@ -2,20 +2,24 @@
  * Activities: every side effect of the sagas. Built by a factory over injected dependencies, so the
  * worker wires the real ThingSpace client and store, and tests can pass others (STYLE.md §2).
  */
-import { activityInfo, cancellationSignal, getClient, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, getClient, heartbeat, log, sleep } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  ACTIVATION_INTERVAL_MS,
   deviceKey,
   FailureType,
   type ChangeDeviceIdentifierRequest,
   type DeviceId,
   type EidDeviceSwapRequest,
   type ProfileSubmission,
+  type RetentionPurge,
 } from '../contracts/index.js';
 import type { ThingSpaceClient } from '../thingspace/index.js';
 import type { SagaRef, Store } from '../store/index.js';
+import type { OperationStore } from '../store/operations.js';
 import { createCompensations } from './compensate.js';
+import { createOperationActivities } from './operations.js';
 import { rethrowAtActivityBoundary } from './errors.js';
 import { submitWithIntent } from './submit.js';
 import {
@@ -54,6 +58,8 @@ export function withAddressLine1<T extends { primaryPlaceOfUse?: unknown }>(body
 export interface ActivityDeps {
   thingspace: ThingSpacePort;
   store: Store;
+  /** The device sets of bulk operations; bulk sagas need it, the others do not. */
+  operations?: OperationStore;
   /** Whether a saga run still runs; default: asks Temporal through the activity's client. */
   sagaIsOpen?: (saga: SagaRef) => Promise<boolean>;
 }
@@ -103,7 +109,17 @@ function reconcileOptions(activity: string, input: DeviceReconciliationInput): R
   return { signal: cancellationSignal(), resume, onProgress: (progress) => heartbeat(progress) };
 }
 
-export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }: ActivityDeps) {
+export function createActivities({ thingspace, store, operations, sagaIsOpen = askTemporal }: ActivityDeps) {
+  /**
+   * Waits for the account's next activation slot. The slot is reserved in the operation store, so the
+   * limit holds across every operation and worker of the account.
+   */
+  async function activationSlot(accountName: string): Promise<void> {
+    if (!operations) return;
+    const wait = await operations.reserveSlot(`activate:${accountName}`, ACTIVATION_INTERVAL_MS);
+    if (wait > 0) await sleep(wait);
+  }
+
   /**
    * Releases the claims of holders that have closed without releasing (terminated, timed out): a
    * device must not stay busy because of a saga that no longer runs. Returns how many it released.
@@ -124,6 +140,20 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
 
   return {
     ...createCompensations({ thingspace, store }),
+    ...createOperationActivities(operations),
+
+    /**
+     * The retention purge: delivered callbacks and tombstones older than `olderThanMs`, and closed bulk
+     * operations with their devices. Idempotent (what is gone stays gone).
+     */
+    async purgeExpired(input: { olderThanMs: number }): Promise<RetentionPurge> {
+      const olderThan = new Date(Date.now() - input.olderThanMs);
+      const inbox = await store.purgeDelivered(olderThan);
+      const closed = operations ? await operations.purgeClosed(olderThan) : { operations: 0, devices: 0 };
+      const purged = { ...inbox, ...closed };
+      log.info('Retention purge', { olderThan: olderThan.toISOString(), ...purged });
+      return purged;
+    },
 
     /**
      * Claims the saga's devices so that a device is in at most one open operation of the account, and
@@ -208,6 +238,8 @@ export function createActivities({ thingspace, store, sagaIsOpen = askTemporal }
     /** One bulk shard's request: POST /devices/profile/actions/serviceplan or …/activate. */
     async submitProfileOperation(submission: ProfileSubmission): Promise<{ requestId: string }> {
       const what = `${submission.operation} request for ${submission.body.devices.length} devices`;
+      // Before the intent is written: a worker that dies while waiting has sent nothing.
+      if (submission.operation === 'activateDeviceProfiles') await activationSlot(submission.body.accountName);
       return submitWithIntent(store, what, () =>
         submission.operation === 'changeProfileServicePlan'
           ? thingspace.changeProfileServicePlan(submission.body, cancellationSignal())

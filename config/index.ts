@@ -251,6 +251,15 @@ export const workerSchema = z.object({
   TEMPORAL_METRICS_PORT: port(9465).describe(
     "Loopback port of the Temporal runtime's Prometheus exporter, read and served again on WORKER_METRICS_PORT",
   ),
+  RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30)
+    .describe(
+      'Days delivered callbacks, tombstones and the device outcomes of closed bulk operations are kept; ' +
+        'a daily Temporal Schedule (euicc-retention) purges older ones. 0: no purge',
+    ),
   ...nodeEnv,
 });
 export const gatewaySchema = z.object({

@@ -12,6 +12,8 @@ import type { DeviceId } from './types.js';
 
 /** Devices per ThingSpace request at most (thingspace-api-notes.md: `INPUT_INVALID.MaxRequestsExceeded`). */
 export const MAX_SHARD_SIZE = 10_000;
+/** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
+export const ACTIVATION_INTERVAL_MS = 600;
 /** Shards in flight at once at most; beyond this they only queue on ThingSpace's rate limits. */
 export const MAX_SHARD_CONCURRENCY = 50;
 /** Each shard adds about a dozen events to the saga's history, which must stay far below 51,200. */

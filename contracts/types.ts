@@ -376,15 +376,33 @@ export interface StoredDeviceSet {
 /** A bulk request whose devices are in the store: the ThingSpace body without `devices`, plus `deviceSet`. */
 export type StoredBulkRequest<R extends { devices: ProfileDevice[] }> = Omit<R, 'devices'> & {
   deviceSet: StoredDeviceSet;
+  /** Set by the saga itself when it continues as new: where the previous run stopped. */
+  continued?: BulkContinuation;
 };
+
+/** What a bulk saga carries into its next run (it continues as new to keep its history small). */
+export interface BulkContinuation {
+  /** The result lists every device, as for a saga started with its devices inline. */
+  inline: boolean;
+  round: number;
+  /** The round's shards not started yet, as position ranges [from, to). */
+  ranges: [number, number][];
+  shardsInRound: number;
+  shardsDone: number;
+  requests: number;
+  callbacksReceived: number;
+  duplicatesIgnored: number;
+  maxRequestDevices?: number;
+  decisions: ReceivedDecision[];
+  /** Runs so far, this one included. */
+  runs: number;
+}
 
 /** What a bulk saga takes: the plain ThingSpace body (devices inline) or the stored form. */
 export type ChangeProfileServicePlanInput =
-  | ChangeProfileServicePlanRequest
-  | StoredBulkRequest<ChangeProfileServicePlanRequest>;
+  ChangeProfileServicePlanRequest | StoredBulkRequest<ChangeProfileServicePlanRequest>;
 export type ActivateDeviceProfilesInput =
-  | ActivateDeviceProfilesRequest
-  | StoredBulkRequest<ActivateDeviceProfilesRequest>;
+  ActivateDeviceProfilesRequest | StoredBulkRequest<ActivateDeviceProfilesRequest>;
 
 /** True for the stored form of a bulk request. */
 export function isStoredBulkRequest(input: unknown): input is { deviceSet: StoredDeviceSet } {
@@ -440,6 +458,8 @@ export interface BulkCounts {
   pending: number;
   /** Devices whose last callback was a `warning` (eUICC: device unreachable for now). */
   warnings: number;
+  /** Operations in the store: devices not sent, for being invalid or repeated (`--skip-invalid`). */
+  skipped?: number;
 }
 
 export type BulkPhase = 'validating' | 'running' | 'awaitingDecision' | 'completed' | 'failed';
@@ -490,6 +510,23 @@ export interface ProfileShardInput {
   evidence?: true;
   /** Devices per ThingSpace request, when an earlier shard learnt that ThingSpace takes no more. */
   maxRequestDevices?: number;
+  /**
+   * Operations with their devices in the store: the shard's devices are the pending ones of positions
+   * [from, to), loaded as its first step (`devices` is empty), and it writes their outcomes back.
+   */
+  deviceSet?: { operationId: string; from: number; to: number; round: number };
+}
+
+/** Result of a shard of an operation in the store: counters only, the outcomes are in the store. */
+export interface StoredShardResult {
+  shard: string;
+  counts: { devices: number; succeeded: number; failed: number; noAnswer: number };
+  /** ThingSpace requests sent (a request refused for its size is split). */
+  requests: number;
+  /** The request size ThingSpace accepted after refusing a larger one. */
+  requestSize?: number;
+  callbacksReceived: number;
+  duplicatesIgnored: number;
 }
 
 /** Result of the profileShard child workflow, merged by its bulk saga. */
@@ -559,7 +596,7 @@ export interface BulkSummary {
   operation: BulkOperation;
   accountName: string;
   operationId: string;
-  counts: BulkCounts & { skipped: number };
+  counts: BulkCounts;
   /** ThingSpace requests sent, over every round. */
   requests: number;
   resubmissions: number;
@@ -573,4 +610,15 @@ export interface BulkSummary {
 /** True for a bulk saga's summary (devices in the store), false for a result that lists its devices. */
 export function isBulkSummary(result: BulkResult | BulkSummary): result is BulkSummary {
   return !Array.isArray((result as Partial<BulkResult>).devices);
+}
+
+/** What a retention purge deleted (workflows/retention.ts). */
+export interface RetentionPurge {
+  /** Delivered callbacks of the inbox. */
+  callbacks: number;
+  /** Correlation keys of closed saga runs. */
+  tombstones: number;
+  /** Closed bulk operations, and their devices. */
+  operations: number;
+  devices: number;
 }

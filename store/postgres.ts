@@ -530,6 +530,22 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
 
+    async purgeDelivered(olderThan) {
+      const before = olderThan.toISOString();
+      return transaction(async (client) => {
+        await client.query(
+          `DELETE FROM ${callbackKeys} WHERE inbox_id IN
+             (SELECT id FROM ${inbox} WHERE state = 'delivered' AND received_at < $1)`,
+          [before],
+        );
+        const callbacks = await client.query(`DELETE FROM ${inbox} WHERE state = 'delivered' AND received_at < $1`, [
+          before,
+        ]);
+        const tombstones = await client.query(`DELETE FROM ${correlations} WHERE closed_at < $1`, [before]);
+        return { callbacks: callbacks.rowCount ?? 0, tombstones: tombstones.rowCount ?? 0 };
+      });
+    },
+
     async expireParked(olderThanMs) {
       const before = new Date(Date.now() - olderThanMs).toISOString();
       const result = await pool.query(

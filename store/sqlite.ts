@@ -401,6 +401,18 @@ export function openSqliteStore(file: string): Store {
       const rows = db.prepare('SELECT * FROM inbox WHERE state = ? ORDER BY id DESC LIMIT ?').all(state, limit);
       return (rows as InboxRow[]).map(toRecord);
     },
+    async purgeDelivered(olderThan) {
+      const before = olderThan.toISOString();
+      return db.transaction(() => {
+        db.prepare(
+          `DELETE FROM callback_keys WHERE inbox_id IN
+             (SELECT id FROM inbox WHERE state = 'delivered' AND received_at < ?)`,
+        ).run(before);
+        const callbacks = db.prepare(`DELETE FROM inbox WHERE state = 'delivered' AND received_at < ?`).run(before);
+        const tombstones = db.prepare('DELETE FROM correlations WHERE closed_at < ?').run(before);
+        return { callbacks: callbacks.changes, tombstones: tombstones.changes };
+      })();
+    },
     async counts() {
       const row = db
         .prepare(

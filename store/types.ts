@@ -130,6 +130,11 @@ export interface Store extends SubmitIntents {
    */
   replay(id: number): Promise<boolean>;
   counts(): Promise<InboxCounts>;
+  /**
+   * Retention: deletes delivered callbacks received before `olderThan` (with their keys) and the
+   * correlation keys of runs closed before it (tombstones); says how many of each.
+   */
+  purgeDelivered(olderThan: Date): Promise<{ callbacks: number; tombstones: number }>;
   /** Checks the store answers (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,7 +6,8 @@ import { dataConverterFor } from '../codec/index.js';
 import { parseConfig, thingspaceClientSettings, workerSchema } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
-import { openStore } from '../store/index.js';
+import { openOperationStore, openStore } from '../store/index.js';
+import { ensureRetentionSchedule } from './retention.js';
 import { createThingSpaceClient } from '../thingspace/index.js';
 import { startTracing, tracingWorkerTelemetry } from '../telemetry/tracing.js';
 import { createWorkerMetrics, serveWorkerMetrics } from './metrics.js';
@@ -77,6 +78,7 @@ async function connect(): Promise<NativeConnection> {
 const tracing = startTracing({ serviceName: 'euicc-worker', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const metrics = createWorkerMetrics();
 const store = await openStore(config);
+const operations = await openOperationStore(config);
 const thingspace = createThingSpaceClient(thingspaceClientSettings(config), {
   logger,
   observe: (call) => metrics.thingspaceCall(call),
@@ -100,12 +102,17 @@ const metricsServer = metricsOn
 const worker = await createLifecycleWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
-  activities: createActivities({ thingspace, store }),
+  activities: createActivities({ thingspace, store, operations }),
   ...(config.WORKER_DEPLOYMENT_NAME
     ? { deployment: { name: config.WORKER_DEPLOYMENT_NAME, buildId: buildIdOf(config.WORKER_BUILD_ID) } }
     : {}),
   dataConverter,
   telemetry: { sagaMetrics: metrics.sinks, ...(tracing && tracingWorkerTelemetry(tracing)) },
+});
+await ensureRetentionSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
+  taskQueue: worker.options.taskQueue,
+  days: config.RETENTION_DAYS,
+  logger,
 });
 logger.info(
   {
@@ -121,4 +128,5 @@ metricsServer?.server.close();
 await tracing?.shutdown();
 await connection.close();
 await store.close();
+await operations.close();
 logger.info('Worker stopped');

@@ -20,7 +20,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  ACTIVATION_INTERVAL_MS,
   bulkDeviceQuery,
+  isStoredBulkRequest,
+  type ActivateDeviceProfilesInput,
+  type BulkSummary,
+  type ChangeProfileServicePlanInput,
   deviceKey,
   FailureType,
   shardProgressSignal,
@@ -47,18 +52,33 @@ import { OperatorDecisions } from './saga/decisions.js';
 import { invalidRequest } from './saga/failures.js';
 import { SagaPhase, sagaTags } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
+import { runStoredBulk } from './bulk-coordinator.js';
 
 export const DEFAULT_SHARD_SIZE = 1_000;
 export const DEFAULT_SHARD_CONCURRENCY = 4;
-/** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
-const ACTIVATION_INTERVAL_MS = 600;
 
-export async function changeProfileServicePlan(request: ChangeProfileServicePlanRequest): Promise<BulkResult> {
-  return runBulk(WORKFLOW_TYPES.changeProfileServicePlan, request, validateChangeProfileServicePlan);
+/**
+ * Sagas from this patch on keep their devices in the store and run as runStoredBulk (bulk-coordinator.ts);
+ * a saga with its devices inline stores them first. Sagas started before it run as they did (runBulk).
+ */
+export const STORED_DEVICES_PATCH = 'stored-devices';
+
+export async function changeProfileServicePlan(
+  request: ChangeProfileServicePlanInput,
+): Promise<BulkResult | BulkSummary> {
+  const operation = WORKFLOW_TYPES.changeProfileServicePlan;
+  if (isStoredBulkRequest(request) || patched(STORED_DEVICES_PATCH)) {
+    return runStoredBulk(operation, request, validateChangeProfileServicePlan);
+  }
+  return runBulk(operation, request, validateChangeProfileServicePlan);
 }
 
-export async function activateDeviceProfiles(request: ActivateDeviceProfilesRequest): Promise<BulkResult> {
-  return runBulk(WORKFLOW_TYPES.activateDeviceProfiles, request, validateActivateDeviceProfiles);
+export async function activateDeviceProfiles(request: ActivateDeviceProfilesInput): Promise<BulkResult | BulkSummary> {
+  const operation = WORKFLOW_TYPES.activateDeviceProfiles;
+  if (isStoredBulkRequest(request) || patched(STORED_DEVICES_PATCH)) {
+    return runStoredBulk(operation, request, validateActivateDeviceProfiles);
+  }
+  return runBulk(operation, request, validateActivateDeviceProfiles);
 }
 
 type Final = 'pending' | BulkDeviceResult['outcome'];
@@ -336,7 +356,10 @@ async function runBulk(
         try {
           merge(
             members,
-            await executeChild(profileShard, { workflowId: `${info.workflowId}/${shard}`, args: [input] }),
+            (await executeChild(profileShard, {
+              workflowId: `${info.workflowId}/${shard}`,
+              args: [input],
+            })) as ProfileShardResult,
           );
         } catch (err) {
           // A cancelled saga ends cancelled, not completed with every device failed.

@@ -5,8 +5,16 @@ import { activateDeviceProfiles, changeProfileServicePlan } from './bulk.js';
 import { changeDeviceIdentifier } from './change-device-identifier.js';
 import { eidDeviceSwap } from './eid-device-swap.js';
 import { profileShard } from './profile-shard.js';
+import { retentionPurge } from './retention.js';
 
-export { activateDeviceProfiles, changeDeviceIdentifier, changeProfileServicePlan, eidDeviceSwap, profileShard };
+export {
+  activateDeviceProfiles,
+  changeDeviceIdentifier,
+  changeProfileServicePlan,
+  eidDeviceSwap,
+  profileShard,
+  retentionPurge,
+};
 
 /**
  * How each saga moves across worker deployments when Worker Deployment Versioning is on
@@ -26,3 +34,4 @@ const sagas: ((request: never) => Promise<unknown>)[] = [
 ];
 for (const saga of sagas) setWorkflowOptions(behaviour('AUTO_UPGRADE'), saga);
 setWorkflowOptions(behaviour('PINNED'), profileShard);
+setWorkflowOptions(behaviour('PINNED'), retentionPurge);

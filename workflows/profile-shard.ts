@@ -18,6 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  ACTIVATION_INTERVAL_MS,
   bulkDeviceQuery,
   deviceKey,
   FailureType,
@@ -31,11 +32,14 @@ import {
   type ProfileShardInput,
   type ProfileShardResult,
   type ProfileSubmission,
+  type StoredShardResult,
 } from '../contracts/index.js';
 import { msToNumber } from '@temporalio/common';
 import { CallbackLedger, OwnRequestIds } from './saga/callbacks.js';
 import { sagaFailure } from './saga/failures.js';
 import {
+  operationActivities,
+  reconcileActivities,
   REQUEST_IDS_PATCH,
   retryingSubmits,
   storeActivities,
@@ -50,9 +54,6 @@ const store = storeActivities;
 const thingspace = thingspaceActivities('2 minutes');
 const submits = submitActivities('2 minutes');
 const retried = retryingSubmits('2 minutes');
-
-/** ThingSpace takes at most 100 activation requests a minute per account (thingspace-api-notes.md). */
-const ACTIVATION_INTERVAL_MS = 600;
 
 /** Progress goes to the parent at most this often, and only when it changed. */
 const PROGRESS_INTERVAL = '5 seconds';
@@ -74,7 +75,12 @@ const LETTER: Record<DeviceState, string> = {
 };
 const isFinal = (s: DeviceState | undefined) => s === 'succeeded' || s === 'reconciled' || s === 'failed';
 
-export async function profileShard(input: ProfileShardInput): Promise<ProfileShardResult> {
+export async function profileShard(input: ProfileShardInput): Promise<ProfileShardResult | StoredShardResult> {
+  return input.deviceSet ? storedShard(input, input.deviceSet) : runShard(input, true);
+}
+
+/** The shard's work over `input.devices`; `reportsProgress`: its counts go to the parent as they change. */
+async function runShard(input: ProfileShardInput, reportsProgress: boolean): Promise<ProfileShardResult> {
   const { shard, operation, devices } = input;
   const evidence = input.evidence === true;
   /** Shards started before the patch do not list their request ids (see REQUEST_IDS_PATCH). */
@@ -190,7 +196,7 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     };
   });
 
-  const parent = workflowInfo().parent;
+  const parent = reportsProgress ? workflowInfo().parent : undefined;
   let reports = 0;
   /** Progress for the parent's status query. Best effort: a signal that fails never costs an outcome. */
   const report = async () => {
@@ -426,4 +432,75 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
     await CancellationScope.nonCancellable(() => store.releaseDevices());
   }
   return finish();
+}
+
+/**
+ * A shard of an operation whose devices are in the store: loads the pending devices of its range, runs
+ * them as any evidence shard does, reads the device list once for those still open, and writes every
+ * device's outcome back to the store. Its result is only counters, so the coordinator's history stays
+ * the same size whatever the number of devices.
+ */
+async function storedShard(
+  input: ProfileShardInput,
+  set: NonNullable<ProfileShardInput['deviceSet']>,
+): Promise<StoredShardResult> {
+  const { operationId, from, to, round } = set;
+  const { positions, devices } = await operationActivities.loadShardDevices({ operationId, from, to });
+  const counts = { devices: devices.length, succeeded: 0, failed: 0, noAnswer: 0 };
+  const empty = { shard: input.shard, counts, requests: 0, callbacksReceived: 0, duplicatesIgnored: 0 };
+  if (devices.length === 0) return empty;
+  const result = await runShard({ ...input, devices, evidence: true }, false);
+
+  const letters = result.outcomes;
+  const reasons = new Map<number, { code: string; message: string }>();
+  for (const fault of result.faults) for (const i of fault.indices) reasons.set(i, fault);
+  const unverified = new Map<number, { code: string; message: string }>();
+  for (const fault of result.unverified ?? []) for (const i of fault.indices) unverified.set(i, fault);
+  const addressFaults = new Map<number, { code: string; message: string }>();
+  for (const fault of result.addressFaults ?? []) for (const i of fault.indices) addressFaults.set(i, fault);
+
+  // No callback for some devices: the device list decides them (one read for the shard).
+  const open = devices.flatMap((_, i) => (letters[i] === 'n' || letters[i] === 'u' ? [i] : []));
+  const confirmed = new Set<number>();
+  if (open.length > 0) {
+    const body = input.body as { servicePlan?: unknown };
+    try {
+      const answer = await reconcileActivities.reconcileBulkOperation({
+        operation: input.operation,
+        accountName: input.body.accountName,
+        ...(typeof body.servicePlan === 'string' ? { servicePlan: body.servicePlan } : {}),
+        devices: open.map((i) => (devices[i] as (typeof devices)[number]).deviceIds),
+      });
+      for (const position of answer.confirmed) confirmed.add(open[position] as number);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('Reconciliation from the device list failed', { shard: input.shard, error: String(err) });
+    }
+  }
+
+  const requestIds = result.requestIds ?? (result.requestId ? [result.requestId] : []);
+  const onlyRequest = requestIds.length === 1 ? { requestId: requestIds[0] as string } : {};
+  const outcomes = devices.map((_, i) => {
+    const position = positions[i] as number;
+    const letter = letters[i];
+    const address = addressFaults.get(i);
+    const withAddress = address ? { addressFault: { code: address.code, message: address.message } } : {};
+    if (letter === 's') return { position, state: 'succeeded' as const, ...onlyRequest, ...withAddress };
+    if (letter === 'r' || confirmed.has(i)) {
+      return { position, state: 'succeeded' as const, confirmedBy: 'reconciliation' as const, ...onlyRequest };
+    }
+    const reason = letter === 'f' ? (reasons.get(i) ?? { code: 'unknown', message: 'Failed' }) : unverified.get(i);
+    if (reason)
+      return { position, state: 'failed' as const, code: reason.code, message: reason.message, ...onlyRequest };
+    return { position, state: 'noAnswer' as const, ...onlyRequest };
+  });
+  for (const outcome of outcomes) counts[outcome.state] += 1;
+  await operationActivities.recordShardOutcomes({ operationId, round, outcomes });
+  return {
+    ...empty,
+    requests: requestIds.length,
+    ...(result.requestSize !== undefined ? { requestSize: result.requestSize } : {}),
+    callbacksReceived: result.callbacksReceived,
+    duplicatesIgnored: result.duplicatesIgnored,
+  };
 }

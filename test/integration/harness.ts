@@ -19,7 +19,7 @@ import { temporalSignaler } from '../../callback-gateway/signal.js';
 import { dataConverterFor } from '../../codec/index.js';
 import { type DeviceId, type EidDeviceSwapRequest } from '../../contracts/index.js';
 import { createSimulator } from '../../simulator/app.js';
-import { openSqliteStore, type Store } from '../../store/index.js';
+import { openSqliteOperationStore, openSqliteStore, type OperationStore, type Store } from '../../store/index.js';
 import { createThingSpaceClient } from '../../thingspace/index.js';
 import { tracingClientInterceptors, tracingWorkerTelemetry, type Tracing } from '../../telemetry/tracing.js';
 import { createLifecycleWorker, workflowInterceptorModules, WORKFLOWS_PATH } from '../../workers/worker.js';
@@ -69,6 +69,8 @@ export interface TestSystem {
   client: Client;
   taskQueue: string;
   store: Store;
+  /** The bulk operations' device sets (SQLite, next to the inbox). */
+  operations: OperationStore;
   gatewayUrl: string;
   simulatorUrl: string;
   dispatcher: Dispatcher;
@@ -108,6 +110,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   const logger = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'euicc-it-'));
   const store = openSqliteStore(join(dir, 'inbox.db'));
+  const operations = openSqliteOperationStore(join(dir, 'operations.db'));
 
   const simulator = createSimulator({ callbackDelayMs: 20, retryIntervalMs: 200, seed: 7 });
   const sim = await listen(simulator.app);
@@ -150,7 +153,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     createLifecycleWorker({
       connection: nativeConnection,
       taskQueue,
-      activities: createActivities({ thingspace, store }),
+      activities: createActivities({ thingspace, store, operations }),
       workflowBundle: bundle,
       dataConverter,
       ...(options.deployment ? { deployment: options.deployment } : {}),
@@ -174,6 +177,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     client,
     taskQueue,
     store,
+    operations,
     gatewayUrl: gateway.url,
     simulatorUrl: sim.url,
     dispatcher,
@@ -195,6 +199,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       await sim.close();
       await connection.close();
       await store.close();
+      await operations.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

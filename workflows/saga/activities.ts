@@ -34,6 +34,15 @@ const SUMMARIES: { [K in keyof Activities]: (...args: Parameters<Activities[K]>)
   submitProfileOperation: (s) => `submit ${s.operation} for ${devices(s.body.devices)}`,
   reconcileProfiles: (input) => `reconcile ${devices(input.devices)}`,
   reconcileBulkOperation: (input) => `reconcile ${devices(input.devices)}`,
+  storeInlineDevices: (set) => `store ${devices(set.devices)}`,
+  planRound: (p) => `plan round ${p.round} in shards of ${p.shardSize}`,
+  loadShardDevices: (r) => `load the pending devices of positions ${r.from}–${r.to - 1}`,
+  recordShardOutcomes: (r) => `record ${r.outcomes.length} outcome${r.outcomes.length === 1 ? '' : 's'}`,
+  operationCounts: () => 'count the outcomes',
+  closeOperation: () => 'close the operation',
+  readInlineResults: () => 'read every device outcome',
+  purgeExpired: () => 'purge what is past retention',
+  failPendingDevices: (r) => `fail the pending devices of positions ${r.from}–${r.to - 1}`,
 };
 
 /** The activities with their UI summary (`summary` is user metadata: replay does not compare it). */
@@ -97,6 +106,25 @@ export function thingspaceActivities(startToCloseTimeout: '1 minute' | '2 minute
  * request and a retried attempt resumes from it. A scan of a large account takes many pages; a page
  * with more data but no cursor fails loudly, a few times, then the saga goes on without the list.
  */
+/**
+ * The operation store's activities (bulk device sets): database calls, retried until they succeed. A
+ * whole device set of a saga started inline (up to the 2 MB input limit) may take a while to store.
+ */
+export const operationActivities = summarized(
+  proxyActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+  }),
+);
+
+/** The operation store's quick reads (counts) as local activities: a marker each, no workflow task. */
+export const localOperationActivities = summarized(
+  proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+  }) as Proxied,
+);
+
 export const reconcileActivities = summarized(
   proxyActivities<Activities>({
     startToCloseTimeout: '2 hours',
