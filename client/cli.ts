@@ -11,14 +11,22 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { cliSchema, ConfigError, parseConfig, type CliConfig } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { DEVICE_STATES, type DeviceResult, type DeviceState, type OperationStore } from '../store/operations.js';
 import {
+  checkDevices,
   dataConverterFor,
   decide,
   DecisionRefusedError,
+  describeProblem,
+  DeviceSourceError,
   doctor,
   FAILURE_POLICIES,
+  InvalidDevicesError,
   InvalidRequestError,
+  OperationConflictError,
+  results,
   sagaSettled,
+  startBulkOperation,
   startActivateDeviceProfiles,
   startChangeDeviceIdentifier,
   startChangeProfileServicePlan,
@@ -27,15 +35,19 @@ import {
   SWAP_STEPS,
   TASK_QUEUE,
   validateActivateDeviceProfiles,
+  validateBulkBody,
   validateChangeDeviceIdentifier,
   validateChangeProfileServicePlan,
   validateEidDeviceSwap,
   watchSaga,
   WORKFLOW_TYPES,
   type ActivateDeviceProfilesRequest,
+  type BulkBody,
+  type BulkOperation,
   type BulkStatus,
   type ChangeDeviceIdentifierRequest,
   type ChangeProfileServicePlanRequest,
+  type CheckedDevices,
   type CheckResult,
   type DeviceId,
   type EidDeviceSwapRequest,
@@ -60,10 +72,12 @@ export const EXIT = {
 export interface CliIo {
   env: Record<string, string | undefined>;
   stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
   fetch?: typeof fetch;
   /** How long to try to reach Temporal, in ms; default 10 s. */
   connectTimeoutMs?: number;
+  /** Opens the operation store (`start --devices`, `results`); default: the store the worker uses. */
+  openOperations?: (config: CliConfig) => Promise<OperationStore>;
 }
 
 interface CallbackSummary {
@@ -213,6 +227,31 @@ async function withTemporal<T>(io: CliIo, config: CliConfig, use: (client: Clien
   }
 }
 
+/** The operation store the worker uses (DATA_DIR or DATABASE_URL), for one command; closed after it. */
+async function withOperations<T>(io: CliIo, config: CliConfig, use: (store: OperationStore) => Promise<T>): Promise<T> {
+  const open = io.openOperations ?? openConfiguredOperations;
+  const store = await open(config);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function openConfiguredOperations(config: CliConfig): Promise<OperationStore> {
+  const module = (await import('../store/index.js')) as unknown as {
+    openOperationStore?: (config: {
+      DATA_DIR: string;
+      DATABASE_URL?: string;
+    }) => OperationStore | Promise<OperationStore>;
+  };
+  if (module.openOperationStore === undefined) throw new CliFailure('this build has no operation store');
+  return module.openOperationStore({
+    DATA_DIR: config.DATA_DIR,
+    ...(config.DATABASE_URL !== undefined && { DATABASE_URL: config.DATABASE_URL }),
+  });
+}
+
 // ---------- start ----------
 
 /** `kind:id[,kind:id…]`: the identifiers of one device. */
@@ -249,6 +288,8 @@ interface StartFlags {
   stepTimeout?: string;
   failurePolicy?: string;
   operationId?: string;
+  devices?: string;
+  skipInvalid?: boolean;
   taskQueue: string;
   json?: boolean;
 }
@@ -306,6 +347,18 @@ const FIELD_FLAGS: { flag: keyof StartFlags; option: string; field: string; oper
     option: '--carrier-ip-pool-name',
     field: 'carrierIpPoolName',
     operations: ['eidDeviceSwap', 'activateDeviceProfiles'],
+  },
+  {
+    flag: 'devices',
+    option: '--devices',
+    field: '',
+    operations: ['changeProfileServicePlan', 'activateDeviceProfiles'],
+  },
+  {
+    flag: 'skipInvalid',
+    option: '--skip-invalid',
+    field: '',
+    operations: ['changeProfileServicePlan', 'activateDeviceProfiles'],
   },
   {
     flag: 'operationId',
@@ -377,8 +430,114 @@ function invalid(operation: Operation, issues: ValidationIssue[]): CliFailure {
   return new CliFailure(`invalid ${operation} request, nothing started:\n${lines}`, EXIT.usage, issues);
 }
 
+/** Invalid rows of a device file: the first ones by line, and how many there are. */
+const PROBLEMS_SHOWN = 20;
+
+function invalidDevices(operation: Operation, checked: CheckedDevices): CliFailure {
+  const shown = checked.problems.slice(0, PROBLEMS_SHOWN).map((p) => `  ${describeProblem(p, checked.unit)}`);
+  const more = checked.problemCount - shown.length;
+  if (more > 0) shown.push(`  … and ${more} more`);
+  return new CliFailure(
+    `${checked.problemCount} invalid or repeated ${operation} devices, nothing started (--skip-invalid stores them as skipped):\n${shown.join('\n')}`,
+    EXIT.usage,
+    checked.problems.slice(0, PROBLEMS_SHOWN).map((p) => ({ field: `${checked.unit} ${p.line}`, message: p.message })),
+  );
+}
+
+/** A progress bar on stderr while devices are stored, when stderr is a terminal. */
+function uploadBar(io: CliIo, quiet: boolean) {
+  let bar: SingleBar | undefined;
+  return {
+    onProgress: (progress: { phase: string; done: number; total?: number }) => {
+      if (quiet || !io.stderr.isTTY || progress.phase !== 'uploading' || progress.total === undefined) return;
+      if (!bar) {
+        bar = new SingleBar(
+          {
+            format: 'storing devices {bar} {value}/{total}',
+            stream: io.stderr as NodeJS.WritableStream,
+            hideCursor: true,
+          },
+          Presets.shades_classic,
+        );
+        bar.start(progress.total, progress.done);
+      } else bar.update(progress.done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** `start <bulk operation> --devices <file>`: check every row, then store the devices and start the saga. */
+async function startFromDevices(
+  io: CliIo,
+  config: CliConfig,
+  operation: BulkOperation,
+  body: Record<string, unknown>,
+  flags: StartFlags & { devices: string },
+): Promise<number> {
+  if (body.devices !== undefined) {
+    throw usage("--devices replaces the request's devices: leave out --device and the devices of --file");
+  }
+  const issues = validateBulkBody(operation, body);
+  if (issues.length > 0) throw invalid(operation, issues);
+  let checked: CheckedDevices;
+  try {
+    checked = await checkDevices(operation, { file: flags.devices }, { skipInvalid: flags.skipInvalid ?? false });
+  } catch (err) {
+    if (err instanceof DeviceSourceError) throw usage(err.message);
+    throw err;
+  }
+  if (checked.problemCount > 0 && !flags.skipInvalid) throw invalidDevices(operation, checked);
+
+  const bar = uploadBar(io, flags.json ?? false);
+  const started = await withTemporal(io, config, (client) =>
+    withOperations(io, config, async (store) => {
+      try {
+        return await startBulkOperation(
+          client,
+          store,
+          operation,
+          body as unknown as BulkBody<typeof operation>,
+          checked,
+          {
+            taskQueue: flags.taskQueue,
+            ...(flags.operationId !== undefined && { operationId: flags.operationId }),
+            onProgress: bar.onProgress,
+          },
+        );
+      } catch (err) {
+        if (err instanceof InvalidRequestError) throw invalid(operation, err.issues);
+        if (err instanceof InvalidDevicesError) throw invalidDevices(operation, err.checked);
+        if (err instanceof OperationConflictError || err instanceof DeviceSourceError) throw usage(err.message);
+        throw err;
+      } finally {
+        bar.stop();
+      }
+    }),
+  );
+  const { total, skipped, uploaded } = started.devices;
+  const runId = (started as { firstExecutionRunId?: string }).firstExecutionRunId;
+  if (flags.json) {
+    io.stdout.write(
+      `${JSON.stringify({ operation, workflowId: started.workflowId, operationId: started.operationId, devices: total, skipped, uploaded, ...(runId && { runId }) })}\n`,
+    );
+  } else {
+    const id = started.workflowId;
+    io.stdout.write(
+      `${operation} saga ${id} started (or found: the same devices and request always map to this saga).\n` +
+        `Devices: ${total} ${uploaded ? 'stored' : 'already stored'}${skipped > 0 ? `, ${skipped} of them skipped (euicc results '${id}' --state skipped)` : ''}.\n` +
+        `Follow it: euicc status '${id}' --watch\n` +
+        `Each device's outcome: euicc results '${id}'\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
 async function startOperation(io: CliIo, config: CliConfig, operation: Operation, flags: StartFlags): Promise<number> {
   const { body, account } = buildRequest(operation, flags);
+  if (flags.devices !== undefined) {
+    return startFromDevices(io, config, operation as BulkOperation, body, { ...flags, devices: flags.devices });
+  }
+  if (flags.skipInvalid) throw usage('--skip-invalid applies to the devices of --devices <file>');
   const issues = VALIDATORS[operation](body);
   if (operation === 'changeDeviceIdentifier' && !account) {
     issues.unshift({ field: 'accountName', message: 'accountName (--account) is required: the account of the device' });
@@ -556,6 +715,61 @@ async function showStatus(
   });
 }
 
+// ---------- results ----------
+
+const RESULT_COLUMNS = ['position', 'device', 'state', 'code', 'message', 'requestId', 'confirmedBy'] as const;
+
+/** A CSV cell, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+function csvCell(value: string | number | undefined): string {
+  const text = value === undefined ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** One device's row of `euicc results --format csv`: its identifiers as `kind:id`, joined by `;`. */
+export function resultCsvRow(result: DeviceResult): string {
+  const device = result.device.deviceIds.map(({ kind, id }) => `${kind}:${id}`).join(';');
+  return (
+    [result.position, device, result.state, result.code, result.message, result.requestId, result.confirmedBy]
+      .map(csvCell)
+      .join(',') + '\n'
+  );
+}
+
+/** Writes and, when the stream says it is full, waits for it to drain: a million rows never pile up in memory. */
+async function write(stream: CliIo['stdout'], text: string): Promise<void> {
+  const drains = stream as { once?: (event: 'drain', listener: () => void) => unknown };
+  if (stream.write(text) === false && typeof drains.once === 'function') {
+    await new Promise<void>((resolve) => drains.once?.('drain', resolve));
+  }
+}
+
+async function showResults(
+  io: CliIo,
+  config: CliConfig,
+  operationId: string,
+  flags: { state?: DeviceState; format: 'csv' | 'jsonl'; json?: boolean },
+): Promise<number> {
+  const format = flags.json ? 'jsonl' : flags.format;
+  return withOperations(io, config, async (store) => {
+    if ((await store.getOperation(operationId)) === undefined) {
+      throw new CliFailure(
+        `no operation ${operationId} in the operation store (${config.DATABASE_URL ? 'DATABASE_URL' : `DATA_DIR ${config.DATA_DIR}`})`,
+      );
+    }
+    let page = format === 'csv' ? `${RESULT_COLUMNS.join(',')}\n` : '';
+    let rows = 0;
+    for await (const result of results(store, operationId, flags.state ? { state: flags.state } : {})) {
+      page += format === 'csv' ? resultCsvRow(result) : `${JSON.stringify(result)}\n`;
+      if (++rows % 1_000 === 0) {
+        await write(io.stdout, page);
+        page = '';
+      }
+    }
+    if (page !== '') await write(io.stdout, page);
+    return EXIT.ok;
+  });
+}
+
 // ---------- doctor ----------
 
 function doctorText(results: CheckResult[]): string {
@@ -588,6 +802,7 @@ export function buildProgram(
       'after',
       `
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PAYLOAD_ENCRYPTION_KEY (start, status, decide, doctor);
+DATA_DIR or DATABASE_URL, the worker's operation store (start --devices, results);
 GATEWAY_URL and OPERATOR_TOKEN (callbacks, callback, replay, counts; doctor reads GATEWAY_URL/readyz);
 THINGSPACE_* and CALLBACK_PUBLIC_URL (doctor). See docs/configuration.md.
 
@@ -628,6 +843,8 @@ Exit status: 0 done; 1 a service refused or could not be reached, or a doctor ch
       .option('--step-timeout <duration>', "options.stepTimeout, e.g. '4 hours'")
       .addOption(new Option('--failure-policy <policy>', 'options.failurePolicy').choices(FAILURE_POLICIES))
       .option('--operation-id <id>', 'your id for the operation (default: a digest of the request)')
+      .option('--devices <file>', 'bulk operations: the devices, .csv (header of kinds) or .jsonl, kept in the store')
+      .option('--skip-invalid', 'with --devices: store invalid and repeated rows as skipped instead of refusing')
       .option('--task-queue <name>', 'the task queue the workers poll', TASK_QUEUE),
   ).action((operation: Operation, flags: StartFlags) => run((config) => startOperation(io, config, operation, flags)));
 
@@ -640,6 +857,19 @@ Exit status: 0 done; 1 a service refused or could not be reached, or a doctor ch
       .option('--interval <ms>', 'between two reads while watching', '500'),
   ).action((workflowId: string, flags: { watch?: boolean; interval: string; json?: boolean }) =>
     run((config) => showStatus(io, config, workflowId, flags)),
+  );
+
+  json(
+    program
+      .command('results')
+      .description("each device's outcome of a bulk operation started with --devices, streamed (CSV or JSON lines)")
+      .argument('<operationId>', 'the operation: its workflow id, as start printed it')
+      .addOption(new Option('--state <state>', 'only devices in this state').choices(DEVICE_STATES))
+      .addOption(
+        new Option('--format <format>', 'csv or jsonl (--json: jsonl)').choices(['csv', 'jsonl']).default('csv'),
+      ),
+  ).action((operationId: string, flags: { state?: DeviceState; format: 'csv' | 'jsonl'; json?: boolean }) =>
+    run((config) => showResults(io, config, operationId, flags)),
   );
 
   json(

@@ -31,6 +31,7 @@ import {
   type BulkOptions,
   type BulkResult,
   type BulkStatus,
+  type BulkSummary,
   type ChangeDeviceIdentifierRequest,
   type ChangeDeviceIdentifierResult,
   type ChangeDeviceIdentifierStatus,
@@ -43,12 +44,36 @@ import {
   type SagaOptions,
   type SagaStatus,
   type SagaStatusByOperation,
+  type StoredBulkRequest,
   type ValidationIssue,
   type WorkflowType,
 } from '../contracts/index.js';
 import { canonicalJson } from '../contracts/json.js';
+import type { OperationStore } from '../store/operations.js';
+import {
+  checkDevices,
+  InvalidDevicesError,
+  OperationConflictError,
+  storeDevices,
+  type CheckedDevices,
+  type DeviceProgress,
+  type DeviceSource,
+} from './devices.js';
 
 export * from '../contracts/index.js';
+export {
+  checkDevices,
+  describeProblem,
+  DeviceSourceError,
+  InvalidDevicesError,
+  OperationConflictError,
+  results,
+  type CheckedDevices,
+  type DeviceProblem,
+  type DeviceProgress,
+  type DeviceSource,
+  type ResultsOptions,
+} from './devices.js';
 /** Pass `dataConverter: dataConverterFor(PAYLOAD_ENCRYPTION_KEY)` to your Client when the worker encrypts payloads. */
 export { dataConverterFor } from '../codec/index.js';
 export {
@@ -251,7 +276,7 @@ async function startBulk<Request extends ChangeProfileServicePlanRequest | Activ
     throw new InvalidRequestError([
       {
         field: 'devices',
-        message: `the request is ${(bytes / 1e6).toFixed(1)} MB with ${body.devices.length} devices; Temporal takes at most 2 MB per workflow input — split it into several operations (about 15,000 devices each)`,
+        message: `the request is ${(bytes / 1e6).toFixed(1)} MB with ${body.devices.length} devices; Temporal takes at most 2 MB per workflow input — keep the devices in the operation store instead: startBulkOperation(…) or \`euicc start ${operation} --devices <file>\` (docs/operations.md#fleet-scale-bulk-operations)`,
       },
     ]);
   }
@@ -283,6 +308,141 @@ export async function startActivateDeviceProfiles(
   options: BulkStartOptions = {},
 ): Promise<BulkHandle<ActivateDeviceProfilesRequest>> {
   return startBulk(client, WORKFLOW_TYPES.activateDeviceProfiles, request, options, validateActivateDeviceProfiles);
+}
+
+type BulkRequestOf<O extends BulkOperation> = O extends 'changeProfileServicePlan'
+  ? ChangeProfileServicePlanRequest
+  : ActivateDeviceProfilesRequest;
+
+/** The ThingSpace body of a bulk operation without its devices, which come apart (`DeviceSource`). */
+export type BulkBody<O extends BulkOperation> = Omit<BulkRequestOf<O>, 'devices'>;
+
+export interface StoredBulkStartOptions extends BulkStartOptions {
+  /** Store invalid and repeated devices as `skipped` with their reason instead of refusing the whole set. */
+  skipInvalid?: boolean;
+  /** Called as the devices are checked (every 5,000) and stored (every chunk). */
+  onProgress?: (progress: DeviceProgress) => void;
+}
+
+/** A bulk saga whose devices are in the operation store; its result is a BulkSummary. */
+export type StoredBulkHandle<O extends BulkOperation> = SagaHandle<
+  StoredBulkRequest<BulkRequestOf<O>>,
+  BulkSummary,
+  BulkStatus
+> & {
+  device(key: string): Promise<BulkDeviceStatus | undefined>;
+  /** The store's key for the devices (the workflow id): `results(operations, operationId)`, `euicc results`. */
+  operationId: string;
+  /** Devices stored (skipped ones included), skipped, and whether this call stored them (false: found stored). */
+  devices: { total: number; skipped: number; uploaded: boolean };
+};
+
+/**
+ * Starts a bulk saga over any number of devices kept in the operation store (a million and more), or finds
+ * the one already started. In order, before anything is started:
+ * 1. the body (without devices) is validated, and every device is read and checked with the operation's
+ *    rules — invalid or repeated devices refuse the whole set (InvalidDevicesError, naming each row) unless
+ *    `skipInvalid`, which stores them as `skipped` with their reason;
+ * 2. the workflow id `<operation>:<account>:<operationId>` is the store's operation id (default operationId:
+ *    a digest of the body and the devices, so the same start finds the same operation);
+ * 3. the operation is created in the store and its devices appended in chunks of 5,000, then sealed with
+ *    their count and digest. An operation found sealed with the same devices is not uploaded again; one
+ *    with another request or other devices is refused (OperationConflictError);
+ * 4. the saga starts with the stored form `{...body, deviceSet: {operationId, count}, options}`, with the
+ *    same reuse rules as the inline starts (a running or completed saga is returned, not started again).
+ * `devices` may also be the result of `checkDevices` (to report problems before connecting anywhere).
+ */
+export async function startBulkOperation<O extends BulkOperation>(
+  client: Client,
+  operations: OperationStore,
+  operation: O,
+  body: BulkBody<O>,
+  devices: DeviceSource | CheckedDevices,
+  options: StoredBulkStartOptions = {},
+): Promise<StoredBulkHandle<O>> {
+  const { taskQueue = TASK_QUEUE, operationId, skipInvalid, onProgress, ...bulkOptions } = options;
+  const request = validatedBody(operation, withOptions(body as BulkBody<O> & { options?: object }, bulkOptions));
+  const checked = isChecked(devices)
+    ? devices
+    : await checkDevices(operation, devices, { skipInvalid: skipInvalid ?? false, ...(onProgress && { onProgress }) });
+  if (checked.operation !== operation) {
+    throw new Error(`the devices were checked for ${checked.operation}, not ${operation}`);
+  }
+  if (checked.problemCount > 0 && !checked.skipInvalid) throw new InvalidDevicesError(checked);
+  if (checked.skipped === checked.total) {
+    throw new InvalidRequestError([
+      { field: 'devices', message: 'every device is invalid or repeated: nothing to do' },
+    ]);
+  }
+
+  const digest = requestDigest(request);
+  const key =
+    operationId ?? createHash('sha256').update(digest).update(checked.devicesDigest).digest('hex').slice(0, 16);
+  const workflowId = workflowIds.bulk(operation, request.accountName, key);
+  const existing = await operations.getOperation(workflowId);
+  if (existing && existing.digest !== digest) {
+    throw new OperationConflictError(
+      `operation ${workflowId} was started with another request (other ThingSpace fields); use another operation id`,
+    );
+  }
+  const sealed = existing?.devicesDigest !== undefined;
+  if (sealed && (existing.devicesDigest !== checked.devicesDigest || existing.total !== checked.total)) {
+    throw new OperationConflictError(
+      `operation ${workflowId} already holds ${existing.total ?? '?'} other devices; use another operation id`,
+    );
+  }
+  if (!sealed) {
+    if (!existing) {
+      await operations.createOperation({
+        operationId: workflowId,
+        operation,
+        accountName: request.accountName,
+        digest,
+      });
+    }
+    await storeDevices(operations, workflowId, checked, {
+      resume: existing !== undefined,
+      ...(onProgress && { onProgress }),
+    });
+  }
+
+  const stored = { ...request, deviceSet: { operationId: workflowId, count: checked.total } };
+  const handle = await startSaga<WorkflowHandle>(
+    client,
+    operation,
+    workflowId,
+    stored,
+    taskQueue,
+    (h) => () => narrowedStatus(h, BULK_OPERATIONS),
+  );
+  return Object.assign(bulkHandle(handle), {
+    operationId: workflowId,
+    devices: { total: checked.total, skipped: checked.skipped, uploaded: !sealed },
+  }) as unknown as StoredBulkHandle<O>;
+}
+
+function isChecked(devices: DeviceSource | CheckedDevices): devices is CheckedDevices {
+  return typeof devices === 'object' && devices !== null && 'devicesDigest' in devices;
+}
+
+/**
+ * The body of a bulk request without its devices, by the operation's rules (every rule but those on
+ * `devices`, which `checkDevices` applies row by row).
+ */
+export function validateBulkBody(operation: BulkOperation, body: unknown): ValidationIssue[] {
+  if (typeof body === 'object' && body !== null && ('devices' in body || 'deviceSet' in body)) {
+    return [{ field: 'devices', message: 'give the devices apart from the body (a file, an array or an iterable)' }];
+  }
+  const validate =
+    operation === WORKFLOW_TYPES.changeProfileServicePlan
+      ? validateChangeProfileServicePlan
+      : validateActivateDeviceProfiles;
+  const withDevices = typeof body === 'object' && body !== null ? { ...body, devices: [] } : body;
+  return validate(withDevices).filter((issue) => issue.field !== 'devices');
+}
+
+function validatedBody<T extends { accountName: string }>(operation: BulkOperation, body: T): T {
+  return validated(body, (input) => validateBulkBody(operation, input));
 }
 
 /** A handle to an existing bulk saga by its workflow id. */

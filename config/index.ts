@@ -444,6 +444,8 @@ export const registerCallbacksSchema = startSchema
  */
 export const cliSchema = z.object({
   ...temporal,
+  // The operation store of the worker: `euicc start --devices` stores devices there, `euicc results` reads them.
+  ...store,
   ...thingspace,
   THINGSPACE_ACCOUNT_NAME: thingspace.THINGSPACE_ACCOUNT_NAME.describe(
     'Account whose callback registrations euicc doctor checks',

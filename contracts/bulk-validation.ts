@@ -8,7 +8,7 @@
  * codec, and a customer's name and address are personal data (DESIGN.md §8).
  */
 import { RequestValidator, type ValidationIssue } from './validation.js';
-import type { DeviceId } from './types.js';
+import type { BulkOperation, DeviceId } from './types.js';
 
 /** Devices per ThingSpace request at most (thingspace-api-notes.md: `INPUT_INVALID.MaxRequestsExceeded`). */
 export const MAX_SHARD_SIZE = 10_000;
@@ -23,6 +23,11 @@ export const MAX_SHARDS = 1_000;
 const SERVICE_PLAN_KINDS = ['eid', 'iccid'] as const;
 /** activate-euicc-profile.txt: the kinds a device of the request "could be". */
 const ACTIVATION_KINDS = ['imei', 'iccid', 'mdn', 'eid'] as const;
+/** The identifier kinds a device of each bulk operation may carry. */
+export const BULK_DEVICE_KINDS: Readonly<Record<BulkOperation, readonly string[]>> = {
+  changeProfileServicePlan: SERVICE_PLAN_KINDS,
+  activateDeviceProfiles: ACTIVATION_KINDS,
+};
 
 const BULK_FAILURE_POLICIES: readonly unknown[] = ['hold', 'fail'];
 const BULK_OPTION_KEYS: readonly string[] = ['stepTimeout', 'failurePolicy', 'shardSize', 'shardConcurrency'];
@@ -92,13 +97,23 @@ class BulkRequestValidator extends RequestValidator {
     }
     const firstNamedBy = new Map<string, number>();
     value.forEach((item: unknown, i) => {
-      const at = `devices[${i}]`;
-      if (!this.object(item, at)) return;
-      const ids = this.deviceIds(item.deviceIds, `${at}.deviceIds`, kinds);
-      if (!ids) return;
-      each?.(ids, `${at}.deviceIds`);
-      this.repeatedDevice(ids, i, firstNamedBy);
+      const ids = this.device(item, `devices[${i}]`, kinds, each);
+      if (ids) this.repeatedDevice(ids, i, firstNamedBy);
     });
+  }
+
+  /** One device `{deviceIds}` at `at`: its identifiers (kinds lower-cased), undefined when it has none to read. */
+  device(
+    item: unknown,
+    at: string,
+    kinds: readonly string[],
+    each?: (ids: DeviceId[], path: string) => void,
+  ): DeviceId[] | undefined {
+    if (!this.object(item, at)) return undefined;
+    const ids = this.deviceIds(item.deviceIds, `${at}.deviceIds`, kinds);
+    if (!ids) return undefined;
+    each?.(ids, `${at}.deviceIds`);
+    return ids;
   }
 
   /**
@@ -238,6 +253,28 @@ class BulkRequestValidator extends RequestValidator {
   }
 }
 
+/** What one device of a plan change must carry, beyond its kinds. */
+const servicePlanDevice = (v: RequestValidator) => (ids: DeviceId[], path: string) =>
+  v.requireKinds(ids, ['eid', 'iccid'], path, 'the page says both values, eid and iccid, must be present');
+
+/**
+ * The rules for one device `{deviceIds}` of a bulk operation, as the request validators apply them to each
+ * item of `devices` (everything but the check for a device named twice, which spans devices). Issues name
+ * paths under `at`; `ids` are the device's identifiers with kinds lower-cased, valid when `issues` is empty.
+ */
+export function validateBulkDevice(
+  operation: BulkOperation,
+  device: unknown,
+  at = 'device',
+): { issues: ValidationIssue[]; ids?: DeviceId[] } {
+  const v = new BulkRequestValidator();
+  const ids =
+    operation === 'changeProfileServicePlan'
+      ? v.device(device, at, SERVICE_PLAN_KINDS, servicePlanDevice(v))
+      : v.device(device, at, ACTIVATION_KINDS);
+  return { issues: v.issues, ...(ids && { ids }) };
+}
+
 /**
  * Rules of change-profile-service-plan.txt: every device by both its EID and its ICCID, and the plan to
  * change to. Returns every issue found (account, devices, plan, options); empty when valid.
@@ -246,9 +283,7 @@ export function validateChangeProfileServicePlan(input: unknown): ValidationIssu
   const v = new BulkRequestValidator();
   if (!v.object(input, 'request')) return v.issues;
   v.requiredString(input, 'accountName');
-  v.devices(input.devices, SERVICE_PLAN_KINDS, (ids, path) =>
-    v.requireKinds(ids, ['eid', 'iccid'], path, 'the page says both values, eid and iccid, must be present'),
-  );
+  v.devices(input.devices, SERVICE_PLAN_KINDS, servicePlanDevice(v));
   // The page's table does not mark servicePlan required, but a plan change without a plan changes nothing.
   v.requiredString(input, 'servicePlan');
   v.bulkOptions(input.options, Array.isArray(input.devices) ? input.devices.length : 0);

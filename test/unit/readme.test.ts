@@ -19,7 +19,17 @@ describe('the README as a front page', () => {
 
   it('names every command of the euicc CLI', () => {
     const commands = commandNames();
-    expect(commands).toEqual(['start', 'status', 'decide', 'doctor', 'callbacks', 'callback', 'replay', 'counts']);
+    expect(commands).toEqual([
+      'start',
+      'status',
+      'results',
+      'decide',
+      'doctor',
+      'callbacks',
+      'callback',
+      'replay',
+      'counts',
+    ]);
     expect(commands.filter((command) => !readme.includes(`npx euicc ${command}`))).toEqual([]);
   });
 
