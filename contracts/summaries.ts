@@ -5,9 +5,9 @@
  * Pure: shared by the client (static summary and details) and the workflows (current details).
  */
 import type {
-  ActivateDeviceProfilesRequest,
+  ActivateDeviceProfilesInput,
   ChangeDeviceIdentifierRequest,
-  ChangeProfileServicePlanRequest,
+  ChangeProfileServicePlanInput,
   DeviceId,
   EidDeviceSwapRequest,
   StepState,
@@ -72,8 +72,14 @@ export function identifierChangeSummary(request: ChangeDeviceIdentifierRequest, 
   return { summary, details };
 }
 
-export function planChangeSummary(request: ChangeProfileServicePlanRequest): SagaSummary {
-  const devices = request.devices?.length ?? 0;
+/** Devices of a bulk request, inline or in the store. */
+const deviceCount = (request: { devices?: unknown[] } | { deviceSet?: { count?: number } }): number =>
+  ('devices' in request && Array.isArray(request.devices) ? request.devices.length : undefined) ??
+  ('deviceSet' in request ? request.deviceSet?.count : undefined) ??
+  0;
+
+export function planChangeSummary(request: ChangeProfileServicePlanInput): SagaSummary {
+  const devices = deviceCount(request);
   return {
     summary: `Plan change to ${request.servicePlan}: ${count(devices)} devices (account ${request.accountName})`,
     details: table([
@@ -87,8 +93,8 @@ export function planChangeSummary(request: ChangeProfileServicePlanRequest): Sag
   };
 }
 
-export function activationSummary(request: ActivateDeviceProfilesRequest): SagaSummary {
-  const devices = request.devices?.length ?? 0;
+export function activationSummary(request: ActivateDeviceProfilesInput): SagaSummary {
+  const devices = deviceCount(request);
   const plan = request.servicePlan ? ` on ${request.servicePlan}` : '';
   return {
     summary: `Activate ${count(devices)} eUICC profiles${plan} (account ${request.accountName})`,
@@ -138,9 +144,9 @@ export function sagaSummary(type: string, body: unknown): SagaSummary | undefine
       return identifierChangeSummary(body as ChangeDeviceIdentifierRequest, account);
     }
     case 'changeProfileServicePlan':
-      return planChangeSummary(body as ChangeProfileServicePlanRequest);
+      return planChangeSummary(body as ChangeProfileServicePlanInput);
     case 'activateDeviceProfiles':
-      return activationSummary(body as ActivateDeviceProfilesRequest);
+      return activationSummary(body as ActivateDeviceProfilesInput);
     default:
       return undefined;
   }
