@@ -380,11 +380,9 @@ export type StoredBulkRequest<R extends { devices: ProfileDevice[] }> = Omit<R, 
 
 /** What a bulk saga takes: the plain ThingSpace body (devices inline) or the stored form. */
 export type ChangeProfileServicePlanInput =
-  | ChangeProfileServicePlanRequest
-  | StoredBulkRequest<ChangeProfileServicePlanRequest>;
+  ChangeProfileServicePlanRequest | StoredBulkRequest<ChangeProfileServicePlanRequest>;
 export type ActivateDeviceProfilesInput =
-  | ActivateDeviceProfilesRequest
-  | StoredBulkRequest<ActivateDeviceProfilesRequest>;
+  ActivateDeviceProfilesRequest | StoredBulkRequest<ActivateDeviceProfilesRequest>;
 
 /** True for the stored form of a bulk request. */
 export function isStoredBulkRequest(input: unknown): input is { deviceSet: StoredDeviceSet } {
