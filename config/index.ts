@@ -597,3 +597,8 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<strin
 export function sqliteFile(config: { DATA_DIR: string }): string {
   return resolve(config.DATA_DIR, 'inbox.db');
 }
+
+/** The SQLite file of bulk operations' devices in DATA_DIR, apart from the inbox (store/operations.ts). */
+export function operationsFile(config: { DATA_DIR: string }): string {
+  return resolve(config.DATA_DIR, 'operations.db');
+}
