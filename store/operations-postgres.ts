@@ -107,6 +107,37 @@ CREATE TABLE IF NOT EXISTS ${s}.operation_devices (
 );
 -- Counts, the pending devices of a round and results of one state, each in position order.
 CREATE INDEX IF NOT EXISTS operation_devices_state ON ${s}.operation_devices (op, state, position);
+-- The devices of each state, kept by statement triggers in the writing transaction: counts read a few rows,
+-- not a million. Each statement adds its changes per state, in (op, state) order: writers never deadlock.
+CREATE TABLE IF NOT EXISTS ${s}.operation_counts (
+  op bigint NOT NULL,
+  state text NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (op, state)
+);
+CREATE OR REPLACE FUNCTION ${s}.operation_devices_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${s}.operation_counts AS c (op, state, n)
+  SELECT op, state, count(*) FROM added GROUP BY op, state ORDER BY op, state
+  ON CONFLICT (op, state) DO UPDATE SET n = c.n + excluded.n;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION ${s}.operation_devices_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${s}.operation_counts AS c (op, state, n)
+  SELECT op, state, sum(n) FROM (
+    SELECT op, state, count(*) AS n FROM added GROUP BY op, state
+    UNION ALL
+    SELECT op, state, -count(*) FROM removed GROUP BY op, state
+  ) AS moves
+  GROUP BY op, state HAVING sum(n) <> 0 ORDER BY op, state
+  ON CONFLICT (op, state) DO UPDATE SET n = c.n + excluded.n;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER operation_devices_added AFTER INSERT ON ${s}.operation_devices
+  REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION ${s}.operation_devices_added();
+CREATE OR REPLACE TRIGGER operation_devices_moved AFTER UPDATE ON ${s}.operation_devices
+  REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION ${s}.operation_devices_moved();
 CREATE TABLE IF NOT EXISTS ${s}.rate_slots (
   key text PRIMARY KEY,
   next_at bigint NOT NULL
@@ -128,6 +159,7 @@ export async function openPostgresOperationStore(
   const s = quoteIdent(schemaName);
   const operations = `${s}.operations`;
   const devices = `${s}.operation_devices`;
+  const stateCounts = `${s}.operation_counts`;
   const rateSlots = `${s}.rate_slots`;
 
   let pool: pg.Pool;
@@ -296,8 +328,14 @@ export async function openPostgresOperationStore(
     async recordOutcomes(operationId, round, outcomes) {
       checkOutcomes(outcomes);
       const op = await operationKey(operationId);
+      if (outcomes.length === 0) return;
       const rows = outcomes.map(outcomeColumns);
-      // A round older than the device's is a late write of an earlier round: it must not undo a retry.
+      const positions = rows.map((r) => r.position);
+      const low = positions.reduce((a, b) => Math.min(a, b));
+      const high = positions.reduce((a, b) => Math.max(a, b));
+      // A round older than the device's is a late write of an earlier round: it must not undo a retry. The
+      // bounds of the positions keep the planner on the shard's range: without them, it may hash the
+      // operation's every row (a million) to join a few thousand outcomes.
       await pool.query(
         `UPDATE ${devices} AS d SET state = o.state, code = o.code, message = o.message, request_id = o.request_id,
            confirmed_by = o.confirmed_by, address_code = o.address_code, address_message = o.address_message,
@@ -305,7 +343,7 @@ export async function openPostgresOperationStore(
          FROM unnest($4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
              $11::text[])
            AS o (position, state, code, message, request_id, confirmed_by, address_code, address_message)
-         WHERE d.op = $1 AND d.position = o.position AND d.round <= $2
+         WHERE d.op = $1 AND d.position = o.position AND d.position BETWEEN $12 AND $13 AND d.round <= $2
            AND (d.state, d.code, d.message, d.request_id, d.confirmed_by, d.address_code, d.address_message, d.round)
              IS DISTINCT FROM
              (o.state, o.code, o.message, o.request_id, o.confirmed_by, o.address_code, o.address_message, $2)`,
@@ -313,7 +351,7 @@ export async function openPostgresOperationStore(
           op,
           round,
           now(),
-          rows.map((r) => r.position),
+          positions,
           rows.map((r) => r.state),
           rows.map((r) => r.code),
           rows.map((r) => r.message),
@@ -321,6 +359,8 @@ export async function openPostgresOperationStore(
           rows.map((r) => r.confirmedBy),
           rows.map((r) => r.addressCode),
           rows.map((r) => r.addressMessage),
+          low,
+          high,
         ],
       );
     },
@@ -328,7 +368,7 @@ export async function openPostgresOperationStore(
     async counts(operationId) {
       const op = await operationKey(operationId);
       const { rows } = await pool.query<{ state: DeviceState; n: string }>(
-        `SELECT state, count(*) AS n FROM ${devices} WHERE op = $1 GROUP BY state`,
+        `SELECT state, n FROM ${stateCounts} WHERE op = $1 AND n <> 0`,
         [op],
       );
       const counts = Object.fromEntries(DEVICE_STATES.map((state) => [state, 0])) as DeviceCounts;
@@ -365,7 +405,8 @@ export async function openPostgresOperationStore(
     async purgeClosed(olderThan) {
       const { rows } = await pool.query<{ operations: string; devices: string }>(
         `WITH gone AS (DELETE FROM ${operations} WHERE closed_at < $1 RETURNING id),
-           removed AS (DELETE FROM ${devices} WHERE op IN (SELECT id FROM gone) RETURNING 1)
+           removed AS (DELETE FROM ${devices} WHERE op IN (SELECT id FROM gone) RETURNING 1),
+           uncounted AS (DELETE FROM ${stateCounts} WHERE op IN (SELECT id FROM gone))
          SELECT (SELECT count(*) FROM gone) AS operations, (SELECT count(*) FROM removed) AS devices`,
         [olderThan.toISOString()],
       );
