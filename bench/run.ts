@@ -5,6 +5,7 @@
  * plus the baseline's bare HTTP app and worker. Writes bench/results/latest.json and prints a table.
  *
  *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--paced-callbacks N] [--bulk N] [--smoke]
+ *   npm run bench -- --devices 10000,100000   (fleet scale, bench/fleet.ts)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { callbackUrl } from '../contracts/index.js';
 import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem } from '../test/chaos/system.js';
 import { BASELINE_TASK_QUEUE } from './baseline-activities.js';
 import type { AppliedSignal } from './baseline-workflows.js';
+import { fleetBench } from './fleet.js';
 import { cpuSecondsOfTree, peakRssMiB, percentile, postLoad, sleep } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -422,7 +424,24 @@ function table(): string {
 /** Every figure there, with a finite value and baseline: what the smoke run (CI) checks. */
 export const EXPECTED_FIGURES = 22;
 
+/** `--devices 10000,100000`: the fleet-scale benchmark alone (bench/fleet.ts), to bench/results/fleet-latest.json. */
+async function fleet(argv: string[]): Promise<void> {
+  const sizes = (argv[argv.indexOf('--devices') + 1] ?? '').split(',').map(Number);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error('--devices takes sizes separated by commas, e.g. --devices 10000,100000');
+  }
+  const startedAt = new Date().toISOString();
+  const { runs, table: fleetTable } = await fleetBench(sizes);
+  const results = { startedAt, finishedAt: new Date().toISOString(), machine: machine(), runs };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/fleet-latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  say(`\n${fleetTable}\n\nbench/results/fleet-latest.json written`);
+  const inexact = runs.filter((r) => !r.accounting.exact);
+  if (inexact.length > 0) throw new Error(`inexact accounting at ${inexact.map((r) => r.devices).join(', ')} devices`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--devices')) return fleet(process.argv.slice(2));
   const options = parseOptions(process.argv.slice(2));
   const runId = String(Date.now());
   const startedAt = new Date().toISOString();

@@ -12,6 +12,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { cliSchema, ConfigError, parseConfig, type CliConfig } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { DEVICE_STATES, type DeviceResult, type DeviceState, type OperationStore } from '../store/operations.js';
+import { openOperationStore } from '../store/open.js';
 import {
   checkDevices,
   dataConverterFor,
@@ -239,14 +240,7 @@ async function withOperations<T>(io: CliIo, config: CliConfig, use: (store: Oper
 }
 
 async function openConfiguredOperations(config: CliConfig): Promise<OperationStore> {
-  const module = (await import('../store/index.js')) as unknown as {
-    openOperationStore?: (config: {
-      DATA_DIR: string;
-      DATABASE_URL?: string;
-    }) => OperationStore | Promise<OperationStore>;
-  };
-  if (module.openOperationStore === undefined) throw new CliFailure('this build has no operation store');
-  return module.openOperationStore({
+  return openOperationStore({
     DATA_DIR: config.DATA_DIR,
     ...(config.DATABASE_URL !== undefined && { DATABASE_URL: config.DATABASE_URL }),
   });

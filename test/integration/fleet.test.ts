@@ -142,7 +142,7 @@ describe('a bulk operation with its devices in the store', () => {
     let largest = 0;
     for (const shard of shards) largest = Math.max(largest, await historyLength(shard.workflowId));
     expect(largest).toBeLessThan(10_240);
-  });
+  }, 900_000);
 });
 
 describe('the account-wide activation rate limit', () => {
@@ -179,8 +179,15 @@ describe('the account-wide activation rate limit', () => {
     expect(activations).toHaveLength(12);
     expect(activations.filter((r) => r.status === 429)).toEqual([]);
     const times = activations.map((r) => Date.parse(r.at)).sort((a, b) => a - b);
-    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    // Slots are 600 ms apart; a request may leave a little after its slot, never before.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(450);
+    // Slots are 600 ms apart: any n + 1 requests span at least n slots. A request may leave later than its
+    // slot on a loaded machine (400 ms allowed), never before. Unpaced, the 12 would leave in three bursts.
+    let tightest = Infinity;
+    for (let i = 0; i < times.length; i += 1) {
+      for (let j = i + 1; j < times.length; j += 1) {
+        tightest = Math.min(tightest, (times[j] as number) - (times[i] as number) - (j - i) * 600);
+      }
+    }
+    expect(tightest).toBeGreaterThanOrEqual(-400);
+    expect((times[times.length - 1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(11 * 600 - 400);
   });
 });
