@@ -96,7 +96,9 @@ interface CallbackSummary {
 // Longer than any inbox query takes; a hung connection must not hang a shell script.
 const TIMEOUT_MS = 15_000;
 const DEVICES_SHOWN = 2;
-const OPERATIONS = Object.keys(WORKFLOW_TYPES).filter((name) => name !== 'profileShard') as Operation[];
+const OPERATIONS = Object.keys(WORKFLOW_TYPES).filter(
+  (name) => name !== 'profileShard' && name !== 'retentionPurge',
+) as Operation[];
 const DECISIONS = ['retry', 'compensate', 'abandon'] as const;
 
 /** A refusal or failure, printed as one line on stderr, with the exit status it ends the command with. */

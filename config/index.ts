@@ -256,10 +256,7 @@ export const workerSchema = z.object({
     .int()
     .min(0)
     .default(30)
-    .describe(
-      'Days delivered callbacks, tombstones and the device outcomes of closed bulk operations are kept; ' +
-        'a daily Temporal Schedule (euicc-retention) purges older ones. 0: no purge',
-    ),
+    .describe('Days delivered callbacks, tombstones and closed bulk operations are kept (daily purge); 0: keep'),
   ...nodeEnv,
 });
 export const gatewaySchema = z.object({

@@ -30,10 +30,12 @@ export const WORKFLOW_TYPES = {
   activateDeviceProfiles: 'activateDeviceProfiles',
   /** The child workflow a bulk saga runs per shard (one ThingSpace request); never started by a client. */
   profileShard: 'profileShard',
+  /** The daily retention purge, started by the Schedule `euicc-retention`; never started by a client. */
+  retentionPurge: 'retentionPurge',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];
 /** The operations a client starts a saga for. */
-export type Operation = Exclude<keyof typeof WORKFLOW_TYPES, 'profileShard'>;
+export type Operation = Exclude<keyof typeof WORKFLOW_TYPES, 'profileShard' | 'retentionPurge'>;
 
 /** The gateway sends callbacks in batches: one signal can carry many events for the same saga. */
 export const thingspaceCallbackSignal = defineSignal<[CallbackEvent[]]>('thingspaceCallback');

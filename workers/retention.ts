@@ -4,6 +4,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { WORKFLOW_TYPES } from '../contracts/index.js';
 
 export const RETENTION_SCHEDULE_ID = 'euicc-retention';
 
@@ -21,7 +22,7 @@ export async function ensureRetentionSchedule(
   }
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'retentionPurge',
+    workflowType: WORKFLOW_TYPES.retentionPurge,
     workflowId: 'euicc-retention-purge',
     taskQueue,
     args: [{ olderThanDays: days }],

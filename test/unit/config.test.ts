@@ -246,6 +246,7 @@ describe('parseConfig with the worker schema', () => {
       WORKER_METRICS_PORT: 9464,
       WORKER_METRICS_HOST: '127.0.0.1',
       TEMPORAL_METRICS_PORT: 9465,
+      RETENTION_DAYS: 30,
     });
   });
 
@@ -286,6 +287,7 @@ describe('parseConfig with the worker schema', () => {
       WORKER_METRICS_PORT: 9464,
       WORKER_METRICS_HOST: '127.0.0.1',
       TEMPORAL_METRICS_PORT: 9465,
+      RETENTION_DAYS: 30,
     });
   });
 
