@@ -5,6 +5,7 @@
  * plus the baseline's bare HTTP app and worker. Writes bench/results/latest.json and prints a table.
  *
  *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--paced-callbacks N] [--bulk N] [--smoke]
+ *                    [--only swaps|callbacks|ingestion|bulk]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,10 @@ import { cpuSecondsOfTree, peakRssMiB, percentile, postLoad, sleep } from './mea
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/** The scenarios, in the order they run, with how many figures each gives. */
+const SCENARIOS = { swaps: 6, callbacks: 3, ingestion: 7, bulk: 6 } as const;
+type Scenario = keyof typeof SCENARIOS;
+
 interface Options {
   swaps: number;
   callbacks: number;
@@ -34,6 +39,8 @@ interface Options {
   pacedCallbacks: number;
   bulk: number;
   smoke: boolean;
+  /** Run only this scenario (`--only`); every one when unset. */
+  only?: Scenario;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -49,6 +56,12 @@ function parseOptions(argv: string[]): Options {
     '--bulk': 'bulk',
   };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--only') {
+      const scenario = argv[++i] ?? '';
+      if (!(scenario in SCENARIOS)) throw new Error(`--only takes one of ${Object.keys(SCENARIOS).join(', ')}`);
+      options.only = scenario as Scenario;
+      continue;
+    }
     const key = flags[argv[i] ?? ''];
     if (!key) continue;
     const value = Number(argv[++i]);
@@ -376,13 +389,18 @@ async function drainInbox(dataDir: string): Promise<void> {
   }
 }
 
-/** The figures of a results file that lack a finite value, baseline or ratio, or are missing. */
-export function incompleteFigures(results: { figures?: Figure[] }): string[] {
+/**
+ * The figures of a results file that lack a finite value, baseline or ratio, or are missing (all of them, or
+ * those of the one scenario its options name).
+ */
+export function incompleteFigures(results: { figures?: Figure[]; options?: { only?: Scenario } }): string[] {
   const found = results.figures ?? [];
   const problems = found
     .filter((f) => ![f.value, f.baseline, f.ratio].every(Number.isFinite))
     .map((f) => `${f.scenario}: ${f.name}`);
-  if (found.length !== EXPECTED_FIGURES) problems.push(`${found.length} figures, not ${EXPECTED_FIGURES}`);
+  const only = results.options?.only;
+  const expected = only === undefined ? EXPECTED_FIGURES : SCENARIOS[only];
+  if (found.length !== expected) problems.push(`${found.length} figures, not ${expected}`);
   return problems;
 }
 
@@ -420,7 +438,7 @@ function table(): string {
 }
 
 /** Every figure there, with a finite value and baseline: what the smoke run (CI) checks. */
-export const EXPECTED_FIGURES = 22;
+export const EXPECTED_FIGURES = Object.values(SCENARIOS).reduce((a, b) => a + b, 0);
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -452,11 +470,14 @@ async function main(): Promise<void> {
       workflowId: `bench-${runId}-warm-up`,
     });
 
-    await swapScenario(system, options, runId);
-    await callbackScenario(system, options, runId);
-    await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
-    await drainInbox(system.dir);
-    await bulkScenario(system, parts, options, runId);
+    const runs = (scenario: Scenario) => options.only === undefined || options.only === scenario;
+    if (runs('swaps')) await swapScenario(system, options, runId);
+    if (runs('callbacks')) await callbackScenario(system, options, runId);
+    if (runs('ingestion')) await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
+    if (runs('bulk')) {
+      await drainInbox(system.dir);
+      await bulkScenario(system, parts, options, runId);
+    }
   } finally {
     await Promise.all(Object.values(parts).map((p) => p.stop()));
     await system.stop();

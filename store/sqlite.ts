@@ -317,6 +317,19 @@ export function openSqliteStore(file: string): Store {
     );
   });
 
+  // One transaction, so one sync to disk; the first statement decides: a correlation registered since the
+  // lease keeps the row pending, never parked.
+  const park = db.transaction((ids: number[], reason: string) => {
+    db.prepare(
+      `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
+       WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
+       AND NOT ${MATCHED}`,
+    ).run(reason, now(), ...ids);
+    db.prepare(`UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`).run(
+      ...ids,
+    );
+  });
+
   return {
     ...sqliteIntents(db),
     async recordCallback(callback) {
@@ -332,16 +345,7 @@ export function openSqliteStore(file: string): Store {
       if (ids.length > 0) deliver.immediate(ids, saga);
     },
     async parkUnmatched(ids, reason) {
-      if (ids.length === 0) return;
-      // One statement: a correlation registered since the lease keeps the row pending, never parked.
-      db.prepare(
-        `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
-         WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
-         AND NOT ${MATCHED}`,
-      ).run(reason, now(), ...ids);
-      db.prepare(
-        `UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`,
-      ).run(...ids);
+      if (ids.length > 0) park.immediate(ids, reason);
     },
     async markOrphaned(ids, saga, reason) {
       setState(ids, 'orphaned', saga, reason);
