@@ -5,6 +5,7 @@
  * plus the baseline's bare HTTP app and worker. Writes bench/results/latest.json and prints a table.
  *
  *   npm run bench -- [--swaps N] [--callbacks N] [--rate-callbacks N] [--paced-callbacks N] [--bulk N] [--smoke]
+ *                    [--only swaps|callbacks|ingestion|bulk]
  *   npm run bench -- --devices 10000,100000   (fleet scale, bench/fleet.ts)
  */
 import { execFileSync } from 'node:child_process';
@@ -29,6 +30,10 @@ import { cpuSecondsOfTree, peakRssMiB, percentile, postLoad, sleep } from './mea
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/** The scenarios, in the order they run, with how many figures each gives. */
+const SCENARIOS = { swaps: 6, callbacks: 3, ingestion: 7, bulk: 6 } as const;
+type Scenario = keyof typeof SCENARIOS;
+
 interface Options {
   swaps: number;
   callbacks: number;
@@ -36,6 +41,8 @@ interface Options {
   pacedCallbacks: number;
   bulk: number;
   smoke: boolean;
+  /** Run only this scenario (`--only`); every one when unset. */
+  only?: Scenario;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -51,6 +58,12 @@ function parseOptions(argv: string[]): Options {
     '--bulk': 'bulk',
   };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--only') {
+      const scenario = argv[++i] ?? '';
+      if (!(scenario in SCENARIOS)) throw new Error(`--only takes one of ${Object.keys(SCENARIOS).join(', ')}`);
+      options.only = scenario as Scenario;
+      continue;
+    }
     const key = flags[argv[i] ?? ''];
     if (!key) continue;
     const value = Number(argv[++i]);
@@ -331,11 +344,11 @@ async function bulkScenario(system: ChaosSystem, parts: Record<string, Part>, op
   });
   const bareSeconds = (performance.now() - began) / 1000;
   const shards = Math.ceil(options.bulk / shardSize);
-  const realShapes = await Promise.all(
-    [handle.workflowId, ...Array.from({ length: shards }, (_, n) => `${handle.workflowId}/r0-s${n}`)].map((id) =>
-      shapeOf(client, id),
-    ),
-  );
+  const shardIds: string[] = [];
+  for await (const shard of client.workflow.list({ query: `WorkflowId STARTS_WITH "${handle.workflowId}/"` })) {
+    shardIds.push(shard.workflowId);
+  }
+  const realShapes = await Promise.all([handle.workflowId, ...shardIds].map((id) => shapeOf(client, id)));
   const bareShapes = await Promise.all(
     [bareId, ...Array.from({ length: shards }, (_, n) => `${bareId}/s${n}`)].map((id) => shapeOf(client, id)),
   );
@@ -378,13 +391,18 @@ async function drainInbox(dataDir: string): Promise<void> {
   }
 }
 
-/** The figures of a results file that lack a finite value, baseline or ratio, or are missing. */
-export function incompleteFigures(results: { figures?: Figure[] }): string[] {
+/**
+ * The figures of a results file that lack a finite value, baseline or ratio, or are missing (all of them, or
+ * those of the one scenario its options name).
+ */
+export function incompleteFigures(results: { figures?: Figure[]; options?: { only?: Scenario } }): string[] {
   const found = results.figures ?? [];
   const problems = found
     .filter((f) => ![f.value, f.baseline, f.ratio].every(Number.isFinite))
     .map((f) => `${f.scenario}: ${f.name}`);
-  if (found.length !== EXPECTED_FIGURES) problems.push(`${found.length} figures, not ${EXPECTED_FIGURES}`);
+  const only = results.options?.only;
+  const expected = only === undefined ? EXPECTED_FIGURES : SCENARIOS[only];
+  if (found.length !== expected) problems.push(`${found.length} figures, not ${expected}`);
   return problems;
 }
 
@@ -422,7 +440,7 @@ function table(): string {
 }
 
 /** Every figure there, with a finite value and baseline: what the smoke run (CI) checks. */
-export const EXPECTED_FIGURES = 22;
+export const EXPECTED_FIGURES = Object.values(SCENARIOS).reduce((a, b) => a + b, 0);
 
 /** `--devices 10000,100000`: the fleet-scale benchmark alone (bench/fleet.ts), to bench/results/fleet-latest.json. */
 async function fleet(argv: string[]): Promise<void> {
@@ -471,11 +489,14 @@ async function main(): Promise<void> {
       workflowId: `bench-${runId}-warm-up`,
     });
 
-    await swapScenario(system, options, runId);
-    await callbackScenario(system, options, runId);
-    await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
-    await drainInbox(system.dir);
-    await bulkScenario(system, parts, options, runId);
+    const runs = (scenario: Scenario) => options.only === undefined || options.only === scenario;
+    if (runs('swaps')) await swapScenario(system, options, runId);
+    if (runs('callbacks')) await callbackScenario(system, options, runId);
+    if (runs('ingestion')) await ingestionScenario(system.gatewayUrl, baselineUrl, options, runId);
+    if (runs('bulk')) {
+      await drainInbox(system.dir);
+      await bulkScenario(system, parts, options, runId);
+    }
   } finally {
     await Promise.all(Object.values(parts).map((p) => p.stop()));
     await system.stop();

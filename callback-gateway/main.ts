@@ -5,7 +5,7 @@ import { dataConverterFor } from '../codec/index.js';
 import { gatewaySchema, parseConfig } from '../config/index.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
-import { openStore } from '../store/index.js';
+import { openStore, withGroupCommit } from '../store/index.js';
 import { startTracing, tracingClientInterceptors } from '../telemetry/tracing.js';
 import { createOperatorApp, createPublicApp, newRefusals, type GatewayDeps } from './app.js';
 import { createDispatcher } from './dispatcher.js';
@@ -16,7 +16,11 @@ import { temporalSignaler } from './signal.js';
 const config = parseConfig(gatewaySchema, process.env);
 const logger = createLogger('callback-gateway', config.LOG_LEVEL);
 const tracing = startTracing({ serviceName: 'euicc-gateway', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-const store = await openStore(config);
+// Callbacks arriving together share one transaction; each is acknowledged after its own commits.
+const store = withGroupCommit(await openStore(config), {
+  windowMs: config.INBOX_COMMIT_WINDOW_MS,
+  maxCallbacks: config.INBOX_COMMIT_MAX_CALLBACKS,
+});
 // Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
 const connection = Connection.lazy(temporalConnectionOptions(config));
 // The signals carry device identifiers: encrypted like everything else the sagas receive.

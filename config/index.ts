@@ -378,6 +378,23 @@ export const gatewaySchema = z.object({
       'Comma-separated Temporal UI origins whose pages may call the codec endpoint (/codec). ' +
         "Unset: the dev server's UI, http://127.0.0.1:8233,http://localhost:8233",
     ),
+  INBOX_COMMIT_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(2)
+    .describe(
+      'Callbacks arriving within this many ms share one inbox transaction (group commit). ' +
+        'Each is acknowledged only after that transaction commits; 0: one transaction per callback',
+    ),
+  INBOX_COMMIT_MAX_CALLBACKS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(256)
+    .describe('Most callbacks in one group-commit transaction; a full batch is written at once'),
   PARK_TTL_MS: z.coerce
     .number()
     .int()

@@ -7,3 +7,4 @@ export { openSqliteOperationStore } from './operations-sqlite.js';
 export { openPostgresOperationStore, type PostgresOperationStoreOptions } from './operations-postgres.js';
 export { OperationStoreError } from './operation-rows.js';
 export { openStore, openOperationStore } from './open.js';
+export { withGroupCommit, type GroupCommitOptions } from './group-commit.js';

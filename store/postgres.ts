@@ -20,6 +20,7 @@ import type {
   InboxRecord,
   InboxState,
   NewCallback,
+  RecordedCallback,
   SagaRef,
   Store,
 } from './types.js';
@@ -339,28 +340,81 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     throw redact(err, url);
   }
 
+  /**
+   * One transaction, two statements. ON CONFLICT DO UPDATE may not touch a row twice in one statement, so a
+   * fingerprint repeated in the batch is inserted once with its count as deliveries: the first occurrence
+   * answers as a lone call would, the later ones are re-deliveries. Rows go in fingerprint order, so two
+   * gateways writing overlapping batches wait for each other instead of deadlocking on the unique index; a
+   * re-delivery waits for the first delivery's transaction, then only counts.
+   */
+  async function recordCallbacks(callbacks: NewCallback[]): Promise<RecordedCallback[]> {
+    if (callbacks.length === 0) return [];
+    const firsts = new Map<string, { callback: NewCallback; count: number }>();
+    for (const c of callbacks) {
+      const seen = firsts.get(c.fingerprint);
+      if (seen) seen.count += 1;
+      else firsts.set(c.fingerprint, { callback: c, count: 1 });
+    }
+    const unique = [...firsts.values()].sort((a, b) =>
+      a.callback.fingerprint < b.callback.fingerprint ? -1 : a.callback.fingerprint > b.callback.fingerprint ? 1 : 0,
+    );
+    const column = <T>(pick: (c: NewCallback) => T) => unique.map((u) => pick(u.callback));
+    const stored = await transaction(async (client) => {
+      const { rows } = await client.query<{ id: string; fingerprint: string; deliveries: number }>(
+        `INSERT INTO ${inbox} AS inbox (service, fingerprint, body, received_at, account, deliveries, updated_at)
+         SELECT service, fingerprint, body::jsonb, received_at::timestamptz, account, deliveries, $7::timestamptz
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
+           WITH ORDINALITY AS batch (service, fingerprint, body, received_at, account, deliveries, n)
+         ORDER BY n
+         ON CONFLICT (fingerprint) DO UPDATE SET deliveries = inbox.deliveries + EXCLUDED.deliveries
+         RETURNING id, fingerprint, deliveries`,
+        [
+          column((c) => c.service),
+          column((c) => c.fingerprint),
+          column((c) => JSON.stringify(c.body)),
+          column((c) => c.receivedAt),
+          column((c) => c.account ?? null),
+          unique.map((u) => u.count),
+          now(),
+        ],
+      );
+      // Inserted, not updated: its deliveries are only this batch's.
+      const byFingerprint = new Map(
+        rows.map((row) => [
+          row.fingerprint,
+          { id: row.id, inserted: row.deliveries === firsts.get(row.fingerprint)?.count },
+        ]),
+      );
+      const keyRows = unique.flatMap(({ callback: c }) => {
+        const row = byFingerprint.get(c.fingerprint);
+        return row?.inserted ? c.keys.map((key) => [row.id, key] as const) : [];
+      });
+      if (keyRows.length > 0) {
+        await client.query(
+          `INSERT INTO ${callbackKeys} (inbox_id, key) SELECT * FROM unnest($1::bigint[], $2::text[])
+           ON CONFLICT DO NOTHING`,
+          [keyRows.map(([id]) => id), keyRows.map(([, key]) => key)],
+        );
+      }
+      return byFingerprint;
+    });
+    const answered = new Set<string>();
+    return callbacks.map((c) => {
+      const row = stored.get(c.fingerprint)!;
+      const first = !answered.has(c.fingerprint);
+      answered.add(c.fingerprint);
+      return { id: Number(row.id), duplicate: !(first && row.inserted) };
+    });
+  }
+
   return {
     ...postgresIntents(`${s}.submit_intents`, transaction, pool),
     async recordCallback(c: NewCallback) {
-      return transaction(async (client) => {
-        // A re-delivery waits here for the first delivery's transaction, then only counts.
-        const { rows } = await client.query<{ id: string; deliveries: number }>(
-          `INSERT INTO ${inbox} AS inbox (service, fingerprint, body, received_at, updated_at, account)
-           VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz, $6)
-           ON CONFLICT (fingerprint) DO UPDATE SET deliveries = inbox.deliveries + 1
-           RETURNING id, deliveries`,
-          [c.service, c.fingerprint, JSON.stringify(c.body), c.receivedAt, now(), c.account ?? null],
-        );
-        const row = rows[0]!;
-        if (row.deliveries === 1 && c.keys.length > 0) {
-          await client.query(
-            `INSERT INTO ${callbackKeys} (inbox_id, key) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
-            [row.id, c.keys],
-          );
-        }
-        return { id: Number(row.id), duplicate: row.deliveries > 1 };
-      });
+      const [recorded] = await recordCallbacks([c]);
+      return recorded!;
     },
+
+    recordCallbacks,
 
     async leasePending(limit, leaseMs) {
       const at = Date.now();

@@ -15,6 +15,7 @@ import type {
   InboxRecord,
   InboxState,
   NewCallback,
+  RecordedCallback,
   SagaRef,
   Store,
 } from './types.js';
@@ -163,14 +164,19 @@ export function openSqliteStore(file: string): Store {
   const insertKey = db.prepare('INSERT OR IGNORE INTO callback_keys (inbox_id, key) VALUES (?, ?)');
   const match = db.prepare(MATCH_SQL);
 
-  const record = db.transaction((c: NewCallback) => {
-    const body = JSON.stringify(c.body);
-    const row = insertCallback.get(c.service, c.fingerprint, body, c.receivedAt, c.account ?? null, now()) as {
-      id: number;
-      deliveries: number;
-    };
-    if (row.deliveries === 1) for (const key of c.keys) insertKey.run(row.id, key);
-    return { id: row.id, duplicate: row.deliveries > 1 };
+  // One after the other in one transaction: a fingerprint repeated in the batch finds the row its first
+  // occurrence inserted, exactly as separate calls would.
+  const record = db.transaction((callbacks: NewCallback[]): RecordedCallback[] => {
+    const at = now();
+    return callbacks.map((c) => {
+      const body = JSON.stringify(c.body);
+      const row = insertCallback.get(c.service, c.fingerprint, body, c.receivedAt, c.account ?? null, at) as {
+        id: number;
+        deliveries: number;
+      };
+      if (row.deliveries === 1) for (const key of c.keys) insertKey.run(row.id, key);
+      return { id: row.id, duplicate: row.deliveries > 1 };
+    });
   });
 
   const lease = db.transaction((limit: number, leaseMs: number) => {
@@ -311,10 +317,26 @@ export function openSqliteStore(file: string): Store {
     );
   });
 
+  // One transaction, so one sync to disk; the first statement decides: a correlation registered since the
+  // lease keeps the row pending, never parked.
+  const park = db.transaction((ids: number[], reason: string) => {
+    db.prepare(
+      `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
+       WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
+       AND NOT ${MATCHED}`,
+    ).run(reason, now(), ...ids);
+    db.prepare(`UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`).run(
+      ...ids,
+    );
+  });
+
   return {
     ...sqliteIntents(db),
     async recordCallback(callback) {
-      return record(callback);
+      return record([callback])[0]!;
+    },
+    async recordCallbacks(callbacks) {
+      return callbacks.length === 0 ? [] : record(callbacks);
     },
     async leasePending(limit, leaseMs) {
       return lease.immediate(limit, leaseMs);
@@ -323,16 +345,7 @@ export function openSqliteStore(file: string): Store {
       if (ids.length > 0) deliver.immediate(ids, saga);
     },
     async parkUnmatched(ids, reason) {
-      if (ids.length === 0) return;
-      // One statement: a correlation registered since the lease keeps the row pending, never parked.
-      db.prepare(
-        `UPDATE inbox SET state = 'parked', reason = ?, lease_until = 0, updated_at = ?
-         WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
-         AND NOT ${MATCHED}`,
-      ).run(reason, now(), ...ids);
-      db.prepare(
-        `UPDATE inbox SET lease_until = 0 WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'`,
-      ).run(...ids);
+      if (ids.length > 0) park.immediate(ids, reason);
     },
     async markOrphaned(ids, saga, reason) {
       setState(ids, 'orphaned', saga, reason);

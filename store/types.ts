@@ -49,6 +49,12 @@ export interface NewCallback {
   keys: string[];
 }
 
+/** Where a callback went: its inbox row, and whether that row existed already (a re-delivery). */
+export interface RecordedCallback {
+  id: number;
+  duplicate: boolean;
+}
+
 /**
  * A pending callback with the saga run its keys point to and how they matched (`matchedBy`, set
  * whenever `saga` is): a request id the run registered wins over one it learned, which wins over a
@@ -74,7 +80,13 @@ export interface InboxCounts {
 
 export interface Store extends SubmitIntents {
   /** Stores a callback; a re-delivery (same fingerprint) only increments `deliveries`. */
-  recordCallback(callback: NewCallback): Promise<{ id: number; duplicate: boolean }>;
+  recordCallback(callback: NewCallback): Promise<RecordedCallback>;
+  /**
+   * Stores callbacks in one transaction (group commit): each answer, in order, is what `recordCallback`
+   * would have answered had they been recorded one after the other, a repeated fingerprint within the
+   * batch included. Either all are stored or none (the promise rejects).
+   */
+  recordCallbacks(callbacks: NewCallback[]): Promise<RecordedCallback[]>;
   /**
    * Leases up to `limit` pending callbacks for `leaseMs` so that concurrent dispatchers do not take
    * the same rows; each comes with the saga it correlates to, if any.

@@ -17,6 +17,9 @@ export const CLAIMED_AT = '2025-11-23T09:59:00.000Z';
 export const RECEIVED_AT = '2025-11-23T10:00:00.000Z';
 export const LEASE_MS = 30_000;
 const NO_MATCH = 'no open saga matches its request id or devices';
+const sortedBy = <T>(id: (x: T) => number, list: T[]): T[] => [...list].sort((x, y) => id(x) - id(y));
+const sortedById = (records: InboxRecord[]) => sortedBy((r) => r.id, records);
+const NO_CALLBACKS = { received: 0, duplicates: 0, pending: 0, delivered: 0, parked: 0, orphaned: 0, deadLetter: 0 };
 export const IMEI = 'imei:990013907835573';
 
 export const SWAP_A: SagaRef = { workflowId: 'swap-a', runId: 'run-a1' };
@@ -103,6 +106,82 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.recordCallback(b)).toEqual({ id: 2, duplicate: false });
         expect(await store.list('pending', 10)).toEqual([pendingRecord(2, b), pendingRecord(1, a)]);
         expect(await store.list('pending', 1)).toEqual([pendingRecord(2, b)]);
+      });
+    });
+
+    describe('recording callbacks in one transaction (group commit)', () => {
+      // A re-delivery may use up an id in either store (as lone calls do), so new rows are told by their answers.
+      it('each callback of a batch answers as if recorded alone: a fingerprint repeated in the batch is a re-delivery', async () => {
+        const a = callback('r-1', ['requestid:r-1', IMEI]);
+        const b = callback('r-2', ['requestid:r-2'], 'StateService');
+        const aAgain = { ...a, body: { ...a.body, callbackCount: 2 }, receivedAt: '2025-11-23T10:00:04.000Z' };
+        const c = callback('r-3', ['requestid:r-3']);
+
+        const answers = await store.recordCallbacks([a, b, aAgain, c, aAgain]);
+        const [idA, idB, , idC] = answers.map((x) => x.id) as [number, number, number, number, number];
+        expect(answers).toEqual([
+          { id: idA, duplicate: false },
+          { id: idB, duplicate: false },
+          { id: idA, duplicate: true },
+          { id: idC, duplicate: false },
+          { id: idA, duplicate: true },
+        ]);
+        expect(new Set([idA, idB, idC]).size).toBe(3);
+        expect(sortedById(await store.list('pending', 10))).toEqual([
+          { ...pendingRecord(idA, a), deliveries: 3 },
+          pendingRecord(idB, b),
+          pendingRecord(idC, c),
+        ]);
+        expect(await store.counts()).toEqual({ ...NO_CALLBACKS, received: 3, duplicates: 2, pending: 3 });
+      });
+
+      it('a batch re-delivering stored callbacks only counts deliveries, in and out of the batch', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const b = callback('r-2', ['requestid:r-2']);
+        await store.recordCallback(a);
+
+        const answers = await store.recordCallbacks([a, b, a, b]);
+        const idB = answers[1]?.id as number;
+        expect(answers).toEqual([
+          { id: 1, duplicate: true },
+          { id: idB, duplicate: false },
+          { id: 1, duplicate: true },
+          { id: idB, duplicate: true },
+        ]);
+        expect(await store.list('pending', 10)).toEqual([
+          { ...pendingRecord(idB, b), deliveries: 2 },
+          { ...pendingRecord(1, a), deliveries: 3 },
+        ]);
+        expect(await store.recordCallbacks([])).toEqual([]);
+      });
+
+      it("a batch stores each new callback's correlation keys, and none of a re-delivery's", async () => {
+        const first = callback('r-1', ['requestid:r-1']);
+        const resentWithDevice = { ...first, keys: ['requestid:r-1', IMEI] };
+        const other = callback('r-2', ['requestid:r-2']);
+        // Claimed before the callbacks arrive: the device would match row 1 had the re-delivery added its key.
+        expect(await store.claimDevices(SWAP_B, [IMEI])).toEqual({ ok: true });
+        const answers = await store.recordCallbacks([first, other, resentWithDevice]);
+        await store.addCorrelationKeys(SWAP_A, ['requestid:r-2']);
+
+        const [idFirst, idOther] = answers.map((x) => x.id) as [number, number, number];
+        expect(sortedBy((x) => x.record.id, await store.leasePending(10, LEASE_MS))).toEqual([
+          { record: { ...pendingRecord(idFirst, first), deliveries: 2 } },
+          { record: pendingRecord(idOther, other), saga: SWAP_A, matchedBy: 'request' },
+        ]);
+      });
+
+      it('a batch that cannot be stored stores none of its callbacks', async () => {
+        const a = callback('r-1', ['requestid:r-1']);
+        const broken = { ...callback('r-2', ['requestid:r-2']), service: null } as unknown as NewCallback;
+
+        // NOT NULL constraint failed / null value … violates not-null constraint
+        await expect(store.recordCallbacks([a, broken])).rejects.toHaveProperty(
+          'message',
+          expect.stringMatching(/null/i),
+        );
+        expect(await store.counts()).toEqual(NO_CALLBACKS);
+        expect(await store.recordCallback(a)).toEqual({ id: expect.any(Number), duplicate: false });
       });
     });
 

@@ -103,6 +103,28 @@ describe('PostgreSQL store shared by several processes', () => {
     expect(await gatewayB.leasePending(500, 60_000)).toEqual([]);
   });
 
+  it('two gateways writing overlapping batches at once, in opposite orders, store each callback once and count every delivery', async () => {
+    const callbacks = Array.from({ length: 50 }, (_, i) => callback(`r-${i}`, [`requestid:r-${i}`]));
+    const reversed = [...callbacks].reverse();
+    // Eight batches in flight, each re-delivering every callback: without one lock order they would deadlock.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? gatewayA : gatewayB).recordCallbacks(i % 2 ? callbacks : reversed)),
+    );
+
+    const firsts = answers.flat().filter((answer) => !answer.duplicate);
+    expect(firsts).toHaveLength(50);
+    expect(new Set(firsts.map((answer) => answer.id)).size).toBe(50);
+    expect(await gatewayA.counts()).toEqual({
+      received: 50,
+      duplicates: 7 * 50,
+      pending: 50,
+      delivered: 0,
+      parked: 0,
+      orphaned: 0,
+      deadLetter: 0,
+    });
+  });
+
   it('twenty sagas claiming the same device at once: exactly one wins, the others are told who holds it', async () => {
     const eid = 'eid:89033023312150000000000263619234';
     const results: ClaimResult[] = await Promise.all(
