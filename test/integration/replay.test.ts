@@ -81,6 +81,13 @@ describe('recorded saga histories', () => {
         'eid-device-swap-light-hold-decide-retry.json',
         'eid-device-swap-light-compensated.json',
         'change-device-identifier-light-completed.json',
+        // Bulk operations in the store (patch stored-devices): the coordinator, a run continued as new, a shard.
+        'change-profile-service-plan-stored-inline-hold-retry.json',
+        'change-profile-service-plan-stored-continued-first-run.json',
+        'change-profile-service-plan-stored-continued-last-run.json',
+        'profile-shard-stored-with-failure.json',
+        'activate-device-profiles-stored-inline.json',
+        'retention-purge.json',
       ]),
     );
   });
