@@ -19,6 +19,8 @@ import { ChaosSystem } from '../test/chaos/system.js';
 import { peakRssMiB } from './measure.js';
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+/** The simulator's profile callbacks per second during the fleet bench. */
+export const CALLBACKS_PER_SECOND = 2_000;
 /** The simulator generates at most this many devices per call. */
 const GENERATE_BATCH = 20_000;
 
@@ -68,7 +70,11 @@ function sizeOnDiskMiB(dir: string, prefix: string): number {
 
 async function runSize(count: number, index: number): Promise<FleetRun> {
   say(`\n== fleet: changeProfileServicePlan of ${count.toLocaleString('en-US')} devices`);
-  const system = await ChaosSystem.start({ simulatorEnv: { SIM_CALLBACK_DELAY_MS: '50' } });
+  // The simulator sends at most 200 profile callbacks a second by default (ThingSpace sends them over time):
+  // raised here so that the product, not the simulator's pacing, sets the rate.
+  const system = await ChaosSystem.start({
+    simulatorEnv: { SIM_CALLBACK_DELAY_MS: '50', SIM_CALLBACKS_PER_SECOND: String(CALLBACKS_PER_SECOND) },
+  });
   const operations = openSqliteOperationStore(operationsFile({ DATA_DIR: system.dir }));
   try {
     const devices = await seed(system, count, String(900 + index));

@@ -20,13 +20,18 @@ export const simulatorConfigSchema = z.object({
     .number()
     .int()
     .optional()
-    .describe('Seed of request ids and fault rolls; unset: a new seed per start, so request ids never repeat'),
+    .describe('Seed of request ids and fault rolls; unset: new seed per start, so request ids never repeat'),
   SIM_CALLBACK_DELAY_MS: positiveMs(500).describe('Delay before each callback of an operation'),
   SIM_CALLBACK_RETRY_MS: positiveMs(1500).describe('Wait before re-sending a refused callback (observed ~1.5 s)'),
   SIM_CALLBACK_RETRY: z
     .enum(['threshold', 'observed'])
     .default('threshold')
     .describe('threshold: up to 4 attempts; observed: one fast retry only'),
+  SIM_CALLBACKS_PER_SECOND: z.coerce
+    .number()
+    .positive()
+    .default(200)
+    .describe('Profile callbacks sent per second, at most'),
   SIM_DEVICES_FILE: z
     .string()
     .min(1)
@@ -54,6 +59,7 @@ export function simulatorOptions(config: SimulatorConfig): SimulatorOptions {
     callbackDelayMs: config.SIM_CALLBACK_DELAY_MS,
     retryIntervalMs: config.SIM_CALLBACK_RETRY_MS,
     callbackRetry: config.SIM_CALLBACK_RETRY,
+    profileCallbacksPerSecond: config.SIM_CALLBACKS_PER_SECOND,
     fixture: loadFixture(config.SIM_DEVICES_FILE),
   };
 }
