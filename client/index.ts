@@ -108,7 +108,11 @@ export type ChangeDeviceIdentifierHandle = SagaHandle<
   ChangeDeviceIdentifierStatus
 >;
 export type BulkHandle<Request> = SagaHandle<Request, BulkResult, BulkStatus> & {
-  /** Where one device stands, by any of its identifiers as `kind:id`; undefined when the saga has no such device. */
+  /**
+   * Where one device stands, by any of its identifiers as `kind:id`; undefined when the saga has no such
+   * device. Bulk sagas started before the operation store answer it; later ones keep their devices in the
+   * store and refuse it with where to read them (`results()`, `euicc results`).
+   */
   device(key: string): Promise<BulkDeviceStatus | undefined>;
 };
 

@@ -21,6 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  bulkDeviceQuery,
   FailureType,
   isStoredBulkRequest,
   statusQuery,
@@ -137,6 +138,13 @@ export async function runStoredBulk(
         `Shards: ${running} running, ${state.shardsDone} of ${state.shardsInRound} done. Run ${state.runs}.`,
     );
   };
+  // A million devices do not fit in a workflow: each device's state is in the store, not in this saga.
+  setHandler(bulkDeviceQuery, () => {
+    throw new Error(
+      `this bulk saga keeps its devices in the operation store: read them with \`euicc results ${info.workflowId}\` ` +
+        "or the client's results(); a running shard answers the device query for its own devices",
+    );
+  });
   setHandler(statusQuery, (): BulkStatus => {
     const awaiting = decisions.awaiting;
     return {

@@ -115,6 +115,8 @@ describe('changeProfileServicePlan saga', () => {
     await waitFor(async () => (await handle.status()).shards.running > 0);
     const [last] = await system.operations.readResults(handle.workflowId, { after: 9_998, limit: 1 });
     expect(last).toMatchObject({ position: 9_999, state: 'pending' });
+    // The saga itself keeps no device's state, and says where it is.
+    await expect(handle.device(`eid:${seeded[0]?.eid}`)).rejects.toThrow(/euicc results/);
     const result = await handle.result();
     const seconds = (Date.now() - started) / 1000;
 
