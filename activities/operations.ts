@@ -70,12 +70,28 @@ export function createOperationActivities(operations: OperationStore | undefined
       return { count: devices.length };
     },
 
+    /**
+     * Plans a round. The first one also checks the device set: an operation missing from the store, or
+     * whose upload never finished, fails the saga as an invalid request rather than being retried.
+     */
     async planRound(input: {
       operationId: string;
       round: number;
       shardSize: number;
       retry: boolean;
     }): Promise<RoundPlan> {
+      if (!input.retry) {
+        const record = await store().getOperation(input.operationId);
+        if (!record?.sealedAt) {
+          throw ApplicationFailure.create({
+            type: FailureType.InvalidRequest,
+            message: record
+              ? `Operation ${input.operationId} was not completely stored (its upload never finished): start it again`
+              : `Operation ${input.operationId} is not in the operation store: store its devices first`,
+            nonRetryable: true,
+          });
+        }
+      }
       return store().planRound(input.operationId, input.round, input.shardSize, input.retry);
     },
 

@@ -39,7 +39,7 @@ import {
 } from '../contracts/index.js';
 import { localOperationActivities, operationActivities, stepTimeoutOf } from './saga/activities.js';
 import { OperatorDecisions } from './saga/decisions.js';
-import { invalidRequest } from './saga/failures.js';
+import { invalidRequest, sagaFailure } from './saga/failures.js';
 import { SagaPhase, sagaTags } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
 
@@ -193,7 +193,14 @@ export async function runStoredBulk(
         devices: input.devices,
       });
     }
-    const plan = await operationActivities.planRound({ operationId, round: 0, shardSize, retry: false });
+    let plan;
+    try {
+      plan = await operationActivities.planRound({ operationId, round: 0, shardSize, retry: false });
+    } catch (err) {
+      // No such device set in the store: the request is invalid.
+      phase.set('failed');
+      throw sagaFailure(err);
+    }
     Object.assign(state, { ranges: plan.ranges, shardsInRound: plan.ranges.length, shardsDone: 0 });
   }
   phase.set('running');

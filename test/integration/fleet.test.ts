@@ -145,6 +145,26 @@ describe('a bulk operation with its devices in the store', () => {
   }, 900_000);
 });
 
+describe('a stored bulk request without its devices in the store', () => {
+  it('fails as an invalid request, naming the operation', async () => {
+    const workflowId = workflowIds.bulk(WORKFLOW_TYPES.changeProfileServicePlan, ACCOUNT, randomUUID());
+    const handle = await system.client.workflow.start(WORKFLOW_TYPES.changeProfileServicePlan, {
+      taskQueue: system.taskQueue,
+      workflowId,
+      args: [{ accountName: ACCOUNT, servicePlan: 'M2M_5G_PLUS', deviceSet: { operationId: workflowId, count: 3 } }],
+    });
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: unknown) => (err as { cause?: { type?: string; message?: string } }).cause,
+    );
+    expect(failure).toMatchObject({
+      type: 'InvalidRequest',
+      message: expect.stringMatching(/not in the operation store/),
+    });
+    expect(await handle.query('status')).toMatchObject({ phase: 'failed' });
+  });
+});
+
 describe('the account-wide activation rate limit', () => {
   it('spaces the activations of two concurrent operations on one account by 600 ms', async () => {
     await system.sim('POST', '/__sim/faults', { clear: true });
