@@ -200,14 +200,15 @@ describe('the account-wide activation rate limit', () => {
     expect(activations.filter((r) => r.status === 429)).toEqual([]);
     const times = activations.map((r) => Date.parse(r.at)).sort((a, b) => a - b);
     // Slots are 600 ms apart: any n + 1 requests span at least n slots. A request may leave later than its
-    // slot on a loaded machine (400 ms allowed), never before. Unpaced, the 12 would leave in three bursts.
+    // slot on a loaded machine (up to a second allowed), never before. Unpaced, the 12 would leave in bursts of
+    // four, which no slack of a second lets through.
     let tightest = Infinity;
     for (let i = 0; i < times.length; i += 1) {
       for (let j = i + 1; j < times.length; j += 1) {
         tightest = Math.min(tightest, (times[j] as number) - (times[i] as number) - (j - i) * 600);
       }
     }
-    expect(tightest).toBeGreaterThanOrEqual(-400);
+    expect(tightest).toBeGreaterThanOrEqual(-1_000);
     expect((times[times.length - 1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(11 * 600 - 400);
   });
 });
