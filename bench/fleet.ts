@@ -36,10 +36,14 @@ export interface FleetRun {
   accounting: { exact: boolean; succeeded: number; failed: number; noAnswer: number; mismatches: number };
 }
 
-async function seed(system: ChaosSystem, count: number, prefix: string): Promise<ProfileDevice[]> {
+/** Devices generated under one prefix (the simulator numbers them with six digits). */
+const PER_PREFIX = 500_000;
+
+async function seed(system: ChaosSystem, count: number, firstPrefix: number): Promise<ProfileDevice[]> {
   const devices: ProfileDevice[] = [];
   while (devices.length < count) {
     const batch = Math.min(GENERATE_BATCH, count - devices.length);
+    const prefix = String(firstPrefix + Math.floor(devices.length / PER_PREFIX));
     const { devices: made } = await system.sim<{ devices: { eid: string; iccid: string }[] }>(
       'POST',
       '/__sim/devices/generate',
@@ -77,7 +81,7 @@ async function runSize(count: number, index: number): Promise<FleetRun> {
   });
   const operations = openSqliteOperationStore(operationsFile({ DATA_DIR: system.dir }));
   try {
-    const devices = await seed(system, count, String(900 + index));
+    const devices = await seed(system, count, 900 + 10 * index);
     const began = performance.now();
     const handle = await startBulkOperation(
       system.client,
