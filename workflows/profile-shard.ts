@@ -79,8 +79,16 @@ export async function profileShard(input: ProfileShardInput): Promise<ProfileSha
   return input.deviceSet ? storedShard(input, input.deviceSet) : runShard(input, true);
 }
 
-/** The shard's work over `input.devices`; `reportsProgress`: its counts go to the parent as they change. */
-async function runShard(input: ProfileShardInput, reportsProgress: boolean): Promise<ProfileShardResult> {
+/**
+ * The shard's work over `input.devices`; `reportsProgress`: its counts go to the parent as they change.
+ * `requestOf`, when given, receives each device's ThingSpace request: the one it was sent in, then the one
+ * its counted callback names.
+ */
+async function runShard(
+  input: ProfileShardInput,
+  reportsProgress: boolean,
+  requestOf?: Map<number, string>,
+): Promise<ProfileShardResult> {
   const { shard, operation, devices } = input;
   const evidence = input.evidence === true;
   /** Shards started before the patch do not list their request ids (see REQUEST_IDS_PATCH). */
@@ -161,6 +169,7 @@ async function runShard(input: ProfileShardInput, reportsProgress: boolean): Pro
       }
     }
     if (evidence && event.requestId) callbackRequestIds.add(event.requestId);
+    if (event.requestId) requestOf?.set(index, event.requestId);
     unverified.delete(index);
     if (event.status === 'warning') {
       states[index] = 'warning';
@@ -328,6 +337,7 @@ async function runShard(input: ProfileShardInput, reportsProgress: boolean): Pro
         continue;
       }
       requestIds.push(answer.requestId);
+      for (let i = from; i < to; i += 1) requestOf?.set(i, answer.requestId);
       own.add(answer.requestId);
       // Failures that arrived before this answer carried its request id: they count now.
       for (const event of held.filter((e) => own.has(e.requestId))) {
@@ -449,7 +459,8 @@ async function storedShard(
   const counts = { devices: devices.length, succeeded: 0, failed: 0, noAnswer: 0 };
   const empty = { shard: input.shard, counts, requests: 0, callbacksReceived: 0, duplicatesIgnored: 0 };
   if (devices.length === 0) return empty;
-  const result = await runShard({ ...input, devices, evidence: true }, false);
+  const requestOf = new Map<number, string>();
+  const result = await runShard({ ...input, devices, evidence: true }, false, requestOf);
 
   const letters = result.outcomes;
   const reasons = new Map<number, { code: string; message: string }>();
@@ -479,9 +490,10 @@ async function storedShard(
   }
 
   const requestIds = result.requestIds ?? (result.requestId ? [result.requestId] : []);
-  const onlyRequest = requestIds.length === 1 ? { requestId: requestIds[0] as string } : {};
   const outcomes = devices.map((_, i) => {
     const position = positions[i] as number;
+    const request = requestOf.get(i);
+    const onlyRequest = request ? { requestId: request } : {};
     const letter = letters[i];
     const address = addressFaults.get(i);
     const withAddress = address ? { addressFault: { code: address.code, message: address.message } } : {};
