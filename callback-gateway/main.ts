@@ -1,17 +1,16 @@
-/**
- * `npm run start:gateway`: the callback gateway on GATEWAY_PORT. This thread answers HTTP and writes the inbox;
- * the dispatcher, which signals Temporal, runs in a worker thread (callback-gateway/dispatch-thread.ts).
- */
+/** `npm run start:gateway`: the callback gateway on GATEWAY_PORT, dispatching to Temporal. */
+import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import { dataConverterFor } from '../codec/index.js';
 import { gatewaySchema, parseConfig } from '../config/index.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createLogger } from '../config/logger.js';
 import { openStore, withGroupCommit } from '../store/index.js';
-import { startTracing } from '../telemetry/tracing.js';
+import { startTracing, tracingClientInterceptors } from '../telemetry/tracing.js';
 import { createOperatorApp, createPublicApp, newRefusals, type GatewayDeps } from './app.js';
-import { startDispatchThread } from './dispatch-thread.js';
+import { createDispatcher } from './dispatcher.js';
 import { createGatewayMetrics } from './metrics.js';
-import { forwardPostSpans } from './tracing.js';
+import { temporalSignaler } from './signal.js';
 
 // Refuses the default secrets outside a sandbox on loopback (config/index.ts `sandboxProblems`).
 const config = parseConfig(gatewaySchema, process.env);
@@ -22,40 +21,27 @@ const store = withGroupCommit(await openStore(config), {
   windowMs: config.INBOX_COMMIT_WINDOW_MS,
   maxCallbacks: config.INBOX_COMMIT_MAX_CALLBACKS,
 });
-// The codec endpoint decodes what the signals carry (the dispatch thread encrypts them with the same key).
+// Lazy: the gateway must keep accepting callbacks while Temporal is unreachable.
+const connection = Connection.lazy(temporalConnectionOptions(config));
+// The signals carry device identifiers: encrypted like everything else the sagas receive.
 const dataConverter = dataConverterFor(config.PAYLOAD_ENCRYPTION_KEY);
-const metrics = createGatewayMetrics();
-// Its own store connection and Temporal client (lazy: callbacks are accepted while Temporal is unreachable).
-// It is started before listening, and /readyz answers 503 until its dispatcher runs.
-const dispatcher = startDispatchThread({
-  config: {
-    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
-    TEMPORAL_TLS_CERT: config.TEMPORAL_TLS_CERT,
-    TEMPORAL_TLS_KEY: config.TEMPORAL_TLS_KEY,
-    TEMPORAL_TLS_CA: config.TEMPORAL_TLS_CA,
-    TEMPORAL_TLS_SERVER_NAME: config.TEMPORAL_TLS_SERVER_NAME,
-    TEMPORAL_TLS: config.TEMPORAL_TLS,
-    TEMPORAL_API_KEY: config.TEMPORAL_API_KEY,
-    DATA_DIR: config.DATA_DIR,
-    DATABASE_URL: config.DATABASE_URL,
-    PAYLOAD_ENCRYPTION_KEY: config.PAYLOAD_ENCRYPTION_KEY,
-    OTEL_EXPORTER_OTLP_ENDPOINT: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-    LOG_LEVEL: config.LOG_LEVEL,
-    DISPATCH_INTERVAL_MS: config.DISPATCH_INTERVAL_MS,
-    DISPATCH_MAX_ATTEMPTS: config.DISPATCH_MAX_ATTEMPTS,
-    SIGNAL_MAX_BYTES: config.SIGNAL_MAX_BYTES,
-  },
-  metrics,
-  logger,
-  // Acknowledging callbacks that nothing delivers helps no one: exit, and let the supervisor restart us.
-  onFailure: (err) => {
-    logger.fatal({ err }, 'Dispatch thread stopped unexpectedly');
-    process.exit(1);
-  },
+// With tracing, each signal carries the dispatch span's context in its header (callback-gateway/tracing.ts).
+const client = new Client({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  dataConverter,
+  ...(tracing && { interceptors: tracingClientInterceptors() }),
 });
-// With tracing, each signal's span is a child of its callback's POST span, which lives in this thread.
-if (tracing) forwardPostSpans((inboxId, span) => dispatcher.postSpan(inboxId, span));
+const metrics = createGatewayMetrics();
+const dispatcher = createDispatcher({
+  store,
+  metrics,
+  signal: temporalSignaler(client),
+  logger,
+  intervalMs: config.DISPATCH_INTERVAL_MS,
+  maxAttempts: config.DISPATCH_MAX_ATTEMPTS,
+  maxSignalBytes: config.SIGNAL_MAX_BYTES,
+});
 const deps: GatewayDeps = {
   store,
   logger,
@@ -98,6 +84,7 @@ const parkSweep = setInterval(() => void expireParked(), config.PARK_SWEEP_INTER
 
 // Two ports: the public one ThingSpace calls, and the internal one for operators, Prometheus and the UI.
 const server: Server = createPublicApp(deps).listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () => {
+  dispatcher.start();
   logger.info({ url: `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}` }, 'Callback gateway listening');
 });
 const operatorServer: Server = createOperatorApp(deps).listen(config.OPERATOR_PORT, config.OPERATOR_HOST, () => {
@@ -124,8 +111,8 @@ async function shutdown(): Promise<void> {
   server.close();
   operatorServer.close();
   clearInterval(parkSweep);
-  // The dispatcher finishes its round; the thread closes its store connection and Temporal client.
   await dispatcher.stop();
+  await connection.close().catch(() => undefined);
   await tracing?.shutdown().catch(() => undefined);
   await store.close();
   process.exit(0);

@@ -13,29 +13,6 @@ const tracer = trace.getTracer('euicc-orchestrator');
 /** Most POST spans remembered; the oldest are forgotten first. */
 const REMEMBERED = 10_000;
 const posted = new Map<number, SpanContext>();
-/** Where accepted POST spans go instead of `posted` when the dispatcher runs in another thread. */
-let forward: ((inboxId: number, span: PostSpan) => void) | undefined;
-
-/** What of a POST span's context crosses to the dispatch thread; its trace state is always empty (a root span). */
-export interface PostSpan {
-  traceId: string;
-  spanId: string;
-  traceFlags: number;
-}
-
-/**
- * Sends the contexts of accepted POST spans to `send` instead of remembering them here: the dispatch thread
- * (callback-gateway/dispatch-thread.ts) remembers them with `rememberPostSpan`. `undefined` stops forwarding.
- */
-export function forwardPostSpans(send: ((inboxId: number, span: PostSpan) => void) | undefined): void {
-  forward = send;
-}
-
-/** Remembers the POST span of inbox row `inboxId`, forwarded from the HTTP thread. */
-export function rememberPostSpan(inboxId: number, span: PostSpan): void {
-  posted.set(inboxId, { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags });
-  if (posted.size > REMEMBERED) posted.delete(posted.keys().next().value as number);
-}
 
 /**
  * A callback path as traces may show it: the segment after `/callbacks/` may be the secret path token, so it
@@ -61,9 +38,8 @@ export function traceCallbackPost(req: Request, res: Response): void {
     if (inboxId !== undefined) {
       span.setAttribute('euicc.inbox.id', inboxId);
       if (outcome === 'accepted') {
-        const { traceId, spanId, traceFlags } = span.spanContext();
-        if (forward) forward(inboxId, { traceId, spanId, traceFlags });
-        else rememberPostSpan(inboxId, { traceId, spanId, traceFlags });
+        posted.set(inboxId, span.spanContext());
+        if (posted.size > REMEMBERED) posted.delete(posted.keys().next().value as number);
       }
     }
     if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
