@@ -21,7 +21,7 @@ import type {
   EidDeviceSwapResult,
   EidDeviceSwapStatus,
   ProfileDevice,
-  ProfileShardResult,
+  StoredShardResult,
 } from '../../contracts/index.js';
 import { waitForHttp } from '../../scripts/lib/processes.js';
 import { openStore } from '../../store/index.js';
@@ -240,12 +240,19 @@ async function checkBulk(
 ): Promise<BulkCheck> {
   const status: BulkStatus = await handle.status();
   const { startTime, closeTime } = await handle.describe();
-  const shardIds = Array.from({ length: status.shards.total }, (_, n) => `${handle.workflowId}/r0-s${n}`);
+  // Shard ids carry the coordinator run that started them: found by their prefix.
+  let shardIds: string[] = [];
+  for (let tries = 0; tries < 20 && shardIds.length < status.shards.total; tries += 1) {
+    if (tries > 0) await new Promise((r) => setTimeout(r, 500));
+    shardIds = [];
+    const query = `WorkflowId STARTS_WITH "${handle.workflowId}/"`;
+    for await (const shard of system.client.workflow.list({ query })) shardIds.push(shard.workflowId);
+  }
   const shards = await Promise.all(
     shardIds.map(async (id) => {
       const shard = system.client.workflow.getHandle(id);
       const [outcome, description, retried] = await Promise.all([
-        shard.result() as Promise<ProfileShardResult>,
+        shard.result() as Promise<StoredShardResult>,
         shard.describe(),
         retriedActivities(shard),
       ]);
@@ -334,7 +341,7 @@ async function checkBulk(
   });
 
   const overApplied = shards
-    .filter((s) => s.outcome.callbacksReceived - s.outcome.duplicatesIgnored > s.outcome.outcomes.length)
+    .filter((s) => s.outcome.callbacksReceived - s.outcome.duplicatesIgnored > s.outcome.counts.devices)
     .map((s) => `${s.id}: ${s.outcome.callbacksReceived - s.outcome.duplicatesIgnored} callbacks applied`);
 
   const devices = result.devices;
@@ -349,12 +356,11 @@ async function checkBulk(
     return `${seconds < 0 ? '−' : '+'}${Math.abs(seconds).toFixed(1)} s`;
   };
   const shardLine = (s: (typeof shards)[number]) => {
-    const letters = [...s.outcome.outcomes];
-    const n = (l: string) => letters.filter((x) => x === l).length;
+    const { succeeded, failed, noAnswer } = s.outcome.counts;
     return (
       `${s.id.slice(handle.workflowId.length + 1)} ${secondsFromStart(s.description.startTime)}→` +
-      `${secondsFromStart(s.description.closeTime)}: ${n('s')} by callback, ${n('r')} by reconciliation, ` +
-      `${n('f')} failed, ${n('n')} no answer; ${s.outcome.callbacksReceived} callbacks, ` +
+      `${secondsFromStart(s.description.closeTime)}: ${succeeded} succeeded, ` +
+      `${failed} failed, ${noAnswer} no answer; ${s.outcome.callbacksReceived} callbacks, ` +
       `${s.outcome.duplicatesIgnored} duplicates ignored`
     );
   };
