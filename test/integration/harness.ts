@@ -269,10 +269,20 @@ export function swapRequest(pair: SeededPair, overrides: Partial<EidDeviceSwapRe
 }
 
 /** Polls `check` every 100 ms until it holds, or throws after `timeoutMs`. */
+/**
+ * Polls `check` until it holds. A check that throws (a query while the worker's pollers are momentarily
+ * away: "no poller seen for task queue recently") counts as not yet; its last error is thrown at the deadline.
+ */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+  for (;;) {
+    let failure: unknown;
+    try {
+      if (await check()) return;
+    } catch (err) {
+      failure = err;
+    }
+    if (Date.now() > deadline) throw failure ?? new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 100));
   }
 }
