@@ -9,8 +9,6 @@
  * result still lists every device, read back from the store.
  */
 import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
   condition,
   continueAsNew,
   executeChild,
@@ -39,7 +37,7 @@ import {
 } from '../contracts/index.js';
 import { localOperationActivities, operationActivities, stepTimeoutOf } from './saga/activities.js';
 import { OperatorDecisions } from './saga/decisions.js';
-import { invalidRequest, sagaFailure } from './saga/failures.js';
+import { invalidRequest, sagaFailure, shardFailureReason } from './saga/failures.js';
 import { SagaPhase, sagaTags } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
 
@@ -243,10 +241,7 @@ export async function runStoredBulk(
         } catch (err) {
           if (isCancellation(err)) throw err;
           // A shard that failed as a whole (not a device): its devices still pending fail with its reason.
-          const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-          const message = cause instanceof Error ? cause.message : String(cause);
-          const code =
-            cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : FailureType.ShardFailed;
+          const { code, message } = shardFailureReason(err);
           log.error('Shard failed', { shard, error: message });
           await operationActivities.failPendingDevices({ operationId, from, to, round: state.round, code, message });
         }

@@ -7,8 +7,6 @@
  * failed or got no answer when an operator says `retry`.
  */
 import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
   executeChild,
   isCancellation,
   log,
@@ -49,7 +47,7 @@ import {
 } from '../contracts/index.js';
 import { EVIDENCE_PATCH, reconcileActivities, stepTimeoutOf } from './saga/activities.js';
 import { OperatorDecisions } from './saga/decisions.js';
-import { invalidRequest } from './saga/failures.js';
+import { invalidRequest, shardFailureReason } from './saga/failures.js';
 import { SagaPhase, sagaTags } from './saga/phase.js';
 import { profileShard } from './profile-shard.js';
 import { runStoredBulk } from './bulk-coordinator.js';
@@ -365,10 +363,7 @@ async function runBulk(
           // A cancelled saga ends cancelled, not completed with every device failed.
           if (isCancellation(err)) throw err;
           // A shard that failed as a whole (not a device): its devices fail with its reason.
-          const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-          const message = cause instanceof Error ? cause.message : String(cause);
-          const code =
-            cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : FailureType.ShardFailed;
+          const { code, message } = shardFailureReason(err);
           log.error('Shard failed', { shard, error: message });
           const faultId = faultIdOf({ code, message });
           for (const i of members) {

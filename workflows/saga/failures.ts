@@ -1,5 +1,5 @@
 /** The failures a saga ends with, built in one place. Workflow code: deterministic, no I/O. */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
 import { describeIssues, FailureType, type ValidationIssue } from '../../contracts/index.js';
 
 /** Failure types that retrying cannot fix. */
@@ -58,4 +58,13 @@ export function invalidRequest(issues: ValidationIssue[], prefix = ''): Applicat
     message: `${prefix}${describeIssues(issues)}`,
     details: [{ issues: issues.slice(0, 100), issueCount: issues.length }],
   });
+}
+
+/** The reason a child workflow (a bulk shard) failed as a whole: its failure type and message. */
+export function shardFailureReason(err: unknown): { code: string; message: string } {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code =
+    cause instanceof ApplicationFailure ? (cause.type ?? FailureType.InternalError) : FailureType.ShardFailed;
+  return { code, message };
 }
