@@ -95,14 +95,22 @@ export function createOperationActivities(operations: OperationStore | undefined
       return store().planRound(input.operationId, input.round, input.shardSize, input.retry);
     },
 
-    /** A shard's devices: the pending ones in its range, with their positions. */
+    /**
+     * A shard's devices: the pending ones in its range, with their positions; and how many devices the
+     * whole operation has (skipped rows aside), which its account holds at least.
+     */
     async loadShardDevices(input: {
       operationId: string;
       from: number;
       to: number;
-    }): Promise<{ positions: number[]; devices: ProfileDevice[] }> {
+    }): Promise<{ positions: number[]; devices: ProfileDevice[]; operationDevices: number }> {
       const rows = await store().loadPending(input.operationId, input.from, input.to);
-      return { positions: rows.map((r) => r.position), devices: rows.map((r) => r.device) };
+      const counts = await store().counts(input.operationId);
+      return {
+        positions: rows.map((r) => r.position),
+        devices: rows.map((r) => r.device),
+        operationDevices: counts.total - counts.skipped,
+      };
     },
 
     async recordShardOutcomes(input: { operationId: string; round: number; outcomes: DeviceOutcome[] }) {

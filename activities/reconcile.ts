@@ -172,6 +172,18 @@ function planOf(device: DeviceInformation): { servicePlan?: string } {
 /** Up to this many devices are looked up one by one; more, and the account's list is read page by page. */
 export const FEW_DEVICES = 20;
 
+/** The largest page of the device list: a scan reads at least an account's lines / LIST_PAGE pages. */
+export const LIST_PAGE = 500;
+
+/**
+ * One request per device, or one per page of the whole account: lookups while they take no more requests
+ * than the scan would (at least FEW_DEVICES). A scan of a million-line account is 2,000 requests.
+ */
+export function reconcileMethod(input: Pick<DeviceReconciliationInput, 'devices' | 'accountDevices'>) {
+  const scanPages = Math.ceil((input.accountDevices ?? 0) / LIST_PAGE);
+  return input.devices.length <= Math.max(FEW_DEVICES, scanPages) ? ('lookup' as const) : ('scan' as const);
+}
+
 /** A bulk operation's devices to reconcile: each entry the identifiers of one device, as in the request. */
 export interface DeviceReconciliationInput {
   operation: BulkOperation;
@@ -179,6 +191,8 @@ export interface DeviceReconciliationInput {
   /** The plan a `changeProfileServicePlan` changed to (a Verizon US or a Global plan). */
   servicePlan?: string;
   devices: DeviceId[][];
+  /** The account holds at least this many devices (a stored operation knows its size): see reconcileMethod. */
+  accountDevices?: number;
 }
 
 /**
@@ -299,7 +313,7 @@ export async function reconcileDevices(
   options: ReconcileOptions = {},
 ): Promise<DeviceReconciliation> {
   const { signal, onProgress } = options;
-  const method = input.devices.length <= FEW_DEVICES ? 'lookup' : 'scan';
+  const method = reconcileMethod(input);
   const resume = resumableProgress(options.resume, input, method);
   const found = new Found(input.devices.length, resume?.found);
   let requests = resume?.requests ?? 0;

@@ -104,11 +104,16 @@ async function runSize(count: number, index: number): Promise<FleetRun> {
     const seconds = (performance.now() - began) / 1000;
 
     // Exact accounting: every device in exactly one outcome, as the simulator's truth says.
-    const planOf = new Map(
-      (await system.sim<{ eid?: string; servicePlan: string }[]>('GET', '/__sim/devices')).flatMap((d) =>
-        d.eid ? [[d.eid, d.servicePlan] as const] : [],
-      ),
-    );
+    const planOf = new Map<string, string>();
+    for (let after = 0; ;) {
+      const page = await system.sim<{ deviceNumber: number; eid?: string; servicePlan: string }[]>(
+        'GET',
+        `/__sim/devices?after=${after}&limit=20000`,
+      );
+      if (page.length === 0) break;
+      for (const d of page) if (d.eid) planOf.set(d.eid, d.servicePlan);
+      after = (page[page.length - 1] as { deviceNumber: number }).deviceNumber;
+    }
     const tally = { succeeded: 0, failed: 0, noAnswer: 0 };
     let mismatches = 0;
     let expected = 0;

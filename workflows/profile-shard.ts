@@ -455,7 +455,12 @@ async function storedShard(
   set: NonNullable<ProfileShardInput['deviceSet']>,
 ): Promise<StoredShardResult> {
   const { operationId, from, to, round } = set;
-  const { positions, devices } = await operationActivities.loadShardDevices({ operationId, from, to });
+  // `operationDevices` is absent from results recorded before it was added: the reconciliation then reads as before.
+  const { positions, devices, operationDevices } = await operationActivities.loadShardDevices({
+    operationId,
+    from,
+    to,
+  });
   const counts = { devices: devices.length, succeeded: 0, failed: 0, noAnswer: 0 };
   const empty = { shard: input.shard, counts, requests: 0, callbacksReceived: 0, duplicatesIgnored: 0 };
   if (devices.length === 0) return empty;
@@ -481,6 +486,7 @@ async function storedShard(
         accountName: input.body.accountName,
         ...(typeof body.servicePlan === 'string' ? { servicePlan: body.servicePlan } : {}),
         devices: open.map((i) => (devices[i] as (typeof devices)[number]).deviceIds),
+        ...(operationDevices !== undefined ? { accountDevices: operationDevices } : {}),
       });
       for (const position of answer.confirmed) confirmed.add(open[position] as number);
     } catch (err) {

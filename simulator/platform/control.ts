@@ -47,8 +47,21 @@ export function controlRouter(state: SimulatorState): Router {
     res.json({ seed: state.seed });
   });
 
-  router.get('/devices', (_req, res) => {
-    res.json(state.inventory.all());
+  // Every device, or with `after` (a device number) and `limit` one page of them in device-number order.
+  router.get('/devices', (req, res) => {
+    const { after, limit } = req.query;
+    if (after === undefined && limit === undefined) return res.json(state.inventory.all());
+    const cursor = Number(after ?? 0);
+    const size = Number(limit ?? 10_000);
+    if (!Number.isSafeInteger(cursor) || cursor < 0 || !Number.isSafeInteger(size) || size < 1) {
+      return badRequest(res, new Error('after must be a device number (0 or more) and limit a positive integer'));
+    }
+    const page: unknown[] = [];
+    for (const device of state.inventory.after(cursor)) {
+      if (page.length === size) break;
+      page.push(device);
+    }
+    res.json(page);
   });
 
   router.post('/devices', (req, res) => {

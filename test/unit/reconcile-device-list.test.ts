@@ -9,6 +9,7 @@ import { createActivities, type ThingSpacePort } from '../../activities/index.js
 import {
   reconcileDevices,
   reconcileEidDeviceSwap,
+  reconcileMethod,
   type DeviceReconciliation,
   type ReconcileProgress,
 } from '../../activities/reconcile.js';
@@ -133,6 +134,37 @@ describe('the simulated device list', () => {
     });
   });
 
+  test('paging after a cursor starts at the next device number, replaced devices keeping their place', async () => {
+    const h = await start(1000);
+    const generated = await generate(h, 3, 1000, () => 'PLAN');
+    const numberOfImei = async (imei: string) =>
+      (await json(`${h.control}/devices/imei/${imei}`, 'GET')).body.deviceNumber as number;
+    const first = await numberOfImei((generated[0] as Generated).imei);
+    // Device 1,500 of the three batches is replaced in place: same IMEI, another plan.
+    const replaced = generated[1499] as Generated;
+    const upsert = await json(`${h.control}/devices`, 'POST', {
+      accountName: ACCOUNT,
+      ...replaced,
+      state: 'active',
+      servicePlan: 'OTHER',
+    });
+    expect(upsert.status).toBe(200);
+    const c = await loginToSimulator(`${h.running.url}/api`);
+    const page = await c.call('POST', LIST, { accountName: ACCOUNT, largestDeviceIdSeen: first + 1497 });
+    const listed = page.body.devices as Json[];
+    expect(page.status).toBe(202);
+    expect(listed.map(numberOf)).toEqual(Array.from({ length: 1000 }, (_, i) => first + 1498 + i));
+    expect(imeiOf(listed[1] as Json)).toBe(replaced.imei);
+    expect((listed[1] as Json).carrierInformations[0].servicePlan).toBe('OTHER');
+
+    // The control API pages the same way; a bad cursor is refused with the reason.
+    const control = await json(`${h.control}/devices?after=${first + 2997}&limit=10`, 'GET');
+    expect((control.body as Json[]).map((d) => d.deviceNumber)).toEqual([first + 2998, first + 2999]);
+    const bad = await json(`${h.control}/devices?after=x`, 'GET');
+    expect(bad.status).toBe(400);
+    expect(bad.body.issues[0].message).toMatch(/after must be a device number/);
+  });
+
   test('a Global eSIM profile is listed as a second carrierInformations entry, named after its carrier', async () => {
     const h = await start();
     const device = {
@@ -198,6 +230,26 @@ describe('reconciliation over the simulated device list', () => {
     expect(result).toEqual({ confirmed: expected, method: 'scan', requests: 12 });
     expect(expected.length).toBeGreaterThan(3000);
     expect(await listRequests(h)).toBe(12);
+  });
+
+  test('stragglers of an operation on a large account are looked up one by one while that takes fewer requests', async () => {
+    const h = await start();
+    const devices = await generate(h, 4, 500, () => 'NEW');
+    const stragglers = devices.slice(0, 30).map(ids);
+    const input = { operation: 'changeProfileServicePlan' as const, accountName: ACCOUNT, servicePlan: 'NEW' };
+    const all30 = Array.from({ length: 30 }, (_, i) => i);
+
+    // An account of at least 20,000 lines is 40 pages to scan: 30 lookups are cheaper.
+    const looked = await reconcileDevices(h.thingspace, { ...input, devices: stragglers, accountDevices: 20_000 });
+    expect(looked).toEqual({ confirmed: all30, method: 'lookup', requests: 30 });
+    // 2,000 lines are at most 4 pages: the scan is cheaper (and stops at the first, where all 30 are).
+    // Without a size, more than 20 devices are scanned for.
+    const scanned = await reconcileDevices(h.thingspace, { ...input, devices: stragglers, accountDevices: 2_000 });
+    expect(scanned).toEqual({ confirmed: all30, method: 'scan', requests: 1 });
+    expect((await reconcileDevices(h.thingspace, { ...input, devices: stragglers })).method).toBe('scan');
+    expect(reconcileMethod({ devices: new Array(2000).fill([]), accountDevices: 1_000_000 })).toBe('lookup');
+    expect(reconcileMethod({ devices: new Array(2001).fill([]), accountDevices: 1_000_000 })).toBe('scan');
+    expect(reconcileMethod({ devices: new Array(20).fill([]) })).toBe('lookup');
   });
 
   test('a Global plan change is confirmed by the Global profile entry, not the Verizon US plan', async () => {

@@ -204,7 +204,7 @@ export function deviceListHandler(deps: ListDeps) {
       hasMoreData = sorted.length > page.length;
     } else {
       // The inventory is in device-number order: stop at the first device past the page.
-      for (const d of deps.inventory.all()) {
+      for (const d of deps.inventory.after(cursor)) {
         if (!matches(d)) continue;
         if (page.length === size) {
           hasMoreData = true;

@@ -182,6 +182,8 @@ export class Inventory {
   readonly accounts = new Set<string>();
   /** By device number, in ascending order: numbers only grow, and a replacement keeps its place. */
   private devices = new Map<number, SimDevice>();
+  /** The device numbers in ascending order, so a page after a cursor is found by bisection. */
+  private numbers: number[] = [];
   /** `kind:id` (lower case) → the device carrying it, for UNIQUE_KINDS. */
   private index = new Map<string, SimDevice>();
   private indexed = new WeakMap<SimDevice, Indexed>();
@@ -202,6 +204,7 @@ export class Inventory {
     const parsed = fixtureSchema.parse(fixture);
     this.accounts.clear();
     this.devices = new Map();
+    this.numbers = [];
     this.index = new Map();
     this.retired = new Map();
     this.retiredStale = false;
@@ -216,6 +219,24 @@ export class Inventory {
 
   byNumber(deviceNumber: number): SimDevice | undefined {
     return this.devices.get(deviceNumber);
+  }
+
+  /**
+   * The devices with a device number above `cursor`, in ascending order: where a page of the device list
+   * starts, found without reading the devices before it (ThingSpace pages a million-line account too).
+   */
+  *after(cursor: number): Generator<SimDevice> {
+    let low = 0;
+    let high = this.numbers.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.numbers[mid] as number) <= cursor) low = mid + 1;
+      else high = mid;
+    }
+    for (let i = low; i < this.numbers.length; i++) {
+      const device = this.devices.get(this.numbers[i] as number);
+      if (device) yield device;
+    }
   }
 
   /** The device currently carrying this identifier (kind compared case-insensitively). */
@@ -259,6 +280,7 @@ export class Inventory {
     const index = new Map(this.index);
     let nextNumber = this.nextNumber;
     let replacedRetired = false;
+    const added: number[] = [];
     const accounts: string[] = [];
     const result: SimDevice[] = [];
     for (const raw of inputs) {
@@ -269,7 +291,7 @@ export class Inventory {
         index.get(idKey('iccid', input.iccid));
       const device: SimDevice = {
         ...input,
-        deviceNumber: previous?.deviceNumber ?? nextNumber++,
+        deviceNumber: previous?.deviceNumber ?? nextNumber,
         createdAt: input.createdAt ?? new Date(this.now()).toISOString(),
         connected: input.connected ?? input.state === 'active',
         retiredLines: [],
@@ -281,6 +303,7 @@ export class Inventory {
           throw new InventoryConflictError(`${kind} ${id} already belongs to device number ${clash.deviceNumber}`);
         }
       }
+      if (device.deviceNumber === nextNumber) added.push(nextNumber++);
       if (previous) {
         this.unindex(index, previous);
         replacedRetired ||= previous.retiredLines.length > 0;
@@ -291,6 +314,7 @@ export class Inventory {
       result.push(device);
     }
     this.devices = devices;
+    for (const n of added) this.numbers.push(n);
     this.index = index;
     this.nextNumber = nextNumber;
     this.retiredStale ||= replacedRetired;
