@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   deviceKey,
   FailureType,
+  FaultTable,
   type BulkDeviceResult,
   type BulkFault,
   type BulkOperation,
@@ -146,19 +147,10 @@ export function createOperationActivities(operations: OperationStore | undefined
      */
     async readInlineResults(input: { operationId: string }): Promise<InlineResults> {
       const devices: BulkDeviceResult[] = [];
-      const faults: BulkFault[] = [];
-      const faultIds = new Map<string, number>();
+      const table = new FaultTable();
+      const faultId = (fault: BulkFault) => table.idOf(fault);
       let addressUpdateFailed = 0;
       const requestIds = new Set<string>();
-      const faultId = (fault: BulkFault) => {
-        const key = `${fault.code}\n${fault.message}\n${fault.requestId ?? ''}`;
-        let id = faultIds.get(key);
-        if (id === undefined) {
-          id = faults.push(fault) - 1;
-          faultIds.set(key, id);
-        }
-        return id;
-      };
       for (let after = -1; ;) {
         const page = await store().readResults(input.operationId, { after, limit: PAGE });
         if (page.length === 0) break;
@@ -182,7 +174,7 @@ export function createOperationActivities(operations: OperationStore | undefined
         }
         after = (page[page.length - 1] as { position: number }).position;
       }
-      return { devices, faults, addressUpdateFailed, requestIds: [...requestIds] };
+      return { devices, faults: table.faults, addressUpdateFailed, requestIds: [...requestIds] };
     },
   };
 }

@@ -1,5 +1,5 @@
 /** What the bench measures with: percentiles, CPU and peak memory of process trees, an HTTP load loop. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -37,10 +37,31 @@ function cpuOf(pid: number): number {
   }
 }
 
+/** CPU seconds used so far by `pid` and every process below it; 0 for none. */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  return [pid, ...descendants(pid)].reduce((sum, p) => sum + cpuOf(p), 0);
+}
+
 /** CPU seconds used so far by this process and every process below it (dev server, parts, their node children). */
 export function cpuSecondsOfTree(): number {
   const own = process.cpuUsage();
   return (own.user + own.system) / 1e6 + descendants(process.pid).reduce((sum, pid) => sum + cpuOf(pid), 0);
+}
+
+/**
+ * Resets the peak resident memory (VmHWM) of `pid`'s tree to its current RSS (Linux `clear_refs` 5), so
+ * that `peakRssMiB` afterwards is the peak of what follows: one scenario's, not the whole run's.
+ */
+export function resetPeakRss(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      // gone
+    }
+  }
 }
 
 /** Peak resident memory (VmHWM) in MiB of the largest process in `pid`'s tree. */

@@ -25,13 +25,13 @@ import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem } from '../test/chaos/syste
 import { BASELINE_TASK_QUEUE } from './baseline-activities.js';
 import type { AppliedSignal } from './baseline-workflows.js';
 import { fleetBench } from './fleet.js';
-import { cpuSecondsOfTree, peakRssMiB, percentile, postLoad, sleep } from './measure.js';
+import { cpuSecondsOf, cpuSecondsOfTree, peakRssMiB, percentile, postLoad, resetPeakRss, sleep } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /** The scenarios, in the order they run, with how many figures each gives. */
-const SCENARIOS = { swaps: 6, callbacks: 3, ingestion: 7, bulk: 6 } as const;
+const SCENARIOS = { swaps: 7, callbacks: 3, ingestion: 7, bulk: 6 } as const;
 type Scenario = keyof typeof SCENARIOS;
 
 interface Options {
@@ -84,6 +84,8 @@ export interface Figure {
 }
 
 const figures: Figure[] = [];
+/** Where a swap's CPU goes, by process, in CPU seconds per saga (written beside the figures). */
+const swapCpuSplit: Record<string, Record<string, number>> = {};
 function figure(scenario: string, name: string, unit: string, value: number, baseline: number): void {
   figures.push({ scenario, name, unit, value, baseline, ratio: value / baseline });
 }
@@ -174,27 +176,81 @@ async function runAll<T extends WorkflowHandle>(
   return { handles, latenciesMs, perSecond: count / seconds, cpuSeconds: cpuSecondsOfTree() - cpuBefore };
 }
 
-async function swapScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
+async function swapScenario(
+  system: ChaosSystem,
+  bareWorker: Part | undefined,
+  bareGateway: Part | undefined,
+  options: Options,
+  runId: string,
+): Promise<void> {
   const { client } = system;
   say(`\n== 1. ${options.swaps} concurrent swap sagas, and the bare baseline`);
   const pairs = await seedPairs(system, options.swaps);
-  const real = await runAll(options.swaps, (i) =>
-    startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
+  // Each worker's peak memory while its own swaps run, not the whole run's (the bulk's inputs are larger).
+  const worker = system.part('worker')?.child.pid;
+  // The CPU of each part over a run, per saga; `rest` is the Temporal server, the bench's client and the idle parts.
+  const split = async (pids: Record<string, number | undefined>, run: () => Promise<RunOf<WorkflowHandle>>) => {
+    const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+    const result = await run();
+    const perSaga: Record<string, number> = {};
+    let parts = 0;
+    for (const [name, pid] of Object.entries(pids)) {
+      perSaga[name] = (cpuSecondsOf(pid) - (before[name] as number)) / options.swaps;
+      parts += perSaga[name];
+    }
+    perSaga.rest = result.cpuSeconds / options.swaps - parts;
+    return { result, perSaga };
+  };
+  resetPeakRss(worker);
+  const real = await split(
+    {
+      worker,
+      gateway: system.part('gateway')?.child.pid,
+      simulator: system.part('simulator')?.child.pid,
+    },
+    () =>
+      runAll(options.swaps, (i) =>
+        startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
+      ),
   );
-  const bare = await runAll(options.swaps, (i) =>
-    client.workflow.start('baselineSwap', {
-      taskQueue: BASELINE_TASK_QUEUE,
-      workflowId: `bench-${runId}-swap-${i}`,
-      args: [],
-    }),
+  const realRss = peakRssMiB(worker);
+  resetPeakRss(bareWorker?.child.pid);
+  const bare = await split({ worker: bareWorker?.child.pid, gateway: bareGateway?.child.pid }, () =>
+    runAll(options.swaps, (i) =>
+      client.workflow.start('baselineSwap', {
+        taskQueue: BASELINE_TASK_QUEUE,
+        workflowId: `bench-${runId}-swap-${i}`,
+        args: [],
+      }),
+    ),
   );
+  const bareRss = peakRssMiB(bareWorker?.child.pid);
+  swapCpuSplit.euicc = real.perSaga;
+  swapCpuSplit.bare = bare.perSaga;
+  const show = (x: Record<string, number>) =>
+    Object.entries(x)
+      .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+      .join(', ');
+  say(`  CPU s per saga by process: euicc ${show(real.perSaga)}; bare ${show(bare.perSaga)}`);
   const sample = Math.min(10, options.swaps);
-  const realShapes = await Promise.all(real.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
-  const bareShapes = await Promise.all(bare.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
+  const realShapes = await Promise.all(real.result.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
+  const bareShapes = await Promise.all(bare.result.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
   const s = 'swaps';
-  figure(s, 'sagas per second', '/s', real.perSecond, bare.perSecond);
-  figure(s, 'end-to-end latency p50', 'ms', percentile(real.latenciesMs, 50), percentile(bare.latenciesMs, 50));
-  figure(s, 'end-to-end latency p99', 'ms', percentile(real.latenciesMs, 99), percentile(bare.latenciesMs, 99));
+  figure(s, 'sagas per second', '/s', real.result.perSecond, bare.result.perSecond);
+  figure(
+    s,
+    'end-to-end latency p50',
+    'ms',
+    percentile(real.result.latenciesMs, 50),
+    percentile(bare.result.latenciesMs, 50),
+  );
+  figure(
+    s,
+    'end-to-end latency p99',
+    'ms',
+    percentile(real.result.latenciesMs, 99),
+    percentile(bare.result.latenciesMs, 99),
+  );
   figure(
     s,
     'history events per saga',
@@ -209,7 +265,14 @@ async function swapScenario(system: ChaosSystem, options: Options, runId: string
     mean(realShapes.map((x) => x.workflowTasks)),
     mean(bareShapes.map((x) => x.workflowTasks)),
   );
-  figure(s, 'CPU seconds per saga', 'cpu s', real.cpuSeconds / options.swaps, bare.cpuSeconds / options.swaps);
+  figure(
+    s,
+    'CPU seconds per saga',
+    'cpu s',
+    real.result.cpuSeconds / options.swaps,
+    bare.result.cpuSeconds / options.swaps,
+  );
+  figure(s, 'peak RSS: worker during the swaps', 'MiB', realRss, bareRss);
 }
 
 /** Callbacks per second scenario 3 aims at: swaps (three callbacks each) start at a third of it. */
@@ -495,7 +558,7 @@ async function main(): Promise<void> {
     });
 
     const runs = (scenario: Scenario) => options.only === undefined || options.only === scenario;
-    if (runs('swaps')) await swapScenario(system, options, runId);
+    if (runs('swaps')) await swapScenario(system, parts.worker, parts.gateway, options, runId);
     if (runs('callbacks')) await callbackScenario(system, options, runId);
     if (runs('ingestion')) await ingestionScenario(system, baselineUrl, options, runId);
     if (runs('bulk')) {
@@ -507,7 +570,14 @@ async function main(): Promise<void> {
     await system.stop();
   }
 
-  const results = { startedAt, finishedAt: new Date().toISOString(), machine: machine(), options, figures };
+  const results = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machine(),
+    options,
+    figures,
+    ...(Object.keys(swapCpuSplit).length > 0 ? { swapCpuSplit } : {}),
+  };
   const file = join(ROOT, 'bench/results/latest.json');
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -431,6 +431,25 @@ export interface BulkFault {
   requestId?: string;
 }
 
+/**
+ * The reasons of a bulk result, each (with its request) stored once however many devices share it:
+ * `idOf` gives a reason's index in `faults`, adding it the first time.
+ */
+export class FaultTable {
+  readonly faults: BulkFault[] = [];
+  private readonly ids = new Map<string, number>();
+
+  idOf(fault: BulkFault): number {
+    const key = `${fault.code}\n${fault.message}\n${fault.requestId ?? ''}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.faults.push(fault) - 1;
+      this.ids.set(key, id);
+    }
+    return id;
+  }
+}
+
 /** One device's outcome in a bulk saga. `device` is its key (`kind:id`, the first identifier given). */
 export interface BulkDeviceResult {
   device: string;

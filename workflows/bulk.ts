@@ -27,6 +27,7 @@ import {
   deviceKey,
   FailureType,
   shardProgressSignal,
+  FaultTable,
   statusQuery,
   validateActivateDeviceProfiles,
   validateChangeProfileServicePlan,
@@ -134,8 +135,8 @@ async function runBulk(
   const live = new Map<string, BulkCounts>();
   const requestIds: string[] = [];
   /** Failure reasons, each once; devices refer to them by position. */
-  const faults: BulkFault[] = [];
-  const faultIds = new Map<string, number>();
+  const faultTable = new FaultTable();
+  const { faults } = faultTable;
   let round = 0;
   let shardsInRound = 0;
   let shardsDone = 0;
@@ -239,16 +240,7 @@ async function runBulk(
     if (at > now) await sleep(at - now);
   };
 
-  /** The id of a reason in `faults`, each reason (with its request) stored once however many devices share it. */
-  const faultIdOf = (fault: BulkFault): number => {
-    const key = `${fault.code}\n${fault.message}\n${fault.requestId ?? ''}`;
-    let id = faultIds.get(key);
-    if (id === undefined) {
-      id = faults.push(fault) - 1;
-      faultIds.set(key, id);
-    }
-    return id;
-  };
+  const faultIdOf = (fault: BulkFault): number => faultTable.idOf(fault);
 
   const merge = (indices: number[], outcome: ProfileShardResult) => {
     if (outcome.requestIds) requestIds.push(...outcome.requestIds);

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { percentile, postLoad } from '../../bench/measure.js';
+import { cpuSecondsOf, peakRssMiB, percentile, postLoad, resetPeakRss } from '../../bench/measure.js';
 
 describe("the bench's measures", () => {
   it('takes percentiles by nearest rank', () => {
@@ -35,5 +37,30 @@ describe("the bench's measures", () => {
     } finally {
       server.close();
     }
+  });
+
+  it("resets a process's peak memory to its current size, so one scenario's peak can be read; counts its CPU", async () => {
+    // A child that fills 300 MB, frees it and spins a little: its peak stays, its resident size falls.
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        '-e',
+        `let b = Buffer.alloc(300e6, 1); b = null; gc();
+         const end = Date.now() + 200; while (Date.now() < end);
+         console.log('ready'); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await once(child.stdout, 'data');
+      expect(peakRssMiB(child.pid)).toBeGreaterThan(280);
+      expect(cpuSecondsOf(child.pid)).toBeGreaterThan(0.1);
+      resetPeakRss(child.pid);
+      expect(peakRssMiB(child.pid)).toBeLessThan(200);
+    } finally {
+      child.kill();
+    }
+    expect(cpuSecondsOf(undefined)).toBe(0);
   });
 });
