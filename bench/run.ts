@@ -39,6 +39,8 @@ interface Options {
   callbacks: number;
   rateCallbacks: number;
   pacedCallbacks: number;
+  /** Callbacks per second scenario 3 aims at (`--callback-rate`): swaps (three callbacks each) start at a third of it. */
+  callbackRate: number;
   bulk: number;
   smoke: boolean;
   /** Run only this scenario (`--only`); every one when unset. */
@@ -48,13 +50,22 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const smoke = argv.includes('--smoke');
   const options: Options = smoke
-    ? { swaps: 5, callbacks: 300, rateCallbacks: 300, pacedCallbacks: 60, bulk: 200, smoke }
-    : { swaps: 200, callbacks: 10_000, rateCallbacks: 10_000, pacedCallbacks: 1_200, bulk: 10_000, smoke };
+    ? { swaps: 5, callbacks: 300, rateCallbacks: 300, pacedCallbacks: 60, callbackRate: 200, bulk: 200, smoke }
+    : {
+        swaps: 200,
+        callbacks: 10_000,
+        rateCallbacks: 10_000,
+        pacedCallbacks: 1_200,
+        callbackRate: 200,
+        bulk: 10_000,
+        smoke,
+      };
   const flags: Record<string, keyof Options> = {
     '--swaps': 'swaps',
     '--callbacks': 'callbacks',
     '--rate-callbacks': 'rateCallbacks',
     '--paced-callbacks': 'pacedCallbacks',
+    '--callback-rate': 'callbackRate',
     '--bulk': 'bulk',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -275,15 +286,13 @@ async function swapScenario(
   figure(s, 'peak RSS: worker during the swaps', 'MiB', realRss, bareRss);
 }
 
-/** Callbacks per second scenario 3 aims at: swaps (three callbacks each) start at a third of it. */
-const CALLBACK_RATE = 200;
-
 async function callbackScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
   const { client } = system;
   const swaps = Math.ceil(options.pacedCallbacks / 3);
-  say(`\n== 3. callback to workflow: ${swaps} swaps started ${(CALLBACK_RATE / 3).toFixed(1)}/s, three callbacks each`);
+  const aimed = options.callbackRate;
+  say(`\n== 3. callback to workflow: ${swaps} swaps started ${(aimed / 3).toFixed(1)}/s, three callbacks each`);
   const pairs = await seedPairs(system, swaps);
-  const interval = 3_000 / CALLBACK_RATE;
+  const interval = 3_000 / aimed;
   const real = await runAll(
     swaps,
     (i) => startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
