@@ -1476,4 +1476,31 @@ describe('the inventory index', () => {
       ]),
     ).toThrow('mdn 5042000009 already belongs to device number 1');
   });
+
+  test('a batch lookup trusts hits without walking the inventory, and brings the index up to date at its first miss', () => {
+    const inventory = new Inventory({ devices: [] }, Date.now);
+    const inputs = Array.from({ length: 5 }, (_, i) => ({
+      accountName: ACCOUNT,
+      iccid: `8914807042000000${String(100 + i)}`.padEnd(20, '0'),
+      imei: `35042000000${String(1000 + i)}`,
+      mdn: `504200${String(1000 + i)}`,
+      state: 'active' as const,
+      servicePlan: 'P',
+    }));
+    const [first, second] = inventory.upsert(inputs);
+    // Device numbers in order, and the ones after a cursor found by bisection.
+    expect([...inventory.after(first!.deviceNumber)].map((d) => d.deviceNumber)).toEqual([2, 3, 4, 5]);
+    expect([...inventory.after(5)]).toEqual([]);
+    expect([...inventory.after(0)]).toHaveLength(5);
+
+    // The second device's MDN moves in place (as a swap moves it), behind the index's back.
+    const old = second!.mdn!;
+    second!.mdn = '5042009999';
+    const batch = inventory.lookup();
+    expect(batch.find('imei', first!.imei)).toBe(first); // a hit, confirmed against the device
+    expect(batch.find('mdn', old)).toBeUndefined(); // a stale hit is not trusted
+    expect(batch.find('mdn', '5042009999')).toBe(second); // the first miss re-indexed the moved MDN
+    expect(batch.isKnown('mdn', old)).toBe(false);
+    expect(batch.isKnown('iccid', '89148070420000009990')).toBe(false);
+  });
 });
