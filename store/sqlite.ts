@@ -330,6 +330,23 @@ export function openSqliteStore(file: string): Store {
     );
   });
 
+  /**
+   * Runs the dispatcher's bookkeeping (leases, deliveries, parking, retries) without waiting for the disk
+   * (`synchronous = NORMAL`: written to the WAL, synced by the next FULL commit or checkpoint). A process
+   * crash loses none of it; a power loss can take back only that rows were handed on, so they are handed
+   * on again and each saga ignores a callback it already has (by fingerprint). Callbacks themselves and the
+   * sagas' correlations are committed FULL. better-sqlite3 blocks the event loop for each sync, which this
+   * keeps off the dispatcher's path.
+   */
+  const unsynced = <T>(work: () => T): T => {
+    db.pragma('synchronous = NORMAL');
+    try {
+      return work();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  };
+
   return {
     ...sqliteIntents(db),
     async recordCallback(callback) {
@@ -339,40 +356,40 @@ export function openSqliteStore(file: string): Store {
       return callbacks.length === 0 ? [] : record(callbacks);
     },
     async leasePending(limit, leaseMs) {
-      return lease.immediate(limit, leaseMs);
+      return unsynced(() => lease.immediate(limit, leaseMs));
     },
     async markDelivered(ids, saga) {
-      if (ids.length > 0) deliver.immediate(ids, saga);
+      if (ids.length > 0) unsynced(() => deliver.immediate(ids, saga));
     },
     async parkUnmatched(ids, reason) {
-      if (ids.length > 0) park.immediate(ids, reason);
+      if (ids.length > 0) unsynced(() => park.immediate(ids, reason));
     },
     async markOrphaned(ids, saga, reason) {
-      setState(ids, 'orphaned', saga, reason);
+      unsynced(() => setState(ids, 'orphaned', saga, reason));
     },
     async recordFailedAttempt(ids, reason, maxAttempts, retryInMs) {
       if (ids.length === 0) return [];
-      const rows = db
-        .prepare(
-          `UPDATE inbox SET attempts = attempts + 1,
+      const rows = unsynced(() =>
+        db
+          .prepare(
+            `UPDATE inbox SET attempts = attempts + 1,
              state = CASE WHEN attempts + 1 >= ? THEN 'deadLetter' ELSE state END,
              reason = CASE WHEN attempts + 1 >= ? THEN ? ELSE reason END,
              lease_until = CASE WHEN attempts + 1 >= ? THEN 0 ELSE ? END,
              updated_at = ?
            WHERE id IN (${placeholders(ids.length)}) AND state = 'pending'
            RETURNING id, state`,
-        )
-        .all(maxAttempts, maxAttempts, reason, maxAttempts, Date.now() + retryInMs, now(), ...ids) as {
-        id: number;
-        state: string;
-      }[];
+          )
+          .all(maxAttempts, maxAttempts, reason, maxAttempts, Date.now() + retryInMs, now(), ...ids),
+      ) as { id: number; state: string }[];
       return rows.filter((row) => row.state === 'deadLetter').map((row) => row.id);
     },
     async releaseLease(ids, retryInMs) {
       if (ids.length === 0) return;
-      db.prepare(`UPDATE inbox SET lease_until = ? WHERE id IN (${placeholders(ids.length)})`).run(
-        Date.now() + retryInMs,
-        ...ids,
+      unsynced(() =>
+        db
+          .prepare(`UPDATE inbox SET lease_until = ? WHERE id IN (${placeholders(ids.length)})`)
+          .run(Date.now() + retryInMs, ...ids),
       );
     },
     async claimDevices(saga, keys, account) {

@@ -79,6 +79,8 @@ interface Delivery {
 /** An attempt nobody answers is abandoned after this long, so a dead listener cannot pin sockets. */
 const HARD_ATTEMPT_LIMIT_MS = 30_000;
 const LOG_LIMIT = 10_000;
+/** The oldest entries go a thousand at a time: dropping one per entry would move the whole log each time. */
+const LOG_SLACK = 1_000;
 
 export interface DispatcherDeps {
   registry: CallbackRegistry;
@@ -301,6 +303,6 @@ export class CallbackDispatcher {
     if (duplicate) entry.duplicate = true;
     if (d.job.stray) entry.stray = true;
     this.log.push(entry);
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    if (this.log.length > LOG_LIMIT + LOG_SLACK) this.log.splice(0, this.log.length - LOG_LIMIT);
   }
 }

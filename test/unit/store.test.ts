@@ -61,6 +61,38 @@ describe('SQLite store on a file', () => {
     }
   });
 
+  it("commits callbacks and correlations with a full sync, the dispatcher's bookkeeping without one", async () => {
+    // Every PRAGMA synchronous the store sets, in order.
+    const seen: string[] = [];
+    const original = Database.prototype.pragma;
+    const pragma = jest.spyOn(Database.prototype, 'pragma').mockImplementation(function (
+      this: Database.Database,
+      source: string,
+      options?: Database.PragmaOptions,
+    ) {
+      if (source.startsWith('synchronous')) seen.push(source);
+      return original.call(this, source, options);
+    });
+    const store = openSqliteStore(join(dir, 'inbox.db'));
+    try {
+      expect(seen).toEqual(['synchronous = FULL']);
+      seen.length = 0;
+      await store.claimDevices(SWAP_A, [IMEI]);
+      await store.recordCallback(callback('r-1', ['requestid:r-1', IMEI]));
+      expect(seen).toEqual([]);
+      const [item] = await store.leasePending(10, LEASE_MS);
+      await store.markDelivered([item!.record.id], SWAP_A);
+      await store.recordCallback(callback('r-2', ['requestid:r-2']));
+      await store.leasePending(10, LEASE_MS);
+      await store.parkUnmatched([2], 'no saga');
+      // Four dispatcher calls (lease, deliver, lease, park), each switched to NORMAL and back to FULL.
+      expect(seen).toEqual(Array(4).fill(['synchronous = NORMAL', 'synchronous = FULL']).flat());
+    } finally {
+      pragma.mockRestore();
+      await store.close();
+    }
+  });
+
   it('keeps what was written across a close and re-open, closed runs included', async () => {
     const file = join(dir, 'inbox.db');
     const first = openSqliteStore(file);
