@@ -2,11 +2,13 @@
  * The bench's bare HTTP side, one express app: `POST /bare` answers 200 (the ingestion baseline); `POST
  * /submit` answers 200 and then, like the simulator, posts one callback per step to `/signal/:workflowId`
  * after a delay; `/signal/:workflowId` signals that workflow with the callback's post time (no store, no
- * correlation: the bare endpoint→signal path).
+ * correlation: the bare endpoint→signal path). `POST /pace {perSecond}` paces those callbacks as the
+ * simulator's `/__sim/callbacks/pace` does (0 holds them, null stops pacing).
  */
 import { Client, Connection } from '@temporalio/client';
 import express from 'express';
 import { Agent, request } from 'node:http';
+import { RateGate } from '../simulator/platform/rate-gate.js';
 
 const port = Number(process.env.BASELINE_PORT ?? 3300);
 const delayMs = Number(process.env.BASELINE_CALLBACK_DELAY_MS ?? 50);
@@ -27,6 +29,11 @@ function post(path: string, body: unknown): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A step callback to send: its post time is taken when it leaves. */
+const sendStep = (workflowId: string): void =>
+  void post(`/signal/${encodeURIComponent(workflowId)}`, { postedAt: Date.now() });
+let gate: RateGate<string> | undefined;
+
 const app = express();
 app.use(express.json({ limit: '1mb' }));
 app.post('/bare', (_req, res) => void res.sendStatus(200));
@@ -36,7 +43,8 @@ app.post('/submit', (req, res) => {
   void (async () => {
     for (let i = 0; i < callbacks; i++) {
       if (i === 0 || callbacks <= 3) await sleep(delayMs);
-      void post(`/signal/${encodeURIComponent(workflowId)}`, { postedAt: Date.now() });
+      if (gate) gate.push(workflowId);
+      else sendStep(workflowId);
     }
   })();
 });
@@ -48,6 +56,16 @@ app.post('/signal/:workflowId', async (req, res) => {
     res.sendStatus(503);
   }
 });
+app.post('/pace', (req, res) => {
+  const { perSecond } = req.body as { perSecond: number | null };
+  if (perSecond === null) {
+    gate?.stop().forEach(sendStep);
+    gate = undefined;
+  } else if (gate) gate.setRate(perSecond);
+  else gate = new RateGate(perSecond, sendStep);
+  res.sendStatus(200);
+});
+app.get('/pace', (_req, res) => void res.json({ queued: gate?.size ?? 0 }));
 app.get('/healthz', (_req, res) => void res.sendStatus(200));
 const server = app.listen(port, '127.0.0.1');
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -286,28 +286,63 @@ async function swapScenario(
   figure(s, 'peak RSS: worker during the swaps', 'MiB', realRss, bareRss);
 }
 
-async function callbackScenario(system: ChaosSystem, options: Options, runId: string): Promise<void> {
+/** POSTs JSON to the bench's bare app, or GETs from it; fails on anything but a 2xx. */
+async function bareCall<T>(url: string, body?: unknown): Promise<T> {
+  const init =
+    body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  return (res.headers.get('content-type')?.includes('json') ? res.json() : undefined) as Promise<T>;
+}
+
+/** Polls `ready` every 100 ms until it holds, or fails after `timeoutMs`. */
+async function until(what: string, ready: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * 3. Callback to workflow. The sagas are started first, their callbacks held; then the callbacks are let
+ * out at the aimed rate (the simulator's pace control, and the same on the bare side), so the figure is the
+ * callback path at that rate and not the rate at which this machine can start sagas.
+ */
+async function callbackScenario(system: ChaosSystem, baselineUrl: string, options: Options, runId: string) {
   const { client } = system;
   const swaps = Math.ceil(options.pacedCallbacks / 3);
   const aimed = options.callbackRate;
-  say(`\n== 3. callback to workflow: ${swaps} swaps started ${(aimed / 3).toFixed(1)}/s, three callbacks each`);
+  say(`\n== 3. callback to workflow: ${swaps} waiting swaps, their ${swaps * 3} callbacks let out at ${aimed}/s`);
   const pairs = await seedPairs(system, swaps);
-  const interval = 3_000 / aimed;
-  const real = await runAll(
-    swaps,
-    (i) => startEidDeviceSwap(client, swapRequest(pairs[i] as SeededPair), { stepTimeout: '10 minutes' }),
-    interval,
+  const operations = async () => (await system.sim<unknown[]>('GET', '/__sim/operations')).length;
+  const acceptedBefore = await operations();
+  await system.sim('POST', '/__sim/callbacks/pace', { perSecond: 0 });
+  const realHandles = await Promise.all(
+    pairs.map((pair) => startEidDeviceSwap(client, swapRequest(pair), { stepTimeout: '10 minutes' })),
   );
-  const bare = await runAll(
-    swaps,
-    (i) =>
+  await until('the swaps to be accepted', async () => (await operations()) >= acceptedBefore + swaps);
+  await system.sim('POST', '/__sim/callbacks/pace', { perSecond: aimed });
+  await Promise.all(realHandles.map((h) => h.result()));
+  await system.sim('POST', '/__sim/callbacks/pace', { perSecond: null });
+
+  await bareCall(`${baselineUrl}/pace`, { perSecond: 0 });
+  const bareHandles = await Promise.all(
+    Array.from({ length: swaps }, (_, i) =>
       client.workflow.start('baselineSwap', {
         taskQueue: BASELINE_TASK_QUEUE,
         workflowId: `bench-${runId}-paced-${i}`,
         args: [],
       }),
-    interval,
+    ),
   );
+  const queued = async () => (await bareCall<{ queued: number }>(`${baselineUrl}/pace`)).queued;
+  await until('the bare callbacks to be queued', async () => (await queued()) >= swaps * 3);
+  await bareCall(`${baselineUrl}/pace`, { perSecond: aimed });
+  const bareSignals = (await Promise.all(bareHandles.map((h) => h.result() as Promise<AppliedSignal[]>))).flat();
+  await bareCall(`${baselineUrl}/pace`, { perSecond: null });
 
   // 3. Callback to workflow: the gateway's receipt of each callback (its inbox row) to the step it settled,
   // as the saga's status records it (workflow time); the baseline's signal carries its post time.
@@ -323,7 +358,7 @@ async function callbackScenario(system: ChaosSystem, options: Options, runId: st
   }
   const realToWorkflow: number[] = [];
   const callbackTimes: number[] = [];
-  for (const handle of real.handles) {
+  for (const handle of realHandles) {
     const status = (await handle.query('status')) as EidDeviceSwapStatus;
     const applied = Object.values(status.steps)
       .flatMap((step) => (step.at ? [Date.parse(step.at)] : []))
@@ -335,7 +370,6 @@ async function callbackScenario(system: ChaosSystem, options: Options, runId: st
       if (post !== undefined) realToWorkflow.push(at - post);
     });
   }
-  const bareSignals = (await Promise.all(bare.handles.map((h) => h.result() as Promise<AppliedSignal[]>))).flat();
   const bareToWorkflow = bareSignals.map((x) => x.appliedAt - x.postedAt);
   const rate = (times: number[]): number => times.length / ((Math.max(...times) - Math.min(...times)) / 1000 || 1);
   const c = 'callback to workflow';
@@ -568,7 +602,7 @@ async function main(): Promise<void> {
 
     const runs = (scenario: Scenario) => options.only === undefined || options.only === scenario;
     if (runs('swaps')) await swapScenario(system, parts.worker, parts.gateway, options, runId);
-    if (runs('callbacks')) await callbackScenario(system, options, runId);
+    if (runs('callbacks')) await callbackScenario(system, baselineUrl, options, runId);
     if (runs('ingestion')) await ingestionScenario(system, baselineUrl, options, runId);
     if (runs('bulk')) {
       await drainInbox(system.dir);

@@ -11,6 +11,7 @@ import type { SimulatorState } from './state.js';
 import { strayCallbackRequestSchema, strayRequestJob } from './stray.js';
 
 const resetSchema = z.object({ seed: z.number().int().optional() }).strict();
+const paceSchema = z.object({ perSecond: z.number().int().min(0).max(100_000).nullable() }).strict();
 const devicesSchema = z.union([
   z.array(deviceInputSchema),
   z.object({ devices: z.array(deviceInputSchema) }).strict(),
@@ -149,6 +150,14 @@ export function controlRouter(state: SimulatorState): Router {
       callbackCount: body.callbackCount,
       callback: job.content,
     });
+  });
+
+  // Load tests: hold the operations' callbacks (0) or let them out at most `perSecond` a second; null: no pacing.
+  router.post('/callbacks/pace', (req, res) => {
+    const body = parse(paceSchema, req, res);
+    if (!body) return;
+    state.dispatcher.pace(body.perSecond);
+    res.json(body);
   });
 
   router.get('/callbacks/pending', (_req, res) => {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { CallbackService } from '../../contracts/types.js';
+import { RateGate } from './rate-gate.js';
 import type { CallbackRegistry } from './registrations.js';
 
 /** `maxCallbackThreshold` every callback carries (thingspace-api-notes.md). */
@@ -97,12 +98,27 @@ export class CallbackDispatcher {
   private inFlight = new Set<Promise<void>>();
   /** Bumped by cancelAll, so answers to cancelled attempts change nothing. */
   private epoch = 0;
+  /** Set by `pace`: scheduled callbacks wait here and leave at most `perSecond` a second (0 holds them). */
+  private gate?: RateGate<CallbackJob>;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
   /** Callbacks generated or scheduled but not yet settled (acknowledged, given up, lost or dropped). */
   pending(): number {
-    return this.scheduled + this.active.size;
+    return this.scheduled + this.active.size + (this.gate?.size ?? 0);
+  }
+
+  /**
+   * A control for load tests, not a ThingSpace behaviour: from now on the callbacks `schedule` generates
+   * queue in order and leave at most `perSecond` a second; 0 holds them; `null` lets the queue go at once
+   * and stops pacing. Stray and profile callbacks are not paced here (profiles have their own pacer).
+   */
+  pace(perSecond: number | null): void {
+    if (perSecond === null) {
+      this.gate?.stop().forEach((job) => void this.deliver(job));
+      this.gate = undefined;
+    } else if (this.gate) this.gate.setRate(perSecond);
+    else this.gate = new RateGate(perSecond, (job) => void this.deliver(job));
   }
 
   /**
@@ -119,7 +135,9 @@ export class CallbackDispatcher {
       } catch (error) {
         this.deps.logger.error({ err: error }, 'Callback generation failed');
       }
-      if (job) void this.deliver(job);
+      if (!job) return;
+      if (this.gate) this.gate.push(job);
+      else void this.deliver(job);
     });
   }
 
@@ -144,6 +162,8 @@ export class CallbackDispatcher {
     this.controllers.clear();
     this.active.clear();
     this.scheduled = 0;
+    this.gate?.stop();
+    this.gate = undefined;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { json, loginToSimulator, waitFor, type Json } from '../fixtures/simulato
 const ACCOUNT = '0000123456-00001';
 const SMSR = '1.3.6.1.4.1.31746.1.500.200.101.5';
 const STEPS = ['deactivation', 'identifierChange', 'goToState'];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Received {
   service: string;
@@ -377,6 +378,29 @@ describe('callback delivery', () => {
       [2, 'delivered'],
       [1, 'delivered'],
     ]);
+  });
+  test('paced callbacks are held at 0, let out in order at most N a second, and all go when pacing stops', async () => {
+    const h = await start({ callbackDelayMs: 1 });
+    const pace = (perSecond: number | null) => json(`${h.control}/callbacks/pace`, 'POST', { perSecond });
+    expect((await pace(0)).status).toBe(200);
+    await swap(h);
+    await sleep(200);
+    expect(h.listener.received).toHaveLength(0);
+    expect((await json(`${h.control}/callbacks/pending`, 'GET')).body.pending).toBeGreaterThan(0);
+    const released = Date.now();
+    await pace(10);
+    await waitFor(() => h.listener.received.length === 3);
+    // Three callbacks at 10 a second: the first right away, the last about 200 ms later, in the documented order.
+    expect(Date.now() - released).toBeGreaterThanOrEqual(150);
+    expect(h.listener.received.map((r) => stepOf(r.body))).toEqual(STEPS);
+    await pace(0);
+    await swap(h);
+    await sleep(100);
+    expect(h.listener.received).toHaveLength(3);
+    await pace(null);
+    await waitFor(() => h.listener.received.length === 6);
+    await quiet(h);
+    expect((await pace(-1)).status).toBe(400);
   });
 });
 
