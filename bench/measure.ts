@@ -64,13 +64,13 @@ export function resetPeakRss(pid: number | undefined): void {
   }
 }
 
-/** Peak resident memory (VmHWM) in MiB of the largest process in `pid`'s tree. */
-export function peakRssMiB(pid: number | undefined): number {
+/** Peak resident memory (VmHWM; VmRSS: now) in MiB of the largest process in `pid`'s tree. */
+export function peakRssMiB(pid: number | undefined, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   if (pid === undefined) return NaN;
   let peak = 0;
   for (const p of [pid, ...descendants(pid)]) {
     try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      const hwm = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
     } catch {
       // gone

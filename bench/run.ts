@@ -21,7 +21,7 @@ import { startPart, waitForHttp, type Part } from '../scripts/lib/processes.js';
 import { openStore } from '../store/index.js';
 import { ACCOUNT, swapRequest, type SeededPair } from '../test/integration/harness.js';
 import { callbackUrl } from '../contracts/index.js';
-import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem } from '../test/chaos/system.js';
+import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem, type PartName } from '../test/chaos/system.js';
 import { BASELINE_TASK_QUEUE } from './baseline-activities.js';
 import type { AppliedSignal } from './baseline-workflows.js';
 import { fleetBench } from './fleet.js';
@@ -39,7 +39,7 @@ interface Options {
   callbacks: number;
   rateCallbacks: number;
   pacedCallbacks: number;
-  /** Callbacks per second scenario 3 aims at (`--callback-rate`): swaps (three callbacks each) start at a third of it. */
+  /** Callbacks per second scenario 3 lets out (`--callback-rate`), to sagas that are all already waiting. */
   callbackRate: number;
   bulk: number;
   smoke: boolean;
@@ -97,6 +97,25 @@ export interface Figure {
 const figures: Figure[] = [];
 /** Where a swap's CPU goes, by process, in CPU seconds per saga (written beside the figures). */
 const swapCpuSplit: Record<string, Record<string, number>> = {};
+/** Scenario 3's diagnosis: cores busy by process while the callbacks were let out, and the gateway's dispatch lag. */
+const callbackSplit: Record<string, Record<string, number>> = {};
+
+/**
+ * CPU seconds of each named process tree, and of everything below the bench (`all`, Temporal included), from
+ * now until the answered function is called; with `busyCores` (all ÷ wall seconds) when asked.
+ */
+function cpuFrom(pids: Record<string, number | undefined>): () => Record<string, number> {
+  const began = performance.now();
+  const tree = cpuSecondsOfTree();
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+  return () => {
+    const used: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) used[name] = cpuSecondsOf(pid) - (before[name] as number);
+    used.all = cpuSecondsOfTree() - tree;
+    used.busyCores = used.all / ((performance.now() - began) / 1000);
+    return used;
+  };
+}
 function figure(scenario: string, name: string, unit: string, value: number, baseline: number): void {
   figures.push({ scenario, name, unit, value, baseline, ratio: value / baseline });
 }
@@ -159,7 +178,6 @@ interface RunOf<T> {
   cpuSeconds: number;
 }
 
-/** Starts `count` workflows at once with `start(i)`, waits for them all: end-to-end latencies, rate, CPU. */
 /**
  * Starts `count` workflows with `start(i)`, at once or one every `intervalMs`, and waits for them all:
  * end-to-end latencies, rate, CPU.
@@ -201,17 +219,17 @@ async function swapScenario(
   const worker = system.part('worker')?.child.pid;
   // The CPU of each part over a run, per saga; `rest` is the Temporal server, the bench's client and the idle parts.
   const split = async (pids: Record<string, number | undefined>, run: () => Promise<RunOf<WorkflowHandle>>) => {
-    const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+    const cpu = cpuFrom(pids);
     const result = await run();
+    const used = cpu();
     const perSaga: Record<string, number> = {};
-    let parts = 0;
-    for (const [name, pid] of Object.entries(pids)) {
-      perSaga[name] = (cpuSecondsOf(pid) - (before[name] as number)) / options.swaps;
-      parts += perSaga[name];
-    }
-    perSaga.rest = result.cpuSeconds / options.swaps - parts;
+    for (const name of Object.keys(pids)) perSaga[name] = (used[name] as number) / options.swaps;
+    perSaga.rest =
+      ((used.all as number) - Object.keys(pids).reduce((sum, name) => sum + (used[name] as number), 0)) / options.swaps;
     return { result, perSaga };
   };
+  const atRest = (pid: number | undefined) => `${peakRssMiB(pid, 'VmRSS').toFixed(0)} MiB`;
+  say(`  worker RSS at rest before the swaps: euicc ${atRest(worker)}, bare ${atRest(bareWorker?.child.pid)}`);
   resetPeakRss(worker);
   const real = await split(
     {
@@ -311,7 +329,13 @@ async function until(what: string, ready: () => Promise<boolean>, timeoutMs = 30
  * out at the aimed rate (the simulator's pace control, and the same on the bare side), so the figure is the
  * callback path at that rate and not the rate at which this machine can start sagas.
  */
-async function callbackScenario(system: ChaosSystem, baselineUrl: string, options: Options, runId: string) {
+async function callbackScenario(
+  system: ChaosSystem,
+  bareParts: Record<string, Part>,
+  baselineUrl: string,
+  options: Options,
+  runId: string,
+) {
   const { client } = system;
   const swaps = Math.ceil(options.pacedCallbacks / 3);
   const aimed = options.callbackRate;
@@ -324,8 +348,16 @@ async function callbackScenario(system: ChaosSystem, baselineUrl: string, option
     pairs.map((pair) => startEidDeviceSwap(client, swapRequest(pair), { stepTimeout: '10 minutes' })),
   );
   await until('the swaps to be accepted', async () => (await operations()) >= acceptedBefore + swaps);
+  const pid = (name: PartName) => system.part(name)?.child.pid;
+  const realCpu = cpuFrom({ worker: pid('worker'), gateway: pid('gateway'), simulator: pid('simulator') });
+  const lagBefore = await dispatchLag(system.operatorUrl);
   await system.sim('POST', '/__sim/callbacks/pace', { perSecond: aimed });
   await Promise.all(realHandles.map((h) => h.result()));
+  callbackSplit.euicc = realCpu();
+  const lag = await dispatchLag(system.operatorUrl);
+  callbackSplit.gatewayDispatchLag = Object.fromEntries(
+    [...lag].map(([le, count]) => [`le ${le} s`, count - (lagBefore.get(le) ?? 0)]),
+  );
   await system.sim('POST', '/__sim/callbacks/pace', { perSecond: null });
 
   await bareCall(`${baselineUrl}/pace`, { perSecond: 0 });
@@ -340,8 +372,10 @@ async function callbackScenario(system: ChaosSystem, baselineUrl: string, option
   );
   const queued = async () => (await bareCall<{ queued: number }>(`${baselineUrl}/pace`)).queued;
   await until('the bare callbacks to be queued', async () => (await queued()) >= swaps * 3);
+  const bareCpu = cpuFrom({ worker: bareParts.worker?.child.pid, gateway: bareParts.gateway?.child.pid });
   await bareCall(`${baselineUrl}/pace`, { perSecond: aimed });
   const bareSignals = (await Promise.all(bareHandles.map((h) => h.result() as Promise<AppliedSignal[]>))).flat();
+  callbackSplit.bare = bareCpu();
   await bareCall(`${baselineUrl}/pace`, { perSecond: null });
 
   // 3. Callback to workflow: the gateway's receipt of each callback (its inbox row) to the step it settled,
@@ -376,6 +410,21 @@ async function callbackScenario(system: ChaosSystem, baselineUrl: string, option
   figure(c, 'callbacks received per second', '/s', rate(callbackTimes), rate(bareSignals.map((x) => x.postedAt)));
   figure(c, 'POST to signal applied p50', 'ms', percentile(realToWorkflow, 50), percentile(bareToWorkflow, 50));
   figure(c, 'POST to signal applied p99', 'ms', percentile(realToWorkflow, 99), percentile(bareToWorkflow, 99));
+  const show = (x: Record<string, number> = {}) =>
+    Object.entries(x)
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(2)}`)
+      .join(', ');
+  say(`  CPU s while let out: euicc ${show(callbackSplit.euicc)}; bare ${show(callbackSplit.bare)}`);
+  say(`  gateway receipt to signal sent: ${show(callbackSplit.gatewayDispatchLag)}`);
+}
+
+/** The gateway's dispatch-lag histogram (receipt to signal sent): cumulative count by bucket bound. */
+async function dispatchLag(operatorUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${operatorUrl}/metrics`)).text();
+  const buckets = new Map<string, number>();
+  for (const match of text.matchAll(/^euicc_gateway_dispatch_lag_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm))
+    buckets.set(match[1] as string, Number(match[2]));
+  return buckets;
 }
 
 async function ingestionScenario(system: ChaosSystem, baselineUrl: string, options: Options, runId: string) {
@@ -602,7 +651,7 @@ async function main(): Promise<void> {
 
     const runs = (scenario: Scenario) => options.only === undefined || options.only === scenario;
     if (runs('swaps')) await swapScenario(system, parts.worker, parts.gateway, options, runId);
-    if (runs('callbacks')) await callbackScenario(system, baselineUrl, options, runId);
+    if (runs('callbacks')) await callbackScenario(system, parts, baselineUrl, options, runId);
     if (runs('ingestion')) await ingestionScenario(system, baselineUrl, options, runId);
     if (runs('bulk')) {
       await drainInbox(system.dir);
@@ -620,6 +669,7 @@ async function main(): Promise<void> {
     options,
     figures,
     ...(Object.keys(swapCpuSplit).length > 0 ? { swapCpuSplit } : {}),
+    ...(Object.keys(callbackSplit).length > 0 ? { callbackSplit } : {}),
   };
   const file = join(ROOT, 'bench/results/latest.json');
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

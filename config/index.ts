@@ -257,6 +257,13 @@ export const workerSchema = z.object({
     .min(0)
     .default(30)
     .describe('Days delivered callbacks, tombstones and closed bulk operations are kept (daily purge); 0: keep'),
+  WORKFLOW_SEMI_SPACE_MB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(4)
+    .describe("MiB of each of V8's young-generation halves in the workflow thread (V8 picks up to 16); 0: V8's own"),
   ...nodeEnv,
 });
 export const gatewaySchema = z.object({

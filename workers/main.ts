@@ -1,4 +1,5 @@
 /** `npm run start:worker`: hosts the sagas and their activities until SIGINT/SIGTERM. */
+import { setFlagsFromString } from 'node:v8';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
@@ -99,6 +100,9 @@ const metricsServer = metricsOn
       return undefined;
     })
   : undefined;
+// The workflow thread the SDK starts next takes V8's flags as they are now: a smaller young generation there
+// keeps the worker under 400 MiB through 200 concurrent swaps at no measured CPU cost (BENCHMARKS.md).
+if (config.WORKFLOW_SEMI_SPACE_MB > 0) setFlagsFromString(`--max-semi-space-size=${config.WORKFLOW_SEMI_SPACE_MB}`);
 const worker = await createLifecycleWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TASK_QUEUE } from '../contracts/index.js';
 import type { Activities } from '../activities/index.js';
+import { bundleInThread } from './bundle-thread.js';
 import type { SagaMetricsSinks } from './saga-metrics-interceptor.js';
 
 /** `ts` when run from source (tsx), `js` when compiled (`npm run build:prod`). */
@@ -62,21 +63,28 @@ export interface LifecycleWorkerOptions {
   telemetry?: WorkerTelemetry;
 }
 
-export function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<Worker> {
+export async function createLifecycleWorker(options: LifecycleWorkerOptions): Promise<Worker> {
   const telemetry = options.telemetry ?? {};
+  const converter = options.dataConverter;
+  // Bundled beside the worker, not in it: the bundler's memory goes with its thread (workers/bundle-thread.ts).
+  const workflowBundle =
+    options.workflowBundle ??
+    (await bundleInThread({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: workflowInterceptorModules(telemetry.workflowModules),
+      ...(converter?.failureConverterPath && { failureConverterPath: converter.failureConverterPath }),
+      ...(converter?.payloadConverterPath && { payloadConverterPath: converter.payloadConverterPath }),
+    }));
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: options.activities,
     sinks: { ...telemetry.sinks, ...(telemetry.sagaMetrics ?? DROP_SAGA_ENDS) },
-    interceptors: {
-      // A pre-built bundle carries its workflow interceptors (`workflowInterceptorModules`).
-      ...(!options.workflowBundle && { workflowModules: workflowInterceptorModules(telemetry.workflowModules) }),
-      ...(telemetry.activityInterceptors && { activity: telemetry.activityInterceptors }),
-    },
-    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // The bundle carries the workflow interceptors (`workflowInterceptorModules`).
+    interceptors: { ...(telemetry.activityInterceptors && { activity: telemetry.activityInterceptors }) },
+    ...(converter ? { dataConverter: converter } : {}),
+    workflowBundle,
     ...(options.deployment
       ? {
           workerDeploymentOptions: {

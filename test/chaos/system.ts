@@ -105,6 +105,8 @@ export class ChaosSystem {
   client!: Client;
   simulatorUrl = '';
   gatewayUrl = '';
+  /** The gateway's internal app: /metrics (and /operator, /codec with a token). */
+  operatorUrl = '';
   private temporal: DevServer | undefined;
   private connection: Connection | undefined;
   private readonly parts = new Map<PartName, Part>();
@@ -138,6 +140,8 @@ export class ChaosSystem {
 
     const simulatorPort = await findFreePort();
     const gatewayPort = await findFreePort();
+    const operatorPort = await findFreePort();
+    this.operatorUrl = `http://127.0.0.1:${operatorPort}`;
     this.simulatorUrl = `http://127.0.0.1:${simulatorPort}`;
     this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const base: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', LOG_LEVEL: 'warn', DATA_DIR: this.dir };
@@ -154,7 +158,7 @@ export class ChaosSystem {
         ...base,
         TEMPORAL_ADDRESS: address,
         GATEWAY_PORT: String(gatewayPort),
-        OPERATOR_PORT: String(await findFreePort()),
+        OPERATOR_PORT: String(operatorPort),
         GATEWAY_HOST: '127.0.0.1',
         CALLBACK_USERNAME: CALLBACKS.username,
         CALLBACK_PASSWORD: CALLBACKS.password,

@@ -55,6 +55,7 @@ describe("the bench's measures", () => {
     try {
       await once(child.stdout, 'data');
       expect(peakRssMiB(child.pid)).toBeGreaterThan(280);
+      expect(peakRssMiB(child.pid, 'VmRSS')).toBeLessThan(200);
       expect(cpuSecondsOf(child.pid)).toBeGreaterThan(0.1);
       resetPeakRss(child.pid);
       expect(peakRssMiB(child.pid)).toBeLessThan(200);

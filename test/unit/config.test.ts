@@ -251,11 +251,14 @@ describe('parseConfig with the worker schema', () => {
       WORKER_METRICS_HOST: '127.0.0.1',
       TEMPORAL_METRICS_PORT: 9465,
       RETENTION_DAYS: 30,
+      WORKFLOW_SEMI_SPACE_MB: 4,
     });
   });
 
   it('WORKER_METRICS_PORT=0 turns the worker metrics off; OTEL_EXPORTER_OTLP_ENDPOINT must be a URL', () => {
     expect(parseConfig(workerSchema, { WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
+    expect(parseConfig(workerSchema, { WORKFLOW_SEMI_SPACE_MB: '0' }).WORKFLOW_SEMI_SPACE_MB).toBe(0);
+    expect(() => parseConfig(workerSchema, { WORKFLOW_SEMI_SPACE_MB: '-1' })).toThrow(/WORKFLOW_SEMI_SPACE_MB/);
     expect(
       parseConfig(workerSchema, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).OTEL_EXPORTER_OTLP_ENDPOINT,
     ).toBe('http://collector:4318');
@@ -292,6 +295,7 @@ describe('parseConfig with the worker schema', () => {
       WORKER_METRICS_HOST: '127.0.0.1',
       TEMPORAL_METRICS_PORT: 9465,
       RETENTION_DAYS: 30,
+      WORKFLOW_SEMI_SPACE_MB: 4,
     });
   });
 
