@@ -92,7 +92,8 @@ export interface LoadResult {
 /**
  * POSTs `count` JSON bodies (`body(i)`) to `url` over `connections` keep-alive connections. Without `rate`,
  * each connection sends its next request when the last is answered (throughput); with `rate`, request i
- * leaves at i/rate s, and its latency counts from then (so queueing behind a slow server is counted).
+ * is due at i/rate s, and its latency counts from then, or from when it left if earlier (so queueing behind a
+ * slow server is counted, and no latency is negative).
  */
 export async function postLoad(
   url: string,
@@ -136,7 +137,8 @@ export async function postLoad(
       const due = started + (i * 1000) / options.rate;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      pending.push(one(i, due));
+      // Up to 1 ms early is sent at once: its latency counts from when it left, not from a later due time.
+      pending.push(one(i, Math.min(due, performance.now())));
     }
     await Promise.all(pending);
   }
