@@ -1,5 +1,5 @@
 /** What the bench measures with: percentiles, CPU and peak memory of process trees, an HTTP load loop. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,6 +35,41 @@ function cpuOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** A thread of a process tree: its name (`comm`), whether it is its process's main thread, its CPU seconds so far. */
+export interface ThreadCpu {
+  name: string;
+  main: boolean;
+  seconds: number;
+}
+
+/** CPU seconds so far of every thread of `pid` and the processes below it, by thread id. */
+export function threadCpuOf(pid: number | undefined): Map<number, ThreadCpu> {
+  const threads = new Map<number, ThreadCpu>();
+  if (pid === undefined) return threads;
+  for (const p of [pid, ...descendants(pid)]) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${p}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        threads.set(Number(tid), {
+          name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+          main: Number(tid) === p,
+          seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
+        });
+      } catch {
+        // gone
+      }
+    }
+  }
+  return threads;
 }
 
 /** CPU seconds used so far by `pid` and every process below it; 0 for none. */

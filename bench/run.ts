@@ -25,7 +25,16 @@ import { CALLBACK_PATH_TOKEN, CALLBACKS, ChaosSystem, type PartName } from '../t
 import { BASELINE_TASK_QUEUE } from './baseline-activities.js';
 import type { AppliedSignal } from './baseline-workflows.js';
 import { fleetBench } from './fleet.js';
-import { cpuSecondsOf, cpuSecondsOfTree, peakRssMiB, percentile, postLoad, resetPeakRss, sleep } from './measure.js';
+import {
+  cpuSecondsOf,
+  cpuSecondsOfTree,
+  peakRssMiB,
+  percentile,
+  postLoad,
+  resetPeakRss,
+  sleep,
+  threadCpuOf,
+} from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -99,6 +108,31 @@ const figures: Figure[] = [];
 const swapCpuSplit: Record<string, Record<string, number>> = {};
 /** Scenario 3's diagnosis: cores busy by process while the callbacks were let out, and the gateway's dispatch lag. */
 const callbackSplit: Record<string, Record<string, number>> = {};
+
+/**
+ * CPU seconds of `pid`'s threads from now until the answered function is called: the busiest main thread
+ * (`main`), the busiest other thread (named by its `comm`, e.g. `node` for a Node worker thread, or the
+ * Temporal core's `tokio-runtime-w`), and all the others together.
+ */
+function threadsFrom(pid: number | undefined): () => Record<string, number> {
+  const before = threadCpuOf(pid);
+  return () => {
+    const used = [...threadCpuOf(pid)].map(([tid, t]) => ({
+      ...t,
+      seconds: t.seconds - (before.get(tid)?.seconds ?? 0),
+    }));
+    const busiest = (among: typeof used) =>
+      among.reduce<(typeof used)[number] | undefined>((a, b) => (a && a.seconds >= b.seconds ? a : b), undefined);
+    const main = busiest(used.filter((t) => t.main));
+    const other = busiest(used.filter((t) => !t.main));
+    const rest = used.filter((t) => t !== main && t !== other).reduce((sum, t) => sum + t.seconds, 0);
+    return {
+      ...(main && { 'main thread': main.seconds }),
+      ...(other && { [`busiest other thread (${other.name})`]: other.seconds }),
+      'other threads': rest,
+    };
+  };
+}
 
 /**
  * CPU seconds of each named process tree, and of everything below the bench (`all`, Temporal included), from
@@ -368,10 +402,14 @@ async function callbackScenario(
   await until('the swaps to be accepted', async () => (await operations()) >= acceptedBefore + swaps);
   const pid = (name: PartName) => system.part(name)?.child.pid;
   const realCpu = cpuFrom({ worker: pid('worker'), gateway: pid('gateway'), simulator: pid('simulator') });
+  const workerThreads = threadsFrom(pid('worker'));
+  const gatewayThreads = threadsFrom(pid('gateway'));
   const lagBefore = await dispatchLag(system.operatorUrl);
   await system.sim('POST', '/__sim/callbacks/pace', { perSecond: aimed });
   await untilClosed(client, realHandles);
   callbackSplit.euicc = realCpu();
+  callbackSplit.workerThreads = workerThreads();
+  callbackSplit.gatewayThreads = gatewayThreads();
   await Promise.all(realHandles.map((h) => h.result())); // each one completed, none failed
   const lag = await dispatchLag(system.operatorUrl);
   callbackSplit.gatewayDispatchLag = Object.fromEntries(
@@ -436,6 +474,7 @@ async function callbackScenario(
       .join(', ');
   say(`  CPU s while let out: euicc ${show(callbackSplit.euicc)}; bare ${show(callbackSplit.bare)}`);
   say(`  gateway receipt to signal sent: ${show(callbackSplit.gatewayDispatchLag)}`);
+  say(`  CPU s by thread: worker ${show(callbackSplit.workerThreads)}; gateway ${show(callbackSplit.gatewayThreads)}`);
 }
 
 /** The gateway's dispatch-lag histogram (receipt to signal sent): cumulative count by bucket bound. */

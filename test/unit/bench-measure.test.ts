@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpuSecondsOf, peakRssMiB, percentile, postLoad, resetPeakRss } from '../../bench/measure.js';
+import { cpuSecondsOf, peakRssMiB, percentile, postLoad, resetPeakRss, threadCpuOf } from '../../bench/measure.js';
 
 describe("the bench's measures", () => {
   it('takes percentiles by nearest rank', () => {
@@ -60,6 +60,12 @@ describe("the bench's measures", () => {
       expect(peakRssMiB(child.pid)).toBeGreaterThan(280);
       expect(peakRssMiB(child.pid, 'VmRSS')).toBeLessThan(200);
       expect(cpuSecondsOf(child.pid)).toBeGreaterThan(0.1);
+      // The spinning was on its main thread; V8's and libuv's threads are listed beside it.
+      const threads = [...threadCpuOf(child.pid).values()];
+      expect(threads.filter((t) => t.main)).toEqual([expect.objectContaining({ name: 'node' })]);
+      expect(threads.find((t) => t.main)?.seconds).toBeGreaterThan(0.1);
+      expect(threads.length).toBeGreaterThan(1);
+      expect(threadCpuOf(undefined).size).toBe(0);
       resetPeakRss(child.pid);
       expect(peakRssMiB(child.pid)).toBeLessThan(200);
     } finally {
