@@ -265,6 +265,7 @@ async function swapScenario(
   const atRest = (pid: number | undefined) => `${peakRssMiB(pid, 'VmRSS').toFixed(0)} MiB`;
   say(`  worker RSS at rest before the swaps: euicc ${atRest(worker)}, bare ${atRest(bareWorker?.child.pid)}`);
   resetPeakRss(worker);
+  const workerThreads = threadsFrom(worker);
   const real = await split(
     {
       worker,
@@ -277,7 +278,9 @@ async function swapScenario(
       ),
   );
   const realRss = peakRssMiB(worker);
+  const realThreads = workerThreads();
   resetPeakRss(bareWorker?.child.pid);
+  const bareThreads = threadsFrom(bareWorker?.child.pid);
   const bare = await split({ worker: bareWorker?.child.pid, gateway: bareGateway?.child.pid }, () =>
     runAll(options.swaps, (i) =>
       client.workflow.start('baselineSwap', {
@@ -290,11 +293,18 @@ async function swapScenario(
   const bareRss = peakRssMiB(bareWorker?.child.pid);
   swapCpuSplit.euicc = real.perSaga;
   swapCpuSplit.bare = bare.perSaga;
+  const perSaga = (x: Record<string, number>) =>
+    Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v / options.swaps]));
+  swapCpuSplit.euiccWorkerThreads = perSaga(realThreads);
+  swapCpuSplit.bareWorkerThreads = perSaga(bareThreads());
   const show = (x: Record<string, number>) =>
     Object.entries(x)
       .map(([k, v]) => `${k} ${v.toFixed(3)}`)
       .join(', ');
   say(`  CPU s per saga by process: euicc ${show(real.perSaga)}; bare ${show(bare.perSaga)}`);
+  say(
+    `  worker CPU s per saga by thread: euicc ${show(swapCpuSplit.euiccWorkerThreads)}; bare ${show(swapCpuSplit.bareWorkerThreads)}`,
+  );
   const sample = Math.min(10, options.swaps);
   const realShapes = await Promise.all(real.result.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
   const bareShapes = await Promise.all(bare.result.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
