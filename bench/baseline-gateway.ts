@@ -57,12 +57,16 @@ app.post('/signal/:workflowId', async (req, res) => {
   }
 });
 app.post('/pace', (req, res) => {
-  const { perSecond } = req.body as { perSecond: number | null };
+  const { perSecond } = req.body as { perSecond?: unknown };
+  if (perSecond !== null && !(Number.isInteger(perSecond) && (perSecond as number) >= 0)) {
+    res.status(400).json({ error: 'perSecond must be a whole number ≥ 0, or null' });
+    return;
+  }
   if (perSecond === null) {
     gate?.stop().forEach(sendStep);
     gate = undefined;
-  } else if (gate) gate.setRate(perSecond);
-  else gate = new RateGate(perSecond, sendStep);
+  } else if (gate) gate.setRate(perSecond as number);
+  else gate = new RateGate(perSecond as number, sendStep);
   res.sendStatus(200);
 });
 app.get('/pace', (_req, res) => void res.json({ queued: gate?.size ?? 0 }));

@@ -135,7 +135,7 @@ function threadsFrom(pid: number | undefined): () => Record<string, number> {
 }
 
 /**
- * CPU seconds of each named process tree, and of everything below the bench (`all`, Temporal included), from
+ * CPU seconds of each named process tree, and of the bench with everything below it (`all`, Temporal included), from
  * now until the answered function is called; with `busyCores` (all ÷ wall seconds) when asked.
  */
 function cpuFrom(pids: Record<string, number | undefined>): () => Record<string, number> {
@@ -375,15 +375,21 @@ async function until(what: string, ready: () => Promise<boolean>, timeoutMs = 30
  */
 async function untilClosed(client: Client, handles: WorkflowHandle[]): Promise<void> {
   const ids = handles.map((h) => `'${h.workflowId}'`);
-  const open = async (): Promise<number> => {
+  const count = async (also: string): Promise<number> => {
     let total = 0;
     for (let i = 0; i < ids.length; i += 100) {
-      const query = `WorkflowId IN (${ids.slice(i, i + 100).join(', ')}) AND ExecutionStatus = 'Running'`;
-      total += (await client.workflow.count(query)).count;
+      total += (await client.workflow.count(`WorkflowId IN (${ids.slice(i, i + 100).join(', ')})${also}`)).count;
     }
     return total;
   };
-  await until('the workflows to close', async () => (await open()) === 0, 600_000, 500);
+  // A workflow not yet in visibility would pass for closed: first every one must be there.
+  await until('the workflows to be visible', async () => (await count('')) >= ids.length, 60_000, 500);
+  await until(
+    'the workflows to close',
+    async () => (await count(" AND ExecutionStatus = 'Running'")) === 0,
+    600_000,
+    500,
+  );
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * Bundles the workflows in a worker thread. Bundling (webpack) in the worker's own thread leaves about
- * 100 MiB of heap in the process for its whole life; a thread's heap goes when the thread ends
+ * Bundles the workflows in a worker thread. Bundling (webpack) in the worker's own thread left some 75 MiB
+ * of heap in the process for its whole life; a thread's heap goes when the thread ends
  * (BENCHMARKS.md, "Worker memory"). The options are the ones the SDK would bundle with itself.
  */
-import { type Logger, Runtime } from '@temporalio/worker';
+import { type Logger, type LogLevel, Runtime } from '@temporalio/worker';
 import { createRequire } from 'node:module';
 import { Worker as Thread } from 'node:worker_threads';
 
@@ -16,7 +16,8 @@ export interface ThreadBundleOptions {
 
 interface FromThread {
   code?: string;
-  warning?: string;
+  /** A bundler log entry of level WARN or above. */
+  log?: { level: LogLevel; message: string; meta?: Record<string, unknown> };
   error?: string;
 }
 
@@ -24,14 +25,22 @@ interface FromThread {
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { bundleWorkflowCode, DefaultLogger } = require(workerData.sdk);
-const logger = new DefaultLogger('WARN', (entry) => parentPort.postMessage({ warning: entry.message }));
+const logger = new DefaultLogger('WARN', ({ level, message, meta }) => {
+  let copy;
+  try {
+    copy = meta === undefined ? undefined : JSON.parse(JSON.stringify(meta));
+  } catch {
+    copy = undefined;
+  }
+  parentPort.postMessage({ log: { level, message, meta: copy } });
+});
 bundleWorkflowCode({ ...workerData.options, logger }).then(
   (bundle) => parentPort.postMessage({ code: bundle.code }),
   (err) => parentPort.postMessage({ error: err && err.stack ? err.stack : String(err) }),
 );
 `;
 
-/** The bundle's code; the bundler's warnings and the bundle's size go to `logger` (the runtime's by default). */
+/** The bundle's code; the bundler's warnings and errors, and the bundle's size, go to `logger` (the runtime's by default). */
 export function bundleInThread(
   options: ThreadBundleOptions,
   logger: Logger = Runtime.instance().logger,
@@ -41,7 +50,8 @@ export function bundleInThread(
     const thread = new Thread(THREAD_SOURCE, { eval: true, workerData: { sdk, options } });
     let settled = false;
     thread.on('message', (message: FromThread) => {
-      if (message.warning !== undefined) logger.warn(`Workflow bundle: ${message.warning}`);
+      if (message.log !== undefined)
+        logger.log(message.log.level, `Workflow bundle: ${message.log.message}`, message.log.meta);
       else if (message.code !== undefined) {
         settled = true;
         logger.info('Workflow bundle created', { size: `${(message.code.length / 2 ** 20).toFixed(2)}MB` });

@@ -100,8 +100,9 @@ const metricsServer = metricsOn
       return undefined;
     })
   : undefined;
-// The workflow thread the SDK starts next takes V8's flags as they are now: a smaller young generation there
-// keeps the worker under 400 MiB through 200 concurrent swaps at no measured CPU cost (BENCHMARKS.md).
+// The workflow thread the SDK starts next takes V8's flags as they are now. Smaller semi-spaces (its young
+// generation) took the worker's peak through 200 concurrent swaps from about 436 to about 400 MiB at no
+// measured CPU cost (BENCHMARKS.md, "Worker memory").
 if (config.WORKFLOW_SEMI_SPACE_MB > 0) setFlagsFromString(`--max-semi-space-size=${config.WORKFLOW_SEMI_SPACE_MB}`);
 const worker = await createLifecycleWorker({
   connection,

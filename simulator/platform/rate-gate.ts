@@ -28,6 +28,8 @@ export class RateGate<T> {
   setRate(perSecond: number): void {
     this.release();
     this.perSecond = perSecond;
+    // Credit saved at the old rate must not let anything out at the new one (none at all at 0).
+    this.credit = Math.min(this.credit, this.most());
   }
 
   /** Stops the gate; answers what was still queued, in order. */
@@ -36,11 +38,14 @@ export class RateGate<T> {
     return this.queue.splice(0);
   }
 
+  /** At most a few ticks' worth saved up: an idle spell must not turn into a burst. None while held (0). */
+  private most(): number {
+    return this.perSecond === 0 ? 0 : Math.max(1, (this.perSecond * TICK_MS * 4) / 1000);
+  }
+
   private release(): void {
     const now = performance.now();
-    // At most a few ticks' worth saved up: an idle spell must not turn into a burst.
-    const most = Math.max(1, (this.perSecond * TICK_MS * 4) / 1000);
-    this.credit = Math.min(this.credit + ((now - this.last) / 1000) * this.perSecond, most);
+    this.credit = Math.min(this.credit + ((now - this.last) / 1000) * this.perSecond, this.most());
     this.last = now;
     const out = this.queue.splice(0, Math.min(Math.floor(this.credit), this.queue.length));
     this.credit -= out.length;
