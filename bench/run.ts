@@ -251,7 +251,7 @@ async function swapScenario(
   const pairs = await seedPairs(system, options.swaps);
   // Each worker's peak memory while its own swaps run, not the whole run's (the bulk's inputs are larger).
   const worker = system.part('worker')?.child.pid;
-  // The CPU of each part over a run, per saga; `rest` is the Temporal server, the bench's client and the idle parts.
+  // The CPU of each part over a run, per saga; `rest` is the bench's client and the idle parts.
   const split = async (pids: Record<string, number | undefined>, run: () => Promise<RunOf<WorkflowHandle>>) => {
     const cpu = cpuFrom(pids);
     const result = await run();
@@ -271,6 +271,7 @@ async function swapScenario(
       worker,
       gateway: system.part('gateway')?.child.pid,
       simulator: system.part('simulator')?.child.pid,
+      temporal: system.temporalPid,
     },
     () =>
       runAll(options.swaps, (i) =>
@@ -281,14 +282,16 @@ async function swapScenario(
   const realThreads = workerThreads();
   resetPeakRss(bareWorker?.child.pid);
   const bareThreads = threadsFrom(bareWorker?.child.pid);
-  const bare = await split({ worker: bareWorker?.child.pid, gateway: bareGateway?.child.pid }, () =>
-    runAll(options.swaps, (i) =>
-      client.workflow.start('baselineSwap', {
-        taskQueue: BASELINE_TASK_QUEUE,
-        workflowId: `bench-${runId}-swap-${i}`,
-        args: [],
-      }),
-    ),
+  const bare = await split(
+    { worker: bareWorker?.child.pid, gateway: bareGateway?.child.pid, temporal: system.temporalPid },
+    () =>
+      runAll(options.swaps, (i) =>
+        client.workflow.start('baselineSwap', {
+          taskQueue: BASELINE_TASK_QUEUE,
+          workflowId: `bench-${runId}-swap-${i}`,
+          args: [],
+        }),
+      ),
   );
   const bareRss = peakRssMiB(bareWorker?.child.pid);
   swapCpuSplit.euicc = real.perSaga;
@@ -417,7 +420,12 @@ async function callbackScenario(
   );
   await until('the swaps to be accepted', async () => (await operations()) >= acceptedBefore + swaps);
   const pid = (name: PartName) => system.part(name)?.child.pid;
-  const realCpu = cpuFrom({ worker: pid('worker'), gateway: pid('gateway'), simulator: pid('simulator') });
+  const realCpu = cpuFrom({
+    worker: pid('worker'),
+    gateway: pid('gateway'),
+    simulator: pid('simulator'),
+    temporal: system.temporalPid,
+  });
   const workerThreads = threadsFrom(pid('worker'));
   const gatewayThreads = threadsFrom(pid('gateway'));
   const lagBefore = await dispatchLag(system.operatorUrl);
@@ -445,7 +453,11 @@ async function callbackScenario(
   );
   const queued = async () => (await bareCall<{ queued: number }>(`${baselineUrl}/pace`)).queued;
   await until('the bare callbacks to be queued', async () => (await queued()) >= swaps * 3);
-  const bareCpu = cpuFrom({ worker: bareParts.worker?.child.pid, gateway: bareParts.gateway?.child.pid });
+  const bareCpu = cpuFrom({
+    worker: bareParts.worker?.child.pid,
+    gateway: bareParts.gateway?.child.pid,
+    temporal: system.temporalPid,
+  });
   await bareCall(`${baselineUrl}/pace`, { perSecond: aimed });
   await untilClosed(client, bareHandles);
   callbackSplit.bare = bareCpu();

@@ -108,6 +108,10 @@ export class ChaosSystem {
   /** The gateway's internal app: /metrics (and /operator, /codec with a token). */
   operatorUrl = '';
   private temporal: DevServer | undefined;
+  /** The Temporal dev server's process id, while it runs. */
+  get temporalPid(): number | undefined {
+    return this.temporal?.process.pid;
+  }
   private connection: Connection | undefined;
   private readonly parts = new Map<PartName, Part>();
   private readonly killing = new Set<Part>();

@@ -106,13 +106,15 @@ describe('eidDeviceSwap saga', () => {
     expect(metadata.currentDetails).toContain('**Swap**: completed');
     expect(metadata.currentDetails).toMatch(/\| goToState \| confirmed \| callback \|/);
 
-    // Every request id the swap sent or whose callback counted finds it.
+    // Every request id the swap sent or whose callback counted finds it. Among this system's sagas (its task
+    // queue): other test files share the Temporal server, and their simulators, seeded alike, hand out the same
+    // request ids, which ThingSpace never would.
     const listed = described.typedSearchAttributes.get(searchAttributes.ThingSpaceRequestIds) ?? [];
     expect([...listed].sort()).toEqual([...result.callbackRequestIds].sort());
     for (const id of result.callbackRequestIds) {
       const found = [];
-      for await (const w of system.client.workflow.list({ query: `ThingSpaceRequestIds = "${id}"` }))
-        found.push(w.workflowId);
+      const query = `ThingSpaceRequestIds = "${id}" AND TaskQueue = "${system.taskQueue}"`;
+      for await (const w of system.client.workflow.list({ query })) found.push(w.workflowId);
       expect(found).toEqual([handle.workflowId]);
     }
 
