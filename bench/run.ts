@@ -150,6 +150,13 @@ function cpuFrom(pids: Record<string, number | undefined>): () => Record<string,
     return used;
   };
 }
+/** `name value, …` of a split, for the log; whole numbers (bucket counts) as they are. */
+function show(split: Record<string, number> = {}, digits = 2): string {
+  return Object.entries(split)
+    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(digits)}`)
+    .join(', ');
+}
+
 function figure(scenario: string, name: string, unit: string, value: number, baseline: number): void {
   figures.push({ scenario, name, unit, value, baseline, ratio: value / baseline });
 }
@@ -212,22 +219,13 @@ interface RunOf<T> {
   cpuSeconds: number;
 }
 
-/**
- * Starts `count` workflows with `start(i)`, at once or one every `intervalMs`, and waits for them all:
- * end-to-end latencies, rate, CPU.
- */
-async function runAll<T extends WorkflowHandle>(
-  count: number,
-  start: (i: number) => Promise<T>,
-  intervalMs = 0,
-): Promise<RunOf<T>> {
+/** Starts `count` workflows at once with `start(i)`, waits for them all: end-to-end latencies, rate, CPU. */
+async function runAll<T extends WorkflowHandle>(count: number, start: (i: number) => Promise<T>): Promise<RunOf<T>> {
   const cpuBefore = cpuSecondsOfTree();
   const began = performance.now();
   const latenciesMs: number[] = [];
   const handles = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const wait = began + i * intervalMs - performance.now();
-      if (wait > 1) await sleep(wait);
       const since = performance.now();
       const handle = await start(i);
       await handle.result();
@@ -300,13 +298,9 @@ async function swapScenario(
     Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v / options.swaps]));
   swapCpuSplit.euiccWorkerThreads = perSaga(realThreads);
   swapCpuSplit.bareWorkerThreads = perSaga(bareThreads());
-  const show = (x: Record<string, number>) =>
-    Object.entries(x)
-      .map(([k, v]) => `${k} ${v.toFixed(3)}`)
-      .join(', ');
-  say(`  CPU s per saga by process: euicc ${show(real.perSaga)}; bare ${show(bare.perSaga)}`);
+  say(`  CPU s per saga by process: euicc ${show(real.perSaga, 3)}; bare ${show(bare.perSaga, 3)}`);
   say(
-    `  worker CPU s per saga by thread: euicc ${show(swapCpuSplit.euiccWorkerThreads)}; bare ${show(swapCpuSplit.bareWorkerThreads)}`,
+    `  worker CPU s per saga by thread: euicc ${show(swapCpuSplit.euiccWorkerThreads, 3)}; bare ${show(swapCpuSplit.bareWorkerThreads, 3)}`,
   );
   const sample = Math.min(10, options.swaps);
   const realShapes = await Promise.all(real.result.handles.slice(0, sample).map((h) => shapeOf(client, h.workflowId)));
@@ -496,10 +490,6 @@ async function callbackScenario(
   figure(c, 'callbacks received per second', '/s', rate(callbackTimes), rate(bareSignals.map((x) => x.postedAt)));
   figure(c, 'POST to signal applied p50', 'ms', percentile(realToWorkflow, 50), percentile(bareToWorkflow, 50));
   figure(c, 'POST to signal applied p99', 'ms', percentile(realToWorkflow, 99), percentile(bareToWorkflow, 99));
-  const show = (x: Record<string, number> = {}) =>
-    Object.entries(x)
-      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(2)}`)
-      .join(', ');
   say(`  CPU s while let out: euicc ${show(callbackSplit.euicc)}; bare ${show(callbackSplit.bare)}`);
   say(`  gateway receipt to signal sent: ${show(callbackSplit.gatewayDispatchLag)}`);
   say(`  CPU s by thread: worker ${show(callbackSplit.workerThreads)}; gateway ${show(callbackSplit.gatewayThreads)}`);
